@@ -1,0 +1,4 @@
+//! The only place that names cryptographic crates. Everything above it works with the
+//! protocol's own notions: group elements, keys, MACs, fingerprints.
+
+pub mod modp;

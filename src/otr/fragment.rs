@@ -1,0 +1,1 @@
+//! Fragmentation of outgoing messages and bounded reassembly of incoming fragments.

@@ -1,0 +1,1 @@
+//! The Socialist Millionaires' Protocol (spec: "Socialist Millionaires' Protocol (SMP)").

@@ -1,0 +1,1 @@
+//! The wire format: binary message codec, the `?OTR` text envelope, TLVs.
