@@ -1,4 +1,6 @@
 //! The only place that names cryptographic crates. Everything above it works with the
 //! protocol's own notions: group elements, keys, MACs, fingerprints.
 
+pub mod fingerprint;
+pub mod mac;
 pub mod modp;
