@@ -1,6 +1,7 @@
 //! The only place that names cryptographic crates. Everything above it works with the
 //! protocol's own notions: group elements, keys, MACs, fingerprints.
 
+pub mod aes_ctr;
 pub mod fingerprint;
 pub mod mac;
 pub mod modp;
