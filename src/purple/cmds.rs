@@ -1,0 +1,169 @@
+//! The `/otr` command typed in an IM conversation (Finch users have no conversation
+//! menu, so every action is also reachable here).
+
+use std::ffi::{c_char, c_void};
+use std::ptr;
+
+use super::actions;
+use super::debug;
+use super::ffi;
+use super::guard::guard;
+use super::objects::Conversation;
+use super::state;
+use super::text::lossy;
+
+/// The `/otr` registration, unregistered when dropped.
+#[derive(Debug)]
+pub(crate) struct CommandRegistration(ffi::PurpleCmdId);
+
+impl Drop for CommandRegistration {
+    fn drop(&mut self) {
+        // SAFETY: an id purple_cmd_register returned; unregistering twice is harmless.
+        unsafe { ffi::purple_cmd_unregister(self.0) }
+    }
+}
+
+struct Subcommand {
+    name: &'static str,
+    about: &'static str,
+    run: fn(Conversation),
+    /// False until the action is wired to the engine: `/otr help` says so.
+    ready: bool,
+}
+
+/// Every subcommand, in the order `/otr help` lists them.
+const SUBCOMMANDS: [Subcommand; 8] = [
+    Subcommand {
+        name: "help",
+        about: "show this list",
+        run: help,
+        ready: true,
+    },
+    Subcommand {
+        name: "start",
+        about: "start or restart a private conversation",
+        run: actions::start_private,
+        ready: false,
+    },
+    Subcommand {
+        name: "end",
+        about: "end the private conversation",
+        run: actions::end_private,
+        ready: false,
+    },
+    Subcommand {
+        name: "refresh",
+        about: "renew the session keys",
+        run: actions::refresh_private,
+        ready: false,
+    },
+    Subcommand {
+        name: "status",
+        about: "say whether this conversation is private and verified",
+        run: actions::show_status,
+        ready: false,
+    },
+    Subcommand {
+        name: "fingerprint",
+        about: "show your fingerprint and your buddy's",
+        run: actions::show_fingerprint,
+        ready: false,
+    },
+    Subcommand {
+        name: "verify",
+        about: "mark your buddy's fingerprint as verified",
+        run: actions::verify_fingerprint,
+        ready: false,
+    },
+    Subcommand {
+        name: "smp",
+        about: "authenticate your buddy with a shared secret",
+        run: actions::authenticate_buddy,
+        ready: false,
+    },
+];
+
+fn help(conv: Conversation) {
+    let mut text = String::from("Off-the-Record commands (type /otr <command>):");
+    for sub in &SUBCOMMANDS {
+        text.push_str(&format!("\n  {} \u{2014} {}", sub.name, sub.about));
+        if !sub.ready {
+            text.push_str(" (not available yet)");
+        }
+    }
+    conv.write_system(&text);
+}
+
+/// Registers `/otr` for IM conversations.
+pub(crate) fn register() -> Option<CommandRegistration> {
+    type CmdFunc = unsafe extern "C" fn(
+        *mut ffi::PurpleConversation,
+        *const c_char,
+        *mut *mut c_char,
+        *mut *mut c_char,
+        *mut c_void,
+    ) -> ffi::PurpleCmdRet;
+    let func: CmdFunc = otr_command;
+    // SAFETY: static NUL-terminated strings; "s": one optional argument taking the rest of
+    // the line (ALLOW_WRONG_ARGS lets a bare "/otr" through); `func` has PurpleCmdFunc's
+    // exact signature; no prpl restriction, no user data.
+    let id = unsafe {
+        ffi::purple_cmd_register(
+            c"otr".as_ptr(),
+            c"s".as_ptr(),
+            ffi::PURPLE_CMD_P_PLUGIN,
+            ffi::PURPLE_CMD_FLAG_IM | ffi::PURPLE_CMD_FLAG_ALLOW_WRONG_ARGS,
+            ptr::null(),
+            Some(func),
+            c"otr &lt;command&gt;: Off-the-Record private conversations. Type /otr help for the commands.".as_ptr(),
+            ptr::null_mut(),
+        )
+    };
+    if id == 0 {
+        debug::error("could not register the /otr command");
+        return None;
+    }
+    Some(CommandRegistration(id))
+}
+
+unsafe extern "C" fn otr_command(
+    conv: *mut ffi::PurpleConversation,
+    _cmd: *const c_char,
+    args: *mut *mut c_char,
+    _error: *mut *mut c_char,
+    _data: *mut c_void,
+) -> ffi::PurpleCmdRet {
+    // SAFETY: libpurple passes the live conversation the command was typed in.
+    let conv = unsafe { Conversation::from_ptr(conv) };
+    // SAFETY: `args` is a NULL-terminated array with one slot per format character ("s"),
+    // so args[0] exists (NULL when nothing followed "/otr").
+    let line = if args.is_null() {
+        String::new()
+    } else {
+        unsafe { lossy(*args) }
+    };
+    // The command is handled (OK) even after a panic: the text must never go out as a
+    // message.
+    guard("/otr", conv, ffi::PURPLE_CMD_RET_OK, || {
+        if let Some(conv) = conv {
+            run(conv, &line);
+        }
+        ffi::PURPLE_CMD_RET_OK
+    })
+}
+
+fn run(conv: Conversation, line: &str) {
+    let name = line.split_whitespace().next().unwrap_or("help");
+    if name == "__panic" && state::with(|s| s.test_panic).unwrap_or(false) {
+        panic!("test-only panic requested with /otr __panic");
+    }
+    match SUBCOMMANDS
+        .iter()
+        .find(|s| s.name.eq_ignore_ascii_case(name))
+    {
+        Some(sub) => (sub.run)(conv),
+        None => conv.write_system(&format!(
+            "Unknown command \"/otr {name}\". Type /otr help for the list."
+        )),
+    }
+}

@@ -1,0 +1,159 @@
+//! The plugin's entry points: `purple_init_plugin` (what `PURPLE_INIT_PLUGIN` expands to
+//! for a dynamically loaded plugin) and the load/unload callbacks in `PurplePluginInfo`.
+
+use std::cell::UnsafeCell;
+use std::ffi::c_char;
+use std::ptr;
+
+use super::cmds;
+use super::debug;
+use super::ffi;
+use super::guard::guard;
+use super::manifest;
+use super::objects::{notify_error, Plugin};
+use super::signals;
+use super::state::{self, PluginState};
+
+/// pidgin-otr's plugin id. Two OTR engines in one client would both process every message.
+pub(crate) const PIDGIN_OTR_ID: &str = "otr";
+
+/// The `PurplePluginInfo` libpurple keeps a pointer to for as long as the .so is mapped.
+///
+/// `UnsafeCell` because libpurple holds a `*mut` to it; `Sync` is sound because libpurple
+/// calls plugins from its main-loop thread only and never writes to a standard plugin's
+/// info.
+struct PluginInfo(UnsafeCell<ffi::PurplePluginInfo>);
+
+// SAFETY: see the type's comment: only ever touched from libpurple's single thread.
+unsafe impl Sync for PluginInfo {}
+
+const fn c(s: &'static std::ffi::CStr) -> *mut c_char {
+    s.as_ptr().cast_mut()
+}
+
+static INFO: PluginInfo = PluginInfo(UnsafeCell::new(ffi::PurplePluginInfo {
+    magic: ffi::PURPLE_PLUGIN_MAGIC,
+    major_version: ffi::PURPLE_MAJOR_VERSION,
+    minor_version: ffi::PURPLE_MINOR_VERSION,
+    type_: ffi::PURPLE_PLUGIN_STANDARD,
+    // No UI requirement: the same plugin works in Pidgin, Finch and any libpurple 2.x UI.
+    ui_requirement: ptr::null_mut(),
+    flags: 0,
+    dependencies: ptr::null_mut(),
+    priority: ffi::PURPLE_PRIORITY_DEFAULT as ffi::PurplePluginPriority,
+    id: c(manifest::ID),
+    name: c(manifest::NAME),
+    version: c(manifest::VERSION),
+    summary: c(manifest::SUMMARY),
+    description: c(manifest::DESCRIPTION),
+    author: c(manifest::AUTHOR),
+    homepage: c(manifest::HOMEPAGE),
+    load: Some(plugin_load),
+    unload: Some(plugin_unload),
+    destroy: None,
+    ui_info: ptr::null_mut(),
+    extra_info: ptr::null_mut(),
+    prefs_info: ptr::null_mut(),
+    actions: None,
+    _purple_reserved1: None,
+    _purple_reserved2: None,
+    _purple_reserved3: None,
+    _purple_reserved4: None,
+}));
+
+/// Called by libpurple when it probes the .so: hand over the plugin info and register.
+#[no_mangle]
+#[allow(unreachable_pub)] // exported from the .so, looked up by name
+pub unsafe extern "C" fn purple_init_plugin(plugin: *mut ffi::PurplePlugin) -> ffi::gboolean {
+    guard("purple_init_plugin", None, 0, || {
+        if plugin.is_null() {
+            return 0;
+        }
+        // SAFETY: libpurple passes the live PurplePlugin it is probing; `INFO` is a static
+        // that outlives it, and libpurple only reads through the pointer.
+        unsafe {
+            (*plugin).info = INFO.0.get();
+            ffi::purple_plugin_register(plugin)
+        }
+    })
+}
+
+unsafe extern "C" fn plugin_load(plugin: *mut ffi::PurplePlugin) -> ffi::gboolean {
+    // SAFETY: libpurple passes our live PurplePlugin; it stays alive while loaded.
+    let plugin = unsafe { Plugin::from_ptr(plugin) };
+    guard("load", None, 0, || match plugin {
+        Some(plugin) if load(plugin) => 1,
+        _ => 0,
+    })
+}
+
+unsafe extern "C" fn plugin_unload(_plugin: *mut ffi::PurplePlugin) -> ffi::gboolean {
+    guard("unload", None, 1, || {
+        // Dropping the state disconnects every signal and unregisters /otr (outside the
+        // state's borrow, as that calls into libpurple).
+        drop(state::take());
+        debug::info("unloaded");
+        1
+    })
+}
+
+fn load(plugin: Plugin) -> bool {
+    if Plugin::is_loaded_with_id(PIDGIN_OTR_ID) {
+        let why =
+            "The pidgin-otr plugin (also called \"Off-the-Record Messaging\", plugin id \"otr\") \
+                   is loaded. Two OTR plugins would both process every message. Disable pidgin-otr \
+                   in the plugin list, then enable this one again.";
+        debug::warning("refusing to load: pidgin-otr is loaded");
+        plugin.set_error(Some(why));
+        notify_error(
+            plugin.handle(),
+            "Off-the-Record Messaging",
+            "purple-otr was not enabled",
+            why,
+        );
+        return false;
+    }
+    plugin.set_error(None);
+
+    let Some(signals) = signals::connect_all(plugin) else {
+        plugin.set_error(Some(
+            "Could not connect to libpurple's conversation signals.",
+        ));
+        return false;
+    };
+    let Some(command) = cmds::register() else {
+        plugin.set_error(Some("Could not register the /otr command."));
+        return false; // `signals` drops here and disconnects.
+    };
+    let previous = state::install(PluginState {
+        plugin,
+        signals,
+        command: Some(command),
+        test_panic: test_panic_requested(),
+    });
+    drop(previous);
+    debug::info(&format!(
+        "loaded, version {}",
+        manifest::VERSION.to_string_lossy()
+    ));
+    true
+}
+
+/// PURPLE_OTR_TEST_PANIC=1 at load time arms `/otr __panic`, in debug builds only: a
+/// release build ignores it.
+fn test_panic_requested() -> bool {
+    cfg!(debug_assertions) && std::env::var_os("PURPLE_OTR_TEST_PANIC").is_some_and(|v| v == "1")
+}
+
+/// pidgin-otr got loaded while we are running: we cannot refuse on its behalf, so warn.
+pub(crate) fn warn_conflict_after_load() {
+    debug::warning("pidgin-otr was loaded while purple-otr is running");
+    let handle = state::with(|s| s.plugin.handle()).unwrap_or(ptr::null_mut());
+    notify_error(
+        handle,
+        "Off-the-Record Messaging",
+        "Two OTR plugins are running",
+        "pidgin-otr (plugin id \"otr\") was just enabled while purple-otr is running. Both would \
+         process every message. Disable one of them in the plugin list.",
+    );
+}
