@@ -74,6 +74,7 @@ impl fmt::Debug for Fingerprint {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

@@ -2,6 +2,8 @@
 //! protocol's own notions: group elements, keys, MACs, fingerprints.
 
 pub mod aes_ctr;
+pub mod dsa;
 pub mod fingerprint;
+pub mod kdf;
 pub mod mac;
 pub mod modp;
