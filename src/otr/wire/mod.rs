@@ -5,6 +5,8 @@
 //! [`reader`] and serialises with [`writer`]; [`tlv`] splits a decrypted data message's
 //! plaintext. Nothing here decides what a message *means* for a session.
 
+pub mod envelope;
+pub mod messages;
 pub mod reader;
 pub mod tlv;
 pub mod writer;

@@ -141,6 +141,7 @@ pub fn join_plaintext(message: &[u8], tlvs: &[Tlv]) -> Vec<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 
