@@ -861,6 +861,56 @@ mod tests {
         assert!(!libotr_key().public().verify(&h, &sig));
         let decoded = DsaPublicKey::decode(&mut Reader::new(&key.public().encode())).unwrap();
         assert_eq!(&decoded, key.public());
+        // Generation depends on the injected RNG alone.
+        let again = DsaPrivateKey::generate(&mut ChaCha20Rng::from_seed([3; 32]));
+        assert_eq!(again.public(), key.public());
+        assert_eq!(again.x_bytes(), key.x_bytes());
+    }
+
+    // A key made by `generate` (release build, ChaCha20 seed [42; 32], the 20th key),
+    // written to a libotr key file and loaded by libotr 4.1.1: `otrl_privkey_fingerprint`
+    // agreed with ours, `otrl_privkey_verify` accepted our signature of 5a..5a, and
+    // `otrl_privkey_sign` made OURGEN_LIBOTR_SIG over the same hash.
+    const OURGEN_P: &str = concat!(
+        "dc23ddba09d86931fcfeeea1d40c2189b72499b81fb32587e31b68705d2936d5e85b3e183fc1811133da34",
+        "58d38025b6fdf22ff85a217c83fc04d88c0d14ce50a988cabbd76d1bd7df5ccd4647c486e629daec0527c0",
+        "79e9136e0e675bb0cf82086f2beac9150156551fb9f9be1cc64f83dec114c6307c04eabb123c2f48b64b",
+    );
+    const OURGEN_Q: &str = "f72a96c25202e10d1e710d4c586565d5bf9a5fc1";
+    const OURGEN_G: &str = concat!(
+        "3e6b532e0e4f30a8770afa1e796d2604192c8cb6122bb1a68d98a411b6f9e4ab6766bd080277c80dda2132",
+        "3d40b7d0413f5c27a57c32316b5b3ca4ff5950baa0988780231689869a37b433062f4932cf52c0260161b8",
+        "85810110ddb0cd2a5676df5b17f9ff9de57558dad882d79c3ab9d90c216d8ab1071da0961beaee877ebd",
+    );
+    const OURGEN_Y: &str = concat!(
+        "a7c6356d653890d8ca010c8098279a50f5fb5acde52f951dd530efc767b1da3458b45ae8fd66ef005f171d",
+        "2084e7dd771f92a5d77ab4694e3ba5494df7463cd8b83809298ea7291cd7d3707053abae7892e5f951a123",
+        "bdbb651d5f4086fc9f3fb7a65c71e7cc5c6260bd8d4b1856d3c2a95f89c52de79fb043df2f9da1fc966b",
+    );
+    const OURGEN_X: &str = "c6c4b4e045c8145268d8769e4310f4099aa28806";
+    const OURGEN_FINGERPRINT: &str = "2F65D05E 091B74CA 00D5F3FF 0659D41D BB6B6770";
+    const OURGEN_OUR_SIG: &str =
+        "691c47b3634c0704ac8a2e0de617a32d546b2e8f06efb0dc388ff0a230fd9499590a7755432eb956";
+    const OURGEN_LIBOTR_SIG: &str =
+        "693bcb20ea530742fa898f03395176f14d8afba210f877761c907ef7ca1d180cb82b522c9104e029";
+
+    #[test]
+    fn generated_key_interoperates_with_libotr() {
+        let key = DsaPrivateKey::from_components(
+            &unhex(OURGEN_P),
+            &unhex(OURGEN_Q),
+            &unhex(OURGEN_G),
+            &unhex(OURGEN_Y),
+            &unhex(OURGEN_X),
+        )
+        .unwrap();
+        let hash = [0x5a; 32];
+        assert_eq!(key.public().fingerprint().human(), OURGEN_FINGERPRINT);
+        assert!(key.public().verify(&hash, &unhex(OURGEN_OUR_SIG)));
+        assert!(key.public().verify(&hash, &unhex(OURGEN_LIBOTR_SIG)));
+        let mut bad = unhex(OURGEN_LIBOTR_SIG);
+        bad[39] ^= 0x10;
+        assert!(!key.public().verify(&hash, &bad));
     }
 
     #[test]
