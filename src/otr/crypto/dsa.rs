@@ -23,7 +23,6 @@ use core::fmt;
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
 use crypto_bigint::{CtEq, NonZero, Odd, U1024, U192};
 use crypto_primes::{is_prime, random_prime, Flavor};
-
 use zeroize::{Zeroize, Zeroizing};
 
 use super::fingerprint::Fingerprint;
@@ -911,6 +910,61 @@ mod tests {
         let mut bad = unhex(OURGEN_LIBOTR_SIG);
         bad[39] ^= 0x10;
         assert!(!key.public().verify(&hash, &bad));
+    }
+
+    // coyim/otr3 test keys (ake_test.go), in otr3's binary form: PUBKEY then MPI(x). Alice's
+    // fingerprint is asserted in otr3's keys_test.go, and so is a signature by Bob.
+    const OTR3_ALICE: &str = concat!(
+        "000000000080c81c2cb2eb729b7e6fd48e975a932c638b3a9055478583afa46755683e30102447f6da2d8b",
+        "ec9f386bbb5da6403b0040fee8650b6ab2d7f32c55ab017ae9b6aec8c324ab5844784e9a80e194830d548f",
+        "b7f09a0410df2c4d5c8bc2b3e9ad484e65412be689cf0834694e0839fb2954021521ffdffb8f5c32c14dbf",
+        "2020b3ce7500000014da4591d58def96de61aea7b04a8405fe1609308d000000808ddd5cb0b9d66956e3de",
+        "a5a915d9aba9d8a6e7053b74dadb2fc52f9fe4e5bcc487d2305485ed95fed026ad93f06ebb8c9e8baf693b",
+        "7887132c7ffdd3b0f72f4002ff4ed56583ca7c54458f8c068ca3e8a4dfa309d1dd5d34e2a4b68e6f433883",
+        "5e5e0fb4317c9e4c7e4806dafda3ef459cd563775a586dd91b1319f72621bf3f00000080b8147e74d8c45e",
+        "6318c37731b8b33b984a795b3653c2cd1d65cc99efe097cb7eb2fa49569bab5aab6e8a1c261a27d0f7840a",
+        "5e80b317e6683042b59b6dceca2879c6ffc877a465be690c15e4a42f9a7588e79b10faac11b1ce3741fcef",
+        "7aba8ce05327a2c16d279ee1b3d77eb783fb10e3356caa25635331e26dd42b8396c4d00000001420bec691",
+        "fea37ecea58a5c717142f0b804452f57",
+    );
+    const OTR3_BOB: &str = concat!(
+        "000000000080a5138eb3d3eb9c1d85716faecadb718f87d31aaed1157671d7fee7e488f95e8e0ba60ad449",
+        "ec732710a7dec5190f7182af2e2f98312d98497221dff160fd68033dd4f3a33b7c078d0d9f66e26847e76c",
+        "a7447d4bab35486045090572863d9e4454777f24d6706f63e02548dfec2d0a620af37bbc1d24f884708a21",
+        "2c343b480d00000014e9c58f0ea21a5e4dfd9f44b6a9f7f6a9961a8fa9000000803c4d111aebd62d3c50c2",
+        "889d420a32cdf1e98b70affcc1fcf44d59cca2eb019f6b774ef88153fb9b9615441a5fe25ea2d11b74ce92",
+        "2ca0232bd81b3c0fcac2a95b20cb6e6c0c5c1ace2e26f65dc43c751af0edbb10d669890e8ab6beea91410b",
+        "8b2187af1a8347627a06ecea7e0f772c28aae9461301e83884860c9b656c722f0000008065af8625a555ea",
+        "0e008cd04743671a3cda21162e83af045725db2eb2bb52712708dc0cc1a84c08b3649b88a966974bde27d8",
+        "612c2861792ec9f08786a246fcadd6d8d3a81a32287745f309238f47618c2bd7612cb8b02d940571e0f30b",
+        "96420bcd462ff542901b46109b1e5ad6423744448d20a57818a8cbb1647d0fea3b664e0000001440f9f2eb",
+        "554cb00d45a5826b54bfa419b6980e48",
+    );
+
+    fn otr3_key(hex: &str) -> DsaPrivateKey {
+        let bytes = unhex(hex);
+        let mut r = Reader::new(&bytes);
+        let public = DsaPublicKey::decode(&mut r).unwrap();
+        let x = r.mpi().unwrap();
+        r.finish().unwrap();
+        let c = public.components();
+        DsaPrivateKey::from_components(&c.p, &c.q, &c.g, &c.y, x).unwrap()
+    }
+
+    #[test]
+    fn otr3_keys_decode_with_known_fingerprint_and_signature() {
+        let alice = otr3_key(OTR3_ALICE);
+        assert_eq!(
+            alice.public().fingerprint().to_hex(),
+            "0bb01c360424522e94ee9c346ce877a1a4288b2f"
+        );
+        let bob = otr3_key(OTR3_BOB);
+        let hash = hash32("122773a99f5eafbaaa04b419b5c417b9949ce11bf199ea1bee3586619b94bb29");
+        let sig = unhex(
+            "2e9e1c92773e6e51541f47f674f17e24138c48af2c86aea3e5689bd9116b5d6d28562c0aeb84a989",
+        );
+        assert!(bob.public().verify(&hash, &sig));
+        assert!(!alice.public().verify(&hash, &sig));
     }
 
     #[test]
