@@ -1,0 +1,3 @@
+//! Shared helpers for integration tests. Each test binary uses only some of them.
+
+pub mod libotr_peer;
