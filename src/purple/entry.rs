@@ -104,7 +104,9 @@ fn load(plugin: Plugin) -> bool {
                    is loaded. Two OTR plugins would both process every message. Disable pidgin-otr \
                    in the plugin list, then enable this one again.";
         debug::warning("refusing to load: pidgin-otr is loaded");
-        plugin.set_error(Some(why));
+        // A dialog, not the plugin's `error` field: libpurple never loads a plugin whose
+        // error is set, so the user could not enable us after disabling pidgin-otr
+        // without restarting the client.
         notify_error(
             plugin.handle(),
             "Off-the-Record Messaging",
@@ -113,8 +115,6 @@ fn load(plugin: Plugin) -> bool {
         );
         return false;
     }
-    plugin.set_error(None);
-
     let Some(signals) = signals::connect_all(plugin) else {
         plugin.set_error(Some(
             "Could not connect to libpurple's conversation signals.",

@@ -1,0 +1,288 @@
+//! The plugin inside a real (headless) libpurple: identity, refusal next to pidgin-otr,
+//! menus, `/otr`, load -> unload -> load, and the panic guard.
+//!
+//! Run: `cargo test --test plugin_host` (as root inside `unshare -n`, see the Makefile).
+
+mod support;
+
+use std::time::Duration;
+
+use support::host::{flags, Host, Manifest};
+use support::prosody::Prosody;
+
+/// The four items the plugin adds to conversation and buddy-list menus.
+const MENU_ITEMS: [&str; 4] = [
+    "Start private conversation",
+    "End private conversation",
+    "Verify fingerprint",
+    "Authenticate buddy",
+];
+
+/// PurpleCmdStatus values (cmds.h).
+const CMD_STATUS_OK: i64 = 0;
+const CMD_STATUS_NOT_FOUND: i64 = 2;
+
+const ALICE: &str = "alice@localhost/home";
+const BOB: &str = "bob@localhost";
+const WAIT: Duration = Duration::from_secs(10);
+
+fn loaded_host(env: &[(&str, &str)]) -> Host {
+    let mut host = Host::start("alice", env);
+    if let Err(e) = host.load_plugin() {
+        panic!("plugin did not load: {}", e.get("reason"));
+    }
+    host
+}
+
+/// A server with alice and bob, and alice's client signed on with the plugin loaded.
+fn online_alice(env: &[(&str, &str)]) -> (Prosody, Host) {
+    let server = Prosody::alice_and_bob();
+    let mut host = loaded_host(env);
+    host.connect_xmpp(ALICE, server.password("alice"), server.port);
+    (server, host)
+}
+
+fn plugin_items(items: &[String]) -> Vec<&str> {
+    items
+        .iter()
+        .map(String::as_str)
+        .filter(|i| MENU_ITEMS.contains(i))
+        .collect()
+}
+
+#[test]
+fn identity_matches_the_manifest() {
+    let manifest = Manifest::load();
+    let mut host = loaded_host(&[]);
+    let info = host.cmd(&["plugin_info", &manifest.id]);
+    assert_eq!(info.get("id"), manifest.id);
+    assert_eq!(info.get("id"), "core-purple-otr");
+    assert_eq!(info.get("name"), manifest.name);
+    assert_eq!(info.get("version"), Manifest::version());
+    assert_eq!(info.get("summary"), manifest.summary);
+    assert_eq!(info.get("description"), manifest.description);
+    assert_eq!(info.get("author"), manifest.author);
+    assert_eq!(info.get("homepage"), manifest.homepage);
+    assert_eq!(info.int("loaded"), 1);
+    // PURPLE_PLUGIN_STANDARD, no UI requirement, built against libpurple 2.x.
+    assert_eq!(info.int("type"), 0);
+    assert_eq!(info.get("ui_requirement"), "");
+    assert_eq!(info.int("magic"), 5);
+    assert_eq!(info.int("major"), 2);
+    assert_eq!(info.get("error"), "");
+}
+
+#[test]
+fn refuses_to_load_next_to_pidgin_otr() {
+    let fake = support::host::fake_pidgin_otr();
+    let mut host = Host::start("alice", &[]);
+    host.cmd(&["plugin_load", fake.to_str().expect("utf-8 path")]);
+
+    host.load_plugin()
+        .expect_err("must refuse while pidgin-otr is loaded");
+    // The user is told why, in a dialog.
+    let notice = host.wait_event("notify", |l| l.get("type") == "error", WAIT);
+    assert!(
+        notice.get("secondary").contains("pidgin-otr"),
+        "{}",
+        notice.raw
+    );
+    let info = host.cmd(&["plugin_info", &Manifest::load().id]);
+    assert_eq!(info.int("loaded"), 0);
+    // Not the plugin's error field: libpurple would then refuse every later load.
+    assert_eq!(info.get("error"), "");
+
+    // Once pidgin-otr is gone the plugin loads, in the same session.
+    host.cmd(&["plugin_unload", "otr"]);
+    let loaded = host
+        .load_plugin()
+        .expect("loads once pidgin-otr is unloaded");
+    assert_eq!(loaded.int("loaded"), 1);
+    assert_eq!(loaded.get("error"), "");
+}
+
+#[test]
+fn warns_when_pidgin_otr_is_loaded_after_it() {
+    let fake = support::host::fake_pidgin_otr();
+    let mut host = loaded_host(&[]);
+    host.sync();
+    assert!(
+        !host.events.iter().any(|l| l.name == "notify"),
+        "no warning before pidgin-otr loads"
+    );
+    host.cmd(&["plugin_load", fake.to_str().expect("utf-8 path")]);
+    let notice = host.wait_event("notify", |l| l.get("type") == "error", WAIT);
+    assert!(
+        notice.get("secondary").contains("pidgin-otr"),
+        "{}",
+        notice.raw
+    );
+}
+
+#[test]
+fn conversation_menu_carries_the_plugin_items() {
+    let (_server, mut host) = online_alice(&[]);
+    host.cmd(&["conv_open", ALICE, BOB]);
+    let menu = host.cmd(&["conv_menu", ALICE, BOB]);
+    assert_eq!(plugin_items(&menu.all("item")), MENU_ITEMS.to_vec());
+
+    host.cmd(&["conv_menu_invoke", ALICE, BOB, "Verify fingerprint"]);
+    let line = host.wait_conv_line(ALICE, BOB, "Verify fingerprint", WAIT);
+    assert!(line.get("text").contains("not available"), "{}", line.raw);
+    assert_ne!(line.int("flags") & flags::SYSTEM, 0);
+
+    let missing = host.try_cmd(&["conv_menu_invoke", ALICE, BOB, "No such item"]);
+    assert!(missing.is_err());
+}
+
+#[test]
+fn buddy_and_contact_menus_carry_the_plugin_items() {
+    let (_server, mut host) = online_alice(&[]);
+    host.cmd(&["buddy_add", ALICE, BOB]);
+    for node in ["buddy", "contact"] {
+        let menu = host.cmd(&["blist_menu", ALICE, BOB, node]);
+        assert_eq!(
+            plugin_items(&menu.all("item")),
+            MENU_ITEMS.to_vec(),
+            "{node} row"
+        );
+    }
+    // Finch's contact row: the action lands in the conversation with the priority buddy.
+    host.cmd(&[
+        "blist_menu_invoke",
+        ALICE,
+        BOB,
+        "contact",
+        "Authenticate buddy",
+    ]);
+    let line = host.wait_conv_line(ALICE, BOB, "Authenticate buddy", WAIT);
+    assert!(line.get("text").contains("not available"), "{}", line.raw);
+    host.cmd(&[
+        "blist_menu_invoke",
+        ALICE,
+        BOB,
+        "buddy",
+        "End private conversation",
+    ]);
+    host.wait_conv_line(ALICE, BOB, "End private conversation", WAIT);
+}
+
+#[test]
+fn otr_help_answers_in_the_conversation() {
+    let (_server, mut host) = online_alice(&[]);
+    host.cmd(&["conv_open", ALICE, BOB]);
+    let done = host.cmd(&["conv_cmd", ALICE, BOB, "/otr help"]);
+    assert_eq!(done.int("status"), CMD_STATUS_OK);
+    let help = host.wait_conv_line(ALICE, BOB, "smp", WAIT);
+    assert_ne!(help.int("flags") & flags::SYSTEM, 0);
+    for sub in [
+        "help",
+        "start",
+        "end",
+        "refresh",
+        "status",
+        "fingerprint",
+        "verify",
+        "smp",
+    ] {
+        assert!(
+            help.get("text").contains(sub),
+            "help lacks {sub}: {}",
+            help.get("text")
+        );
+    }
+
+    // Not wired yet: an honest answer, not silence.
+    host.cmd(&["conv_cmd", ALICE, BOB, "/otr start"]);
+    let start = host.wait_conv_line(ALICE, BOB, "Start private conversation", WAIT);
+    assert!(start.get("text").contains("not available"));
+
+    // Unknown subcommands say so; markup in them is escaped, not rendered.
+    host.cmd(&["conv_cmd", ALICE, BOB, "/otr <b>bogus</b>"]);
+    let unknown = host.wait_conv_line(ALICE, BOB, "Unknown command", WAIT);
+    assert!(
+        unknown.get("text").contains("&lt;b&gt;bogus"),
+        "{}",
+        unknown.raw
+    );
+
+    // Nothing typed as a command went out as a message.
+    assert!(!host
+        .conv_lines(ALICE, BOB)
+        .iter()
+        .any(|(f, _)| f & flags::SEND != 0));
+}
+
+#[test]
+fn load_unload_load() {
+    let (_server, mut host) = online_alice(&[]);
+    host.cmd(&["buddy_add", ALICE, BOB]);
+    host.cmd(&["conv_open", ALICE, BOB]);
+    let id = Manifest::load().id;
+
+    for round in 0..2 {
+        host.cmd(&["plugin_unload", &id]);
+        assert_eq!(host.cmd(&["plugin_info", &id]).int("loaded"), 0);
+        // Everything is gone: no command, no menu items.
+        let cmd = host.cmd(&["conv_cmd", ALICE, BOB, "/otr help"]);
+        assert_eq!(cmd.int("status"), CMD_STATUS_NOT_FOUND, "round {round}");
+        assert!(plugin_items(&host.cmd(&["conv_menu", ALICE, BOB]).all("item")).is_empty());
+        assert!(
+            plugin_items(&host.cmd(&["blist_menu", ALICE, BOB, "contact"]).all("item")).is_empty()
+        );
+
+        host.load_plugin().expect("reload");
+        // Exactly one set of items and one /otr: nothing was left connected twice.
+        assert_eq!(
+            plugin_items(&host.cmd(&["conv_menu", ALICE, BOB]).all("item")),
+            MENU_ITEMS.to_vec()
+        );
+        assert_eq!(
+            plugin_items(&host.cmd(&["blist_menu", ALICE, BOB, "buddy"]).all("item")),
+            MENU_ITEMS.to_vec()
+        );
+        let before = host.conv_lines(ALICE, BOB).len();
+        assert_eq!(
+            host.cmd(&["conv_cmd", ALICE, BOB, "/otr help"])
+                .int("status"),
+            CMD_STATUS_OK
+        );
+        let after = host.conv_lines(ALICE, BOB);
+        let helps = after[before..]
+            .iter()
+            .filter(|(_, t)| t.contains("smp"))
+            .count();
+        assert_eq!(helps, 1, "round {round}: one answer per /otr help");
+    }
+}
+
+#[test]
+fn a_panicking_handler_does_not_kill_the_client() {
+    let (_server, mut host) = online_alice(&[("PURPLE_OTR_TEST_PANIC", "1")]);
+    host.cmd(&["conv_open", ALICE, BOB]);
+    let done = host.cmd(&["conv_cmd", ALICE, BOB, "/otr __panic"]);
+    // Handled (so the text is not sent as a message) ...
+    assert_eq!(done.int("status"), CMD_STATUS_OK);
+    // ... the user is told ...
+    let notice = host.wait_conv_line(ALICE, BOB, "internal error", WAIT);
+    assert_ne!(notice.int("flags") & flags::ERROR, 0, "{}", notice.raw);
+    // ... and the client and the plugin keep working.
+    host.cmd(&["conv_cmd", ALICE, BOB, "/otr help"]);
+    host.wait_conv_line(ALICE, BOB, "smp", WAIT);
+    assert!(
+        host.stderr().contains("test-only panic"),
+        "the panic is reported on stderr by Rust's hook"
+    );
+}
+
+#[test]
+fn the_panic_trigger_is_off_by_default() {
+    let (_server, mut host) = online_alice(&[]);
+    host.cmd(&["conv_open", ALICE, BOB]);
+    host.cmd(&["conv_cmd", ALICE, BOB, "/otr __panic"]);
+    host.wait_conv_line(ALICE, BOB, "Unknown command", WAIT);
+    assert!(!host
+        .conv_lines(ALICE, BOB)
+        .iter()
+        .any(|(_, t)| t.contains("internal error")));
+}
