@@ -316,8 +316,10 @@ fn twenty_kilobyte_message_fragments_and_reassembles() {
     let (mut a, mut b) = (alice(), bob());
     ake(&mut a, &mut b);
     a.set_mms(1000);
-    let text: String = (0..20 * 1024)
-        .map(|i| char::from(b'a' + (i % 26) as u8))
+    let text: String = (b'a'..=b'z')
+        .cycle()
+        .take(20 * 1024)
+        .map(char::from)
         .collect();
     let out = a.send(&b.name, &text);
     assert!(out.len() >= 20, "fragments: {}", out.len());
@@ -391,8 +393,8 @@ fn smp_run(question: Option<&str>, secret_a: &[u8], secret_b: &[u8]) -> (LibotrP
 fn final_smp_event(p: &mut LibotrPeer) -> String {
     p.events()
         .iter()
-        .filter_map(|e| e.smp_event().map(str::to_owned))
-        .last()
+        .rev()
+        .find_map(|e| e.smp_event().map(str::to_owned))
         .expect("an SMP event")
 }
 
@@ -542,12 +544,7 @@ fn two_instances_of_one_account_get_two_child_contexts() {
 
     // A message to one instance is read there and dropped by the other.
     let out = b.send_to(&a1.name, "only for alice2", Instance::Tag(tag2));
-    let hops = exchange(
-        &mut [&mut a1, &mut a2, &mut b],
-        2,
-        &ALICE.buddy_name.to_owned(),
-        out,
-    );
+    let hops = exchange(&mut [&mut a1, &mut a2, &mut b], 2, ALICE.buddy_name, out);
     let shown: Vec<(&str, Option<&str>)> = hops
         .iter()
         .map(|h| (h.to.as_str(), h.received.display.as_deref()))
@@ -786,9 +783,7 @@ fn record_conversation(rec: &mut Recorder, v2: bool) {
 
     rec.note("a 1500-character message fragmented at mms 400");
     a.set_mms(400);
-    let long: String = (0..1500)
-        .map(|i| char::from(b'A' + (i % 26) as u8))
-        .collect();
+    let long: String = (b'A'..=b'Z').cycle().take(1500).map(char::from).collect();
     let out = a.send(&b.name, &long);
     rec.hops(&converse(&mut a, &mut b, out));
     a.set_mms(0);
