@@ -11,6 +11,9 @@
 //!    `src/purple` uses, into `$OUT_DIR/purple_bindings.rs` (never committed),
 //! 4. compiles the small C shim `src/purple/shim.c` with `cc`.
 
+// Without the feature, bindgen and cc are not even compiled in: only `main`'s early return runs.
+#![cfg_attr(not(feature = "plugin"), allow(dead_code, unused_imports))]
+
 use std::env;
 use std::fmt::Write as _;
 use std::fs;
@@ -119,8 +122,11 @@ fn main() {
         println!("cargo:rustc-link-lib=dylib={lib}");
     }
 
-    generate_bindings(&flags, &out_dir.join("purple_bindings.rs"));
-    compile_shim(&flags);
+    #[cfg(feature = "plugin")]
+    {
+        generate_bindings(&flags, &out_dir.join("purple_bindings.rs"));
+        compile_shim(&flags);
+    }
 }
 
 /// Prints a build error (with the package line when it is about missing pieces) and stops.
@@ -278,6 +284,7 @@ fn pkg_config(packages: &[&str]) -> PkgFlags {
 
 // --- bindgen --------------------------------------------------------------------------
 
+#[cfg(feature = "plugin")]
 fn generate_bindings(flags: &PkgFlags, dest: &Path) {
     let mut builder = bindgen::Builder::default()
         .header(HEADER)
@@ -321,6 +328,7 @@ fn generate_bindings(flags: &PkgFlags, dest: &Path) {
 
 // --- the C shim -----------------------------------------------------------------------
 
+#[cfg(feature = "plugin")]
 fn compile_shim(flags: &PkgFlags) {
     let mut build = cc::Build::new();
     build
