@@ -1,0 +1,131 @@
+//! What a session tells its host. Events carry facts, never wording: the host chooses the
+//! text a user sees.
+
+use super::crypto::fingerprint::Fingerprint;
+use super::smp::SmpEvent;
+use super::wire::messages::ProtocolVersion;
+
+/// A value that must never reach a log: message text, keys. `Debug` shows only its size, so
+/// an event printed with `{:?}` cannot leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Redacted<T: zeroize::Zeroize>(pub T);
+
+impl<T: AsRef<[u8]> + zeroize::Zeroize> std::fmt::Debug for Redacted<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<redacted {} bytes>", self.0.as_ref().len())
+    }
+}
+
+impl<T: zeroize::Zeroize> Drop for Redacted<T> {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+/// Why a message the user typed was not sent. The text comes back so nothing is lost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotSentReason {
+    /// The peer ended the private conversation; the user must end or refresh it first.
+    PeerEndedSession,
+    /// A private conversation could not be started in time and the policy forbids plaintext.
+    NotPrivateInTime,
+    /// Encryption failed (key counter exhausted, or no long-term key).
+    EncryptionFailed,
+    /// The user chose to drop messages that were held.
+    Discarded,
+}
+
+/// Something the host should know about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// An AKE completed: the conversation with this instance is now private.
+    GoneSecure {
+        instance: u32,
+        fingerprint: Fingerprint,
+        version: ProtocolVersion,
+        ssid: [u8; 8],
+        ssid_first_half_bold: bool,
+    },
+    /// An AKE completed again with the same key: still private (libotr "still_secure").
+    Refreshed {
+        instance: u32,
+        fingerprint: Fingerprint,
+    },
+    /// We ended the private conversation.
+    GoneInsecure {
+        instance: u32,
+    },
+    /// The peer ended the private conversation (disconnect TLV); sending is refused until the
+    /// user ends or refreshes.
+    PeerEnded {
+        instance: u32,
+    },
+    /// A message was held until the conversation is private (REQUIRE_ENCRYPTION, or typed while
+    /// an AKE was running). `starting` is true when we just asked the peer to start OTR.
+    MessageHeld {
+        pending: usize,
+        starting: bool,
+    },
+    /// Held messages were sent, encrypted.
+    HeldSent {
+        count: usize,
+    },
+    /// Held messages were meant for another key than the one now on the other end; they wait
+    /// for the user (send or discard) instead of going to a possibly different person.
+    HeldForNewFingerprint {
+        expected: Fingerprint,
+        actual: Fingerprint,
+        pending: usize,
+    },
+    /// A message was not sent.
+    NotSent {
+        text: Redacted<String>,
+        reason: NotSentReason,
+    },
+    /// After the peer reported an error, our last message was sent again in the new session.
+    MessageResent,
+    /// Our own AKE messages came back to us.
+    Reflected,
+    /// An encrypted message could not be read; the peer was sent an OTR error.
+    Unreadable {
+        instance: u32,
+    },
+    /// A message that claims to be OTR did not parse.
+    Malformed,
+    /// An encrypted message arrived while no private conversation exists.
+    NotInPrivate,
+    /// A message for another of our logged-in instances.
+    ForOtherInstance,
+    /// A plaintext message arrived while private or while policy requires encryption; it is
+    /// shown, flagged as not encrypted.
+    UnencryptedReceived,
+    /// The peer sent an OTR error message.
+    PeerError {
+        text: Redacted<String>,
+    },
+    /// An SMP step happened on this instance. `trust` is what to record for the peer's
+    /// fingerprint: `Some(true)` "smp", `Some(false)` not trusted, `None` unchanged.
+    Smp {
+        instance: u32,
+        event: SmpEvent,
+        trust: Option<bool>,
+    },
+    /// The peer asked to use the extra symmetric key.
+    SymmetricKey {
+        instance: u32,
+        usage: u32,
+        usage_data: Redacted<Vec<u8>>,
+        key: Redacted<[u8; 32]>,
+    },
+    /// Keep-alive traffic (debug only).
+    HeartbeatReceived,
+    HeartbeatSent,
+    /// A `?OTR` message we do not understand (v1, or unknown).
+    Unrecognized,
+    /// The AKE needs our long-term key and the host has none yet.
+    PrivateKeyNeeded,
+    /// An AKE step was ignored (diagnostics only).
+    AkeIgnored {
+        reason: &'static str,
+    },
+}

@@ -1,0 +1,363 @@
+//! Diffie-Hellman key pairs and the data-phase key ratchet (spec: "Data exchange", "Key
+//! management").
+//!
+//! Each side keeps its two newest DH key pairs and the peer's two newest public keys, each with
+//! a serial key id. libotr derives the session keys for all four combinations eagerly after
+//! every rotation (five exponentiations per received message); we derive a pair's keys only
+//! when a message needs them and keep at most the four live pairs.
+
+use std::fmt;
+
+use zeroize::{Zeroize, Zeroizing};
+
+use super::crypto::kdf::{session_keys, SessionKeys};
+use super::crypto::modp::{self, Int};
+
+/// A DH key pair in the 1536-bit group. The private exponent is wiped on drop.
+pub struct DhKeyPair {
+    private: Zeroizing<Int>,
+    public: Int,
+}
+
+impl DhKeyPair {
+    /// A fresh key pair with a 320-bit private exponent, as libotr makes.
+    pub fn generate(rng: &mut dyn rand_core::CryptoRng) -> Self {
+        let private = modp::random_exponent(rng, modp::DH_EXPONENT_BITS);
+        let public = modp::pow_g_secret(&private, modp::DH_EXPONENT_BITS);
+        DhKeyPair { private, public }
+    }
+
+    /// Our public value g^x.
+    pub fn public(&self) -> &Int {
+        &self.public
+    }
+
+    /// The shared secret (their_public)^x, constant time in x.
+    pub fn shared_secret(&self, their_public: &Int) -> Zeroizing<Int> {
+        Zeroizing::new(modp::pow_secret(
+            their_public,
+            &self.private,
+            modp::DH_EXPONENT_BITS,
+        ))
+    }
+
+    /// A second copy of this key pair, for the one place a pending AKE is shared between the
+    /// master context and a new instance.
+    pub(crate) fn clone_secret(&self) -> Self {
+        DhKeyPair {
+            private: self.private.clone(),
+            public: self.public,
+        }
+    }
+
+    /// Only for known-answer tests: a key pair from a fixed exponent.
+    pub fn from_private_for_testing_only(private: Int) -> Self {
+        let public = modp::pow_g_secret(&private, modp::DH_EXPONENT_BITS);
+        DhKeyPair {
+            private: Zeroizing::new(private),
+            public,
+        }
+    }
+}
+
+impl fmt::Debug for DhKeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DhKeyPair")
+            .field("private", &"<secret>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// The session keys of one (our key id, their key id) pair and their counters.
+struct KeyPairState {
+    our_keyid: u32,
+    their_keyid: u32,
+    keys: SessionKeys,
+    /// The top half of the last counter we sent with these keys.
+    send_ctr: u64,
+    /// The top half of the last counter we accepted with these keys.
+    recv_ctr: u64,
+    /// Whether a received message was authenticated with the receiving MAC key; only such
+    /// keys are revealed when the pair retires (libotr reveals exactly these).
+    recv_mac_used: bool,
+}
+
+/// Why an incoming data message cannot be read. No state has changed when one is returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyError {
+    /// A key id is zero or names a key we no longer (or never) had.
+    UnknownKeyId,
+    /// The MAC does not verify.
+    BadMac,
+    /// The counter did not increase: a replay or a reordering attack.
+    CounterNotIncreasing,
+    /// The peer's advertised next DH key is outside [2, p-2].
+    BadNextKey,
+    /// We sent 2^64 messages with one key pair (never in practice: the ratchet turns first).
+    CounterExhausted,
+}
+
+/// The keys used to send one message.
+pub(crate) struct SendKeys<'a> {
+    pub(crate) sender_keyid: u32,
+    pub(crate) recipient_keyid: u32,
+    pub(crate) next_dh: &'a Int,
+    pub(crate) ctr_top: u64,
+    pub(crate) keys: &'a SessionKeys,
+}
+
+/// Our and the peer's current DH keys after an AKE, and the live session keys.
+pub struct KeyRatchet {
+    /// Id of `our_current`; `our_previous` has id `our_keyid - 1`.
+    our_keyid: u32,
+    our_current: DhKeyPair,
+    our_previous: DhKeyPair,
+    /// Id of `their_current`; `their_previous`, when present, has id `their_keyid - 1`.
+    their_keyid: u32,
+    their_current: Int,
+    their_previous: Option<Int>,
+    pairs: Vec<KeyPairState>,
+    /// Receiving MAC keys of retired pairs, to publish on the next message (deniability).
+    mac_keys_to_reveal: Zeroizing<Vec<u8>>,
+}
+
+impl KeyRatchet {
+    /// The state right after an AKE: our AKE key becomes the acknowledged ("previous") key and
+    /// a fresh one is made to advertise, as libotr does, so our first message already offers
+    /// a new key.
+    pub fn after_ake(
+        rng: &mut dyn rand_core::CryptoRng,
+        ake_key: DhKeyPair,
+        ake_keyid: u32,
+        their_public: Int,
+        their_keyid: u32,
+    ) -> Self {
+        KeyRatchet {
+            our_keyid: ake_keyid.wrapping_add(1),
+            our_current: DhKeyPair::generate(rng),
+            our_previous: ake_key,
+            their_keyid,
+            their_current: their_public,
+            their_previous: None,
+            pairs: Vec::with_capacity(4),
+            mac_keys_to_reveal: Zeroizing::new(Vec::new()),
+        }
+    }
+
+    /// Whether an AKE produced exactly the keys this ratchet already holds (libotr treats
+    /// that as a refresh of the same session rather than a new one).
+    pub fn same_as_ake(
+        &self,
+        ake_public: &Int,
+        ake_keyid: u32,
+        their_public: &Int,
+        their_keyid: u32,
+    ) -> bool {
+        let ours =
+            self.our_keyid.wrapping_sub(1) == ake_keyid && self.our_previous.public() == ake_public;
+        let theirs_current = self.their_keyid == their_keyid && &self.their_current == their_public;
+        let theirs_previous = self.their_keyid > 1
+            && self.their_keyid - 1 == their_keyid
+            && self.their_previous.as_ref() == Some(their_public);
+        ours && (theirs_current || theirs_previous)
+    }
+
+    fn our_key(&self, keyid: u32) -> Option<&DhKeyPair> {
+        if keyid == 0 {
+            None
+        } else if keyid == self.our_keyid {
+            Some(&self.our_current)
+        } else if keyid == self.our_keyid.wrapping_sub(1) {
+            Some(&self.our_previous)
+        } else {
+            None
+        }
+    }
+
+    fn their_key(&self, keyid: u32) -> Option<&Int> {
+        if keyid == 0 {
+            None
+        } else if keyid == self.their_keyid {
+            Some(&self.their_current)
+        } else if keyid == self.their_keyid.wrapping_sub(1) {
+            self.their_previous.as_ref()
+        } else {
+            None
+        }
+    }
+
+    /// The live pair state for these ids, deriving its keys on first use.
+    fn pair(&mut self, our_keyid: u32, their_keyid: u32) -> Result<&mut KeyPairState, KeyError> {
+        if let Some(i) = self
+            .pairs
+            .iter()
+            .position(|p| p.our_keyid == our_keyid && p.their_keyid == their_keyid)
+        {
+            return Ok(&mut self.pairs[i]);
+        }
+        let ours = self.our_key(our_keyid).ok_or(KeyError::UnknownKeyId)?;
+        let theirs = self.their_key(their_keyid).ok_or(KeyError::UnknownKeyId)?;
+        let secret = ours.shared_secret(theirs);
+        let keys = session_keys(ours.public(), theirs, &secret);
+        self.pairs.push(KeyPairState {
+            our_keyid,
+            their_keyid,
+            keys,
+            send_ctr: 0,
+            recv_ctr: 0,
+            recv_mac_used: false,
+        });
+        let last = self.pairs.len() - 1;
+        Ok(&mut self.pairs[last])
+    }
+
+    /// Keys for the next outgoing message: our most recent key the peer has acknowledged and
+    /// the peer's most recent key (spec: "When you send a Data Message").
+    pub(crate) fn next_send(&mut self) -> Result<SendKeys<'_>, KeyError> {
+        let sender_keyid = self.our_keyid.wrapping_sub(1);
+        let recipient_keyid = self.their_keyid;
+        let pair = self.pair(sender_keyid, recipient_keyid)?;
+        pair.send_ctr = pair
+            .send_ctr
+            .checked_add(1)
+            .ok_or(KeyError::CounterExhausted)?;
+        let ctr_top = pair.send_ctr;
+        let i = self
+            .pairs
+            .iter()
+            .position(|p| p.our_keyid == sender_keyid && p.their_keyid == recipient_keyid);
+        let keys = match i {
+            Some(i) => &self.pairs[i].keys,
+            None => return Err(KeyError::UnknownKeyId),
+        };
+        Ok(SendKeys {
+            sender_keyid,
+            recipient_keyid,
+            next_dh: self.our_current.public(),
+            ctr_top,
+            keys,
+        })
+    }
+
+    /// Takes the MAC keys waiting to be revealed on the next outgoing message.
+    pub fn take_mac_keys_to_reveal(&mut self) -> Vec<u8> {
+        std::mem::take(&mut *self.mac_keys_to_reveal)
+    }
+
+    /// Checks an incoming message's key ids and counter and verifies its MAC, without changing
+    /// any state. On success returns the pair's keys for decryption.
+    pub(crate) fn check_incoming(
+        &mut self,
+        sender_keyid: u32,
+        recipient_keyid: u32,
+        ctr_top: u64,
+        verify_mac: impl FnOnce(&[u8; 20]) -> bool,
+    ) -> Result<&SessionKeys, KeyError> {
+        let pair = self.pair(recipient_keyid, sender_keyid)?;
+        if !verify_mac(&pair.keys.recv_mac) {
+            return Err(KeyError::BadMac);
+        }
+        if ctr_top <= pair.recv_ctr {
+            return Err(KeyError::CounterNotIncreasing);
+        }
+        Ok(&pair.keys)
+    }
+
+    /// After a message verified and decrypted: record its counter, then turn the ratchet
+    /// (spec: "When you receive a Data Message").
+    pub(crate) fn accept_incoming(
+        &mut self,
+        rng: &mut dyn rand_core::CryptoRng,
+        sender_keyid: u32,
+        recipient_keyid: u32,
+        ctr_top: u64,
+        their_next: Option<Int>,
+    ) {
+        if let Some(p) = self
+            .pairs
+            .iter_mut()
+            .find(|p| p.our_keyid == recipient_keyid && p.their_keyid == sender_keyid)
+        {
+            p.recv_ctr = ctr_top;
+            p.recv_mac_used = true;
+        }
+        if recipient_keyid == self.our_keyid {
+            // The peer has seen our newest key: make a newer one to offer.
+            let fresh = DhKeyPair::generate(rng);
+            self.our_previous = std::mem::replace(&mut self.our_current, fresh);
+            self.our_keyid = self.our_keyid.wrapping_add(1);
+        }
+        if let Some(next) = their_next.filter(|_| sender_keyid == self.their_keyid) {
+            self.their_previous = Some(std::mem::replace(&mut self.their_current, next));
+            self.their_keyid = self.their_keyid.wrapping_add(1);
+        }
+        self.retire_stale_pairs();
+    }
+
+    fn retire_stale_pairs(&mut self) {
+        let our_min = self.our_keyid.wrapping_sub(1);
+        let their_min = if self.their_previous.is_some() {
+            self.their_keyid.wrapping_sub(1)
+        } else {
+            self.their_keyid
+        };
+        let mut i = 0;
+        while i < self.pairs.len() {
+            let p = &self.pairs[i];
+            let live = (p.our_keyid == our_min || p.our_keyid == self.our_keyid)
+                && (p.their_keyid == their_min || p.their_keyid == self.their_keyid);
+            if live {
+                i += 1;
+                continue;
+            }
+            let retired = self.pairs.swap_remove(i);
+            if retired.recv_mac_used {
+                self.mac_keys_to_reveal
+                    .extend_from_slice(&retired.keys.recv_mac);
+            }
+        }
+    }
+
+    /// Validates a peer's advertised next key before it is accepted. libotr does not check
+    /// this range in the data phase; we do, since 0, 1 and p-1 would make the secret known.
+    pub(crate) fn check_next_key(
+        &self,
+        sender_keyid: u32,
+        next_dh: &[u8],
+    ) -> Result<Option<Int>, KeyError> {
+        if sender_keyid != self.their_keyid {
+            return Ok(None);
+        }
+        let value = modp::from_be_bytes(next_dh).ok_or(KeyError::BadNextKey)?;
+        if !modp::is_valid_element(&value) {
+            return Err(KeyError::BadNextKey);
+        }
+        Ok(Some(value))
+    }
+
+    /// Our newest public key id, for tests and diagnostics.
+    pub fn our_keyid(&self) -> u32 {
+        self.our_keyid
+    }
+
+    /// The peer's newest public key id.
+    pub fn their_keyid(&self) -> u32 {
+        self.their_keyid
+    }
+}
+
+impl Drop for KeyRatchet {
+    fn drop(&mut self) {
+        self.mac_keys_to_reveal.zeroize();
+    }
+}
+
+impl fmt::Debug for KeyRatchet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRatchet")
+            .field("our_keyid", &self.our_keyid)
+            .field("their_keyid", &self.their_keyid)
+            .field("live_pairs", &self.pairs.len())
+            .finish_non_exhaustive()
+    }
+}
