@@ -22,9 +22,13 @@ fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Scratch space under target/ (cargo's CARGO_TARGET_TMPDIR for integration tests).
+/// Scratch space: cargo's CARGO_TARGET_TMPDIR (target/tmp) for integration tests; the
+/// system temp dir for the demo example, which cargo gives no such directory.
 pub fn scratch_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+    match option_env!("CARGO_TARGET_TMPDIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::temp_dir().join("purple-otr"),
+    }
 }
 
 /// The plugin cargo built together with this test binary. `cargo test` leaves it in
