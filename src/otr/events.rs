@@ -104,11 +104,15 @@ pub enum Event {
         text: Redacted<String>,
     },
     /// An SMP step happened on this instance. `trust` is what to record for the peer's
-    /// fingerprint: `Some(true)` "smp", `Some(false)` not trusted, `None` unchanged.
+    /// fingerprint: `Some(true)` "smp", `Some(false)` not trusted, `None` unchanged (the side
+    /// that answered a question learns nothing about the asker). `we_initiated` and
+    /// `question` say which exchange it was.
     Smp {
         instance: u32,
         event: SmpEvent,
         trust: Option<bool>,
+        we_initiated: bool,
+        question: bool,
     },
     /// The peer asked to use the extra symmetric key.
     SymmetricKey {

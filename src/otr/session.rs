@@ -701,6 +701,13 @@ impl Session {
         }
     }
 
+    /// The instance with an SMP exchange matching `pred`, else the one we send to.
+    fn smp_slot(&self, pred: impl Fn(&Instance) -> bool) -> Slot {
+        self.slots()
+            .find(|&s| pred(self.inst_ref(s)))
+            .unwrap_or_else(|| self.best())
+    }
+
     /// Starts SMP with the buddy, with an optional question.
     pub fn smp_start(
         &mut self,
@@ -726,7 +733,8 @@ impl Session {
         env: &mut Env<'_>,
         secret: &[u8],
     ) -> Result<Outcome, SessionError> {
-        let slot = self.best();
+        // Answer the instance that asked, which need not be the one we send to.
+        let slot = self.smp_slot(|i| i.smp.is_awaiting_secret());
         let ctx = self.smp_context(slot, env.our_key)?;
         let tlv = self
             .inst(slot)
@@ -740,7 +748,7 @@ impl Session {
 
     /// Aborts SMP (also on the peer's side).
     pub fn smp_abort(&mut self, env: &mut Env<'_>) -> Outcome {
-        let slot = self.best();
+        let slot = self.smp_slot(|i| i.smp.is_in_progress());
         let tlv = self.inst(slot).smp.abort();
         let mut out = Outcome::default();
         // Not private: there is nothing to tell the peer.
@@ -1269,6 +1277,8 @@ impl Session {
                             instance: tag,
                             event,
                             trust: outcome.trust,
+                            we_initiated: outcome.we_initiated,
+                            question: outcome.question,
                         });
                     }
                 }
