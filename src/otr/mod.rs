@@ -16,3 +16,4 @@ pub mod events;
 pub mod keys;
 pub mod policy;
 pub mod session;
+#[cfg(feature = "fuzzing")] pub mod fuzz;

@@ -1,0 +1,925 @@
+//! Fuzz bodies, one per target (feature `fuzzing`; the rustls habit). Each `fuzz/fuzz_targets`
+//! binary is a single call into this module, and `tests/fuzz_smoke.rs` replays the committed
+//! corpus through the same functions, so CI exercises every target without libFuzzer.
+//!
+//! Every body takes arbitrary bytes and must never panic except on a broken invariant, which
+//! is what the assertions here state:
+//! - [`message_decode`]: the envelope and the binary codec. decode → encode reproduces the
+//!   input bytes, decode(encode(m)) == m, and the `?OTR:` envelope carries bytes unchanged.
+//! - [`fragment_reassembly`]: a sequence of fragments against a declarative model of the
+//!   spec's rules; the reassembly cap always holds; split → reassemble is the identity.
+//! - [`session_receive`]: two real sessions driven into one of six states (plaintext, each
+//!   AKE state, private, finished), then the input as a script of hostile messages, replays,
+//!   tampering and deliveries. No private text ever leaves in the clear, a private (or
+//!   finished) session never falls back to plaintext, memory stays bounded.
+//! - [`smp_tlv`]: an SMP state machine in each state fed arbitrary TLVs (and mutated genuine
+//!   ones). Every failure aborts and resets; success needs equal secrets.
+//!
+//! State is rebuilt per input from fixed seeds (sessions cannot be snapshotted). The slow,
+//! input-independent parts — the long-term DSA keys and the SMP peer's messages — are made
+//! once per process. The `seeds` functions build the seed corpora (see `fuzz/README.md`).
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
+
+use std::collections::VecDeque;
+use std::sync::OnceLock;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+use super::crypto::dsa::DsaPrivateKey;
+use super::crypto::fingerprint::Fingerprint;
+use super::events::Event;
+use super::fragment::{self, FragmentPiece, Reassembler};
+use super::policy::Policy;
+use super::session::{Env, MessageState, Outcome, Session, SessionConfig, MAX_HELD, MAX_INSTANCES};
+use super::smp::{Smp, SmpContext, SmpEvent, SmpState};
+use super::wire::envelope::{self, classify, classify_reassembled, Incoming};
+use super::wire::messages::{peek_data_flags, EncodedMessage, Header, Message, ProtocolVersion};
+use super::wire::tlv::{self, Tlv};
+
+// ---- message_decode ---------------------------------------------------------------------------
+
+/// The text envelope, the binary codec and the TLV codec on arbitrary input.
+pub fn message_decode(data: &[u8]) {
+    check_encoded(data);
+    let text = String::from_utf8_lossy(data);
+    check_incoming(&text, classify(&text));
+    check_incoming(&text, classify_reassembled(&text));
+    check_tlvs(data);
+}
+
+/// decode → encode → decode, and the envelope round trip, for bytes that decode.
+fn check_encoded(bytes: &[u8]) {
+    let Ok(message) = EncodedMessage::decode(bytes) else {
+        return;
+    };
+    let again = message.encode();
+    assert_eq!(
+        again, bytes,
+        "re-encoding a decoded message changed its bytes"
+    );
+    assert_eq!(EncodedMessage::decode(&again).as_ref(), Ok(&message));
+    assert_eq!(Header::peek(bytes), Ok(message.header));
+    assert_eq!(message.header.message_type, message.message.message_type());
+    if let Message::Data(d) = &message.message {
+        assert_eq!(peek_data_flags(bytes), Some(d.flags));
+        assert!(
+            bytes.starts_with(&d.authenticated_bytes(&message.header)),
+            "the MAC must cover exactly the bytes as sent"
+        );
+    }
+    assert_eq!(
+        classify(&envelope::encode(bytes)),
+        Incoming::Encoded {
+            bytes: bytes.to_vec()
+        },
+        "the ?OTR: envelope must carry the bytes unchanged"
+    );
+}
+
+fn check_incoming(raw: &str, incoming: Incoming) {
+    match incoming {
+        Incoming::Encoded { bytes } => {
+            // Whatever the leniency of the base64 reader, what it produced travels unchanged.
+            assert_eq!(
+                classify(&envelope::encode(&bytes)),
+                Incoming::Encoded {
+                    bytes: bytes.clone()
+                }
+            );
+            check_encoded(&bytes);
+        }
+        Incoming::Query { versions } => {
+            let again = classify(&envelope::query_tag(versions));
+            let Incoming::Query { versions: v } = again else {
+                panic!("our own query tag is not a query: {again:?}");
+            };
+            assert_eq!((v.v2, v.v3), (versions.v2, versions.v3));
+        }
+        Incoming::Error { text } => {
+            let again = classify_reassembled(&envelope::error_message(&text));
+            assert_eq!(again, Incoming::Error { text });
+        }
+        Incoming::Fragment(piece) => {
+            assert!(piece.is_well_formed());
+            assert_eq!(FragmentPiece::parse(&format_piece(&piece)), Some(piece));
+        }
+        Incoming::Plaintext { text, tag } => {
+            if tag.is_none() {
+                assert_eq!(text, raw, "untagged plaintext is delivered as is");
+            }
+            assert!(text.len() <= raw.len());
+        }
+        Incoming::MalformedFragment | Incoming::Unknown => {}
+    }
+}
+
+/// TLVs: what parses re-serialises to a prefix of the input (the parser stops silently at a
+/// truncated record, as libotr does).
+fn check_tlvs(data: &[u8]) {
+    let (message, tlvs) = tlv::split_plaintext(data);
+    assert!(tlvs.iter().all(|t| t.value.len() <= tlv::MAX_VALUE_LEN));
+    let joined = tlv::try_join_plaintext(&message, &tlvs).expect("parsed TLVs fit");
+    if data.contains(&0) {
+        assert!(data.starts_with(&joined), "TLV re-serialisation differs");
+    } else {
+        assert_eq!(joined.len(), data.len() + 1);
+        assert!(tlvs.is_empty());
+    }
+}
+
+fn format_piece(p: &FragmentPiece) -> String {
+    match p.version {
+        ProtocolVersion::V3 => format!(
+            "?OTR|{:x}|{:x},{},{},{},",
+            p.sender_instance, p.receiver_instance, p.k, p.n, p.piece
+        ),
+        ProtocolVersion::V2 => format!("?OTR,{},{},{},", p.k, p.n, p.piece),
+    }
+}
+
+// ---- fragment_reassembly --------------------------------------------------------------------
+
+/// Small enough that fuzz inputs reach it.
+const FUZZ_REASSEMBLY_CAP: usize = 256;
+
+/// Lines of the input are IM messages fed to a reassembler with a small cap. A line starting
+/// with 0xFF is a structured fragment `FF origin k(2) n(2) piece…` (so the fuzzer need not
+/// type decimal numbers); one starting with 0xFE is `FE version mms(2) text…`, split with
+/// [`fragment::split`] and reassembled whole.
+pub fn fragment_reassembly(data: &[u8]) {
+    let mut reassembler = Reassembler::new(FUZZ_REASSEMBLY_CAP);
+    // The fragments accepted since the last message that resets the buffer.
+    let mut history: Vec<FragmentPiece> = Vec::new();
+    for line in data.split(|&b| b == b'\n') {
+        let text = match line {
+            [0xff, origin, k0, k1, n0, n1, piece @ ..] => {
+                let (k, n) = (
+                    u16::from_be_bytes([*k0, *k1]),
+                    u16::from_be_bytes([*n0, *n1]),
+                );
+                let piece = String::from_utf8_lossy(piece);
+                match origin % 3 {
+                    0 => format!("?OTR,{k},{n},{piece},"),
+                    1 => format!("?OTR|{:08x}|{:08x},{k:05},{n:05},{piece},", 0x100, 0x200),
+                    _ => format!("?OTR|{:x}|{:x},{k},{n},{piece},", 0x300, 0x200),
+                }
+            }
+            [0xfe, version, m0, m1, text @ ..] => {
+                check_split(
+                    &String::from_utf8_lossy(text),
+                    usize::from(u16::from_be_bytes([*m0, *m1])),
+                    *version,
+                );
+                continue;
+            }
+            _ => String::from_utf8_lossy(line).into_owned(),
+        };
+        match classify(&text) {
+            Incoming::Fragment(piece) => {
+                history.push(piece.clone());
+                if history.len() > usize::from(u16::MAX) {
+                    history.remove(0);
+                }
+                let got = reassembler.accept(piece);
+                let expected = completed_run(&history, FUZZ_REASSEMBLY_CAP);
+                assert_eq!(got, expected, "reassembly differs from the spec's rules");
+                if got.is_some() {
+                    history.clear();
+                }
+            }
+            Incoming::MalformedFragment => {}
+            other => {
+                if other.resets_fragment_buffer() {
+                    reassembler.clear();
+                    history.clear();
+                }
+            }
+        }
+        assert!(reassembler.pending_bytes() <= FUZZ_REASSEMBLY_CAP);
+    }
+}
+
+/// The spec's rules, stated over the history instead of as a state machine: the newest
+/// fragment completes a message iff the last `n` fragments are numbered 1..=n, all say `n`,
+/// come from the same origin, and fit the cap together.
+fn completed_run(history: &[FragmentPiece], cap: usize) -> Option<String> {
+    let last = history.last()?;
+    let n = usize::from(last.n);
+    let run = history.get(history.len().checked_sub(n)?..)?;
+    let first = run.first()?;
+    let valid = run.iter().enumerate().all(|(i, p)| {
+        usize::from(p.k) == i + 1
+            && p.n == last.n
+            && p.version == first.version
+            && p.sender_instance == first.sender_instance
+            && p.receiver_instance == first.receiver_instance
+    });
+    let total: usize = run.iter().map(|p| p.piece.len()).sum();
+    (valid && total <= cap).then(|| run.iter().map(|p| p.piece.as_str()).collect())
+}
+
+/// split → classify → reassemble gives the text back.
+fn check_split(text: &str, max_size: usize, version: u8) {
+    let version = if version & 1 == 0 {
+        ProtocolVersion::V2
+    } else {
+        ProtocolVersion::V3
+    };
+    let Ok(pieces) = fragment::split(text, max_size, version, 0x1234, 0x5678) else {
+        return;
+    };
+    assert!(pieces.iter().all(|p| p.len() <= max_size.max(text.len())));
+    if pieces.len() == 1 || text.contains("?OTR") {
+        return;
+    }
+    let mut r = Reassembler::new(usize::MAX);
+    let mut whole = None;
+    for p in &pieces {
+        let Incoming::Fragment(piece) = classify(p) else {
+            panic!("our own fragment does not classify as one: {p:?}");
+        };
+        assert!(
+            whole.is_none(),
+            "a message completed before its last fragment"
+        );
+        whole = r.accept(piece);
+    }
+    assert_eq!(whole.as_deref(), Some(text));
+}
+
+// ---- session_receive ------------------------------------------------------------------------
+
+const ALICE_TAG: u32 = 0x1234_5678;
+const BOB_TAG: u32 = 0x8765_4321;
+/// Private text of the conversation under attack: it must never appear on the wire in the
+/// clear.
+pub const CANARY: &str = "canary-7d1e-private-text";
+const LINK_STEPS: usize = 64;
+const MAX_SEEN: usize = 256;
+
+/// The two long-term keys, made once per process from a fixed seed.
+fn keys() -> &'static [DsaPrivateKey; 2] {
+    static KEYS: OnceLock<[DsaPrivateKey; 2]> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut rng = ChaCha20Rng::seed_from_u64(0x00f0_2201);
+        [
+            DsaPrivateKey::generate(&mut rng),
+            DsaPrivateKey::generate(&mut rng),
+        ]
+    })
+}
+
+/// Where the session under attack (Bob) starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    Plaintext,
+    AwaitingDhKey,
+    AwaitingRevealSig,
+    AwaitingSig,
+    Private,
+    Finished,
+}
+
+impl Start {
+    pub const ALL: [Start; 6] = [
+        Start::Plaintext,
+        Start::AwaitingDhKey,
+        Start::AwaitingRevealSig,
+        Start::AwaitingSig,
+        Start::Private,
+        Start::Finished,
+    ];
+}
+
+/// The first input byte: bits 0-2 the start state, 3-4 the policy, 6 v2 only, 7 fragmenting.
+pub fn session_selector(start: Start, policy: u8, v2_only: bool, fragments: bool) -> u8 {
+    let s = Start::ALL.iter().position(|&x| x == start).unwrap_or(0) as u8;
+    s | (policy % 3) << 3 | u8::from(v2_only) << 6 | u8::from(fragments) << 7
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Alice,
+    Bob,
+}
+
+/// Bob (under attack) and Alice (his real peer) with a link between them.
+struct Harness {
+    alice: Session,
+    bob: Session,
+    rng: ChaCha20Rng,
+    now: u64,
+    link: VecDeque<(Side, String)>,
+    /// Everything that crossed the link, for replays.
+    seen: Vec<String>,
+    /// Messages Alice sent Bob, as the seed generator records them.
+    alice_to_bob: Vec<String>,
+}
+
+impl Harness {
+    fn new(policy: Policy, mms: usize) -> Harness {
+        let config = |name: &str, tag| SessionConfig {
+            account_name: name.into(),
+            our_instance: tag,
+            policy,
+            max_message_size: mms,
+        };
+        Harness {
+            alice: Session::new(config("alice@fuzz.example", ALICE_TAG)),
+            bob: Session::new(config("bob@fuzz.example", BOB_TAG)),
+            rng: ChaCha20Rng::seed_from_u64(0x5e55_1011),
+            now: 10_000,
+            link: VecDeque::new(),
+            seen: Vec::new(),
+            alice_to_bob: Vec::new(),
+        }
+    }
+
+    /// Runs `f` on one side with a fresh Env; what it sends goes on the link. Checks the
+    /// invariants of both sessions around the call.
+    fn act(&mut self, side: Side, f: impl FnOnce(&mut Session, &mut Env<'_>) -> Outcome) {
+        let (session, key) = match side {
+            Side::Alice => (&mut self.alice, &keys()[0]),
+            Side::Bob => (&mut self.bob, &keys()[1]),
+        };
+        let before = session.status().state;
+        let mut env = Env {
+            now: self.now,
+            rng: &mut self.rng,
+            our_key: Some(key),
+        };
+        let out = f(session, &mut env);
+        check_session(session, before, &out, side == Side::Bob);
+        let to = match side {
+            Side::Alice => Side::Bob,
+            Side::Bob => Side::Alice,
+        };
+        for m in out.to_send {
+            if self.seen.len() < MAX_SEEN {
+                self.seen.push(m.clone());
+            }
+            if side == Side::Alice {
+                self.alice_to_bob.push(m.clone());
+            }
+            self.link.push_back((to, m));
+        }
+    }
+
+    fn receive(&mut self, side: Side, text: &str) {
+        self.act(side, |s, env| s.receive(env, text));
+    }
+
+    fn deliver_next(&mut self) -> bool {
+        let Some((to, text)) = self.link.pop_front() else {
+            return false;
+        };
+        self.receive(to, &text);
+        true
+    }
+
+    fn deliver_all(&mut self) {
+        for _ in 0..LINK_STEPS {
+            if !self.deliver_next() {
+                break;
+            }
+        }
+    }
+
+    /// Drives Bob into `start` deterministically.
+    fn setup(&mut self, start: Start, versions: &str) {
+        let query = format!("?OTRv{versions}?");
+        match start {
+            Start::Plaintext => {
+                if self.bob.config().policy.has(Policy::REQUIRE_ENCRYPTION) {
+                    // Held until private; the query goes on the link.
+                    self.act(Side::Bob, |s, env| s.send(env, CANARY));
+                }
+            }
+            Start::AwaitingDhKey => {
+                // Bob answers a query with his commit, which stays on the link.
+                self.receive(Side::Bob, &query);
+            }
+            Start::AwaitingRevealSig => {
+                self.receive(Side::Alice, &query);
+                self.deliver_next(); // Alice's commit to Bob; his DH-Key stays on the link
+            }
+            Start::AwaitingSig => {
+                self.receive(Side::Bob, &query);
+                self.deliver_next(); // commit to Alice
+                self.deliver_next(); // DH-Key to Bob; his Reveal Signature stays on the link
+            }
+            Start::Private | Start::Finished => {
+                self.receive(Side::Bob, &query);
+                self.deliver_all();
+                self.act(Side::Bob, |s, env| s.send(env, CANARY));
+                self.act(Side::Alice, |s, env| s.send(env, "hello bob"));
+                self.deliver_all();
+                if start == Start::Finished {
+                    self.act(Side::Alice, |s, env| s.end(env, true));
+                    self.deliver_all();
+                }
+            }
+        }
+        let expected = match start {
+            Start::Private => MessageState::Encrypted,
+            Start::Finished => MessageState::Finished,
+            _ => MessageState::Plaintext,
+        };
+        assert_eq!(self.bob.status().state, expected, "fuzz harness setup");
+    }
+}
+
+/// The invariants that hold after any call on a session in the fuzz harness.
+fn check_session(session: &Session, before: MessageState, out: &Outcome, is_bob: bool) {
+    let status = session.status();
+    // Never silently back to plaintext: only `end()` does that, and the harness never calls it
+    // on Bob after setup (nor on Alice, whose setup `end` happens before any input).
+    if before != MessageState::Plaintext && status.state == MessageState::Plaintext {
+        let ended_by_us = out
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::GoneInsecure { .. }));
+        assert!(
+            ended_by_us,
+            "a private session fell back to plaintext: {out:?}"
+        );
+    }
+    if before == MessageState::Encrypted && status.state == MessageState::Finished {
+        assert!(
+            out.events
+                .iter()
+                .any(|e| matches!(e, Event::PeerEnded { .. })),
+            "a private session finished without the peer's disconnect: {out:?}"
+        );
+    }
+    assert!(status.held <= MAX_HELD);
+    assert!(status.instances <= MAX_INSTANCES);
+    if is_bob {
+        for m in &out.to_send {
+            assert!(!m.contains(CANARY), "private text sent in the clear: {m:?}");
+            if let Incoming::Encoded { bytes } = classify(m) {
+                assert!(
+                    !bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
+                    "private text inside an OTR message in the clear"
+                );
+            }
+        }
+    }
+}
+
+/// One step of the hostile script, from `op`.
+fn session_op(h: &mut Harness, op: u8, payload: &[u8]) {
+    let text = || String::from_utf8_lossy(payload).into_owned();
+    match op % 10 {
+        // Text from the network, as is.
+        0 => h.receive(Side::Bob, &text()),
+        // A binary message in the ?OTR: envelope.
+        1 => h.receive(Side::Bob, &envelope::encode(payload)),
+        // The same with the v3 instance tags set right, to get past the tag checks.
+        2 => {
+            let mut bytes = payload.to_vec();
+            if bytes.len() >= 11 && bytes[..2] == [0, 3] {
+                bytes[3..7].copy_from_slice(&ALICE_TAG.to_be_bytes());
+                bytes[7..11].copy_from_slice(&BOB_TAG.to_be_bytes());
+            }
+            h.receive(Side::Bob, &envelope::encode(&bytes));
+        }
+        3 => {
+            h.deliver_next();
+        }
+        4 => h.deliver_all(),
+        // The real peer types something (NULs make TLVs, authenticated by the real keys).
+        5 => {
+            let t = text();
+            h.act(Side::Alice, |s, env| s.send(env, &t));
+        }
+        // A replay of anything that crossed the link, to Bob.
+        6 => {
+            if !h.seen.is_empty() {
+                let i = usize::from(payload.first().copied().unwrap_or(0)) % h.seen.len();
+                let m = h.seen[i].clone();
+                h.receive(Side::Bob, &m);
+            }
+        }
+        // The next message for Bob on the link, tampered with: (offset, xor) byte pairs.
+        7 => {
+            let Some(pos) = h.link.iter().position(|(to, _)| *to == Side::Bob) else {
+                return;
+            };
+            let Some((_, m)) = h.link.remove(pos) else {
+                return;
+            };
+            let tampered = match classify(&m) {
+                Incoming::Encoded { mut bytes } if !bytes.is_empty() => {
+                    for pair in payload.chunks_exact(2) {
+                        let len = bytes.len();
+                        bytes[usize::from(pair[0]) % len] ^= pair[1];
+                    }
+                    envelope::encode(&bytes)
+                }
+                _ => m,
+            };
+            h.receive(Side::Bob, &tampered);
+        }
+        // Time passes; the hosts poll.
+        8 => {
+            let secs = payload.first().map_or(1, |&b| u64::from(b) * 4);
+            h.now += secs;
+            h.act(Side::Bob, |s, env| s.poll(env));
+            h.act(Side::Alice, |s, env| s.poll(env));
+        }
+        // Bob's user does something (never `end`: that one may go to plaintext).
+        _ => {
+            let what = payload.first().copied().unwrap_or(0);
+            let secret: &[u8] = if what & 0x80 != 0 {
+                b"wrong"
+            } else {
+                b"shared"
+            };
+            match what % 6 {
+                0 => {
+                    let status = h.bob.status();
+                    let private = status.is_private()
+                        || h.bob.config().policy.has(Policy::REQUIRE_ENCRYPTION);
+                    // The canary only where the user has a right to expect privacy.
+                    let t = if private { CANARY } else { "public words" };
+                    h.act(Side::Bob, |s, env| s.send(env, t));
+                }
+                1 => h.act(Side::Bob, |s, env| {
+                    s.smp_start(env, Some("what is the secret?"), secret)
+                        .unwrap_or_default()
+                }),
+                2 => h.act(Side::Bob, |s, env| {
+                    s.smp_respond(env, secret).unwrap_or_default()
+                }),
+                3 => h.act(Side::Bob, |s, env| s.smp_abort(env)),
+                4 => h.act(Side::Bob, |s, env| s.send_held_anyway(env)),
+                _ => h.act(Side::Bob, |s, env| s.start(env)),
+            }
+            // Alice answers SMP questions with the shared secret.
+            h.act(Side::Alice, |s, env| {
+                s.smp_respond(env, b"shared").unwrap_or_default()
+            });
+        }
+    }
+}
+
+/// Splits the script into `(op, payload)` records: `op len_hi len_lo payload…` (a short last
+/// record takes what is left).
+fn records(mut data: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    std::iter::from_fn(move || {
+        let (&op, rest) = data.split_first()?;
+        let len = match rest {
+            [a, b, ..] => usize::from(u16::from_be_bytes([*a, *b])),
+            _ => 0,
+        };
+        let rest = rest.get(2..).unwrap_or(&[]);
+        let (payload, tail) = rest.split_at(len.min(rest.len()));
+        data = tail;
+        Some((op, payload))
+    })
+}
+
+/// One record, encoded for [`records`].
+pub fn record(op: u8, payload: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(payload.len()).unwrap_or(u16::MAX);
+    let mut out = vec![op];
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&payload[..usize::from(len)]);
+    out
+}
+
+fn harness_for(selector: u8) -> (Harness, Start) {
+    let start = Start::ALL[usize::from(selector & 7) % Start::ALL.len()];
+    let mut policy = [Policy::MANUAL, Policy::OPPORTUNISTIC, Policy::ALWAYS]
+        [usize::from((selector >> 3) & 3) % 3];
+    let v2_only = selector & 0x40 != 0;
+    if v2_only {
+        policy = Policy(policy.0 & !Policy::ALLOW_V3);
+    }
+    let mms = if selector & 0x80 != 0 { 300 } else { 0 };
+    let mut h = Harness::new(policy, mms);
+    h.setup(start, if v2_only { "2" } else { "23" });
+    (h, start)
+}
+
+/// The whole receive path of a session, in the state the first byte selects, under a script
+/// of hostile steps (see [`session_op`]).
+pub fn session_receive(data: &[u8]) {
+    let Some((&selector, script)) = data.split_first() else {
+        return;
+    };
+    let (mut h, _) = harness_for(selector);
+    for (op, payload) in records(script).take(64) {
+        session_op(&mut h, op, payload);
+    }
+    // Whatever happened, the two can still finish what is in flight without a panic.
+    h.deliver_all();
+}
+
+// ---- smp_tlv --------------------------------------------------------------------------------
+
+/// Alice's and Bob's views of one session.
+fn smp_contexts() -> (SmpContext, SmpContext) {
+    let (a, b) = (Fingerprint([0xa5; 20]), Fingerprint([0x5b; 20]));
+    let ssid = [0x0f, 0x22, 0x01, 0x5e, 0xed, 0x00, 0x11, 0x99];
+    (
+        SmpContext {
+            our_fingerprint: a,
+            their_fingerprint: b,
+            ssid,
+        },
+        SmpContext {
+            our_fingerprint: b,
+            their_fingerprint: a,
+            ssid,
+        },
+    )
+}
+
+const SMP_QUESTION: &str = "Where did we meet?";
+const ALICE_SMP_SEED: u64 = 0xa11c_e5e5;
+const BOB_SMP_SEED: u64 = 0xb0b5_e5e5;
+
+fn bob_secret(same: bool) -> &'static [u8] {
+    if same {
+        b"in Bruges"
+    } else {
+        b"in Ghent"
+    }
+}
+
+/// The four TLVs of one complete exchange with the fixed seeds: SMP1(Q), SMP2, SMP3, SMP4.
+fn smp_transcript(question: bool, same_secret: bool) -> &'static [Tlv; 4] {
+    static CACHE: [OnceLock<[Tlv; 4]>; 4] = [
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+    ];
+    CACHE[usize::from(question) * 2 + usize::from(same_secret)].get_or_init(|| {
+        let (ctx_a, ctx_b) = smp_contexts();
+        let mut rng_a = ChaCha20Rng::seed_from_u64(ALICE_SMP_SEED);
+        let mut rng_b = ChaCha20Rng::seed_from_u64(BOB_SMP_SEED);
+        let (mut alice, mut bob) = (Smp::new(), Smp::new());
+        let q = question.then_some(SMP_QUESTION);
+        let t1 = alice.start(&mut rng_a, &ctx_a, b"in Bruges", q).unwrap();
+        bob.handle(&mut rng_b, &t1);
+        let t2 = bob
+            .respond(&mut rng_b, &ctx_b, bob_secret(same_secret))
+            .unwrap();
+        let t3 = alice.handle(&mut rng_a, &t2).reply.unwrap();
+        let t4 = bob.handle(&mut rng_b, &t3).reply.unwrap();
+        [t1, t2, t3, t4]
+    })
+}
+
+/// An SMP state machine in `state`, rebuilt with the same seeds as [`smp_transcript`], so the
+/// transcript's next message is genuine for it. Returns it and its RNG.
+fn smp_in_state(stage: u8, question: bool, same: bool) -> (Smp, ChaCha20Rng) {
+    let (ctx_a, ctx_b) = smp_contexts();
+    let t = smp_transcript(question, same);
+    let mut rng_a = ChaCha20Rng::seed_from_u64(ALICE_SMP_SEED);
+    let mut rng_b = ChaCha20Rng::seed_from_u64(BOB_SMP_SEED);
+    let q = question.then_some(SMP_QUESTION);
+    let mut smp = Smp::new();
+    match stage % 5 {
+        0 => return (smp, rng_b),
+        // Bob with Alice's SMP1 waiting for his secret.
+        1 => {
+            smp.handle(&mut rng_b, &t[0]);
+            assert!(smp.is_awaiting_secret());
+            (smp, rng_b)
+        }
+        // Alice after sending SMP1.
+        2 => {
+            smp.start(&mut rng_a, &ctx_a, b"in Bruges", q).unwrap();
+            assert_eq!(smp.state(), SmpState::Expect2);
+            (smp, rng_a)
+        }
+        // Bob after sending SMP2.
+        3 => {
+            smp.handle(&mut rng_b, &t[0]);
+            smp.respond(&mut rng_b, &ctx_b, bob_secret(same)).unwrap();
+            assert_eq!(smp.state(), SmpState::Expect3);
+            (smp, rng_b)
+        }
+        // Alice after sending SMP3.
+        _ => {
+            smp.start(&mut rng_a, &ctx_a, b"in Bruges", q).unwrap();
+            smp.handle(&mut rng_a, &t[1]);
+            assert_eq!(smp.state(), SmpState::Expect4);
+            (smp, rng_a)
+        }
+    }
+}
+
+/// The first input byte: bits 0-2 the state (EXPECT1, awaiting the user's secret, EXPECT2,
+/// EXPECT3, EXPECT4), bit 3 a question, bit 4 equal secrets.
+pub fn smp_selector(stage: u8, question: bool, same_secret: bool) -> u8 {
+    stage % 5 | u8::from(question) << 3 | u8::from(same_secret) << 4
+}
+
+/// Kind of a pseudo-TLV that stands for a genuine transcript message: the low two bits pick
+/// SMP1..SMP4; the value is `offset(2) xor-bytes…` applied to the genuine value.
+pub const GENUINE_TLV: u16 = 0xff00;
+
+/// An SMP state machine in the state the first byte selects, fed the TLV chain that follows.
+pub fn smp_tlv(data: &[u8]) {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let (question, same) = (selector & 0x08 != 0, selector & 0x10 != 0);
+    let (mut smp, mut rng) = smp_in_state(selector & 7, question, same);
+    let transcript = smp_transcript(question, same);
+    for t in tlv::parse_tlvs(rest).into_iter().take(32) {
+        let t = if t.kind & 0xff00 == GENUINE_TLV {
+            let mut genuine = transcript[usize::from(t.kind & 3)].clone();
+            if let [o0, o1, xor @ ..] = t.value.as_slice() {
+                let offset = usize::from(u16::from_be_bytes([*o0, *o1]));
+                for (b, x) in genuine.value.iter_mut().skip(offset).zip(xor) {
+                    *b ^= x;
+                }
+            }
+            genuine
+        } else {
+            t
+        };
+        let out = smp.handle(&mut rng, &t);
+        if let Some(reply) = &out.reply {
+            assert!(reply.value.len() <= tlv::MAX_VALUE_LEN);
+        }
+        match &out.event {
+            Some(SmpEvent::Cheated | SmpEvent::Error) => {
+                assert_eq!(out.reply, Some(Tlv::empty(tlv::SMP_ABORT)));
+                assert_eq!(smp.state(), SmpState::Expect1);
+                assert!(!smp.is_in_progress());
+                assert_ne!(out.trust, Some(true));
+            }
+            Some(SmpEvent::Success) => {
+                assert!(same, "SMP succeeded with different secrets");
+                assert!(!smp.is_in_progress());
+            }
+            Some(SmpEvent::Failure) => assert!(!smp.is_in_progress()),
+            Some(SmpEvent::Aborted) => assert!(!smp.is_in_progress()),
+            _ => {}
+        }
+        if out.trust == Some(true) {
+            assert_eq!(out.event, Some(SmpEvent::Success));
+        }
+        if !tlv_is_smp(t.kind) {
+            assert_eq!(out, Default::default(), "a non-SMP TLV changed SMP");
+        }
+    }
+}
+
+fn tlv_is_smp(kind: u16) -> bool {
+    matches!(
+        kind,
+        tlv::SMP1 | tlv::SMP2 | tlv::SMP3 | tlv::SMP4 | tlv::SMP_ABORT | tlv::SMP1Q
+    )
+}
+
+// ---- seed corpora -----------------------------------------------------------------------------
+
+/// Seed inputs built from our own engine's traffic, for each target. Real libotr traffic is
+/// added by the generator in `tests/fuzz_smoke.rs` from the recorded transcripts.
+pub mod seeds {
+    use super::*;
+
+    /// Every wire message of a session between two of our engines (AKE, data, SMP, a
+    /// fragmented message, disconnect), plus their binary forms, for [`message_decode`].
+    pub fn engine_traffic() -> Vec<String> {
+        let (mut h, _) = harness_for(session_selector(Start::Private, 0, false, false));
+        h.act(Side::Bob, |s, env| {
+            s.smp_start(env, Some("q?"), b"x").unwrap_or_default()
+        });
+        h.deliver_all();
+        h.act(Side::Alice, |s, env| {
+            s.smp_respond(env, b"x").unwrap_or_default()
+        });
+        h.deliver_all();
+        h.alice.set_max_message_size(200);
+        h.act(Side::Alice, |s, env| s.send(env, &"long ".repeat(100)));
+        h.deliver_all();
+        h.act(Side::Alice, |s, env| s.end(env, true));
+        h.deliver_all();
+        h.seen
+    }
+
+    /// Scripts for [`session_receive`]: for every start state, the real peer's genuine
+    /// messages (binary, so mutations hit fields rather than base64), deliveries, replays,
+    /// tampering and user actions; plus `extra` IM messages (e.g. libotr transcripts).
+    pub fn session_scripts(extra: &[String]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for start in Start::ALL {
+            let sel = session_selector(start, 0, false, false);
+            // Genuine continuation: deliver everything, then the peer talks and SMP runs.
+            let mut s = vec![sel];
+            s.extend(record(4, &[]));
+            s.extend(record(5, b"hi bob"));
+            s.extend(record(3, &[]));
+            s.extend(record(9, &[1]));
+            s.extend(record(4, &[]));
+            s.extend(record(6, &[0]));
+            s.extend(record(7, &[5, 1, 40, 0x80]));
+            s.extend(record(8, &[20]));
+            out.push(s);
+            // What the real peer sends Bob in this state, recorded and offered as binary.
+            let (mut h, _) = harness_for(sel);
+            h.alice_to_bob.clear();
+            h.deliver_all();
+            h.act(Side::Alice, |s, env| s.send(env, "hi\0\x00\x01\x00\x00"));
+            let mut s = vec![sel];
+            for m in &h.alice_to_bob {
+                match classify(m) {
+                    Incoming::Encoded { bytes } => s.extend(record(2, &bytes)),
+                    _ => s.extend(record(0, m.as_bytes())),
+                }
+            }
+            out.push(s);
+        }
+        for sel in [
+            session_selector(Start::Plaintext, 2, false, true),
+            session_selector(Start::Private, 1, true, true),
+            session_selector(Start::AwaitingSig, 1, false, false),
+        ] {
+            let mut s = vec![sel];
+            s.extend(record(4, &[]));
+            s.extend(record(9, &[0]));
+            s.extend(record(4, &[]));
+            out.push(s);
+        }
+        for start in [Start::Plaintext, Start::Private] {
+            let mut s = vec![session_selector(start, 0, false, false)];
+            for m in extra.iter().take(60) {
+                s.extend(record(0, m.as_bytes()));
+            }
+            out.push(s);
+        }
+        out
+    }
+
+    /// Inputs for [`smp_tlv`]: in each state, the genuine next message, the others, a
+    /// tampered one and the raw transcript TLVs.
+    pub fn smp_inputs() -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for stage in 0..5u8 {
+            for (question, same) in [(false, true), (true, false)] {
+                let mut s = vec![smp_selector(stage, question, same)];
+                let next = match stage {
+                    0 | 1 => 0,
+                    2 => 1,
+                    3 => 2,
+                    _ => 3,
+                };
+                s.extend(raw_tlv(GENUINE_TLV | next, &[]));
+                s.extend(raw_tlv(GENUINE_TLV | ((next + 1) % 4), &[0, 9, 1]));
+                out.push(s);
+                let mut s = vec![smp_selector(stage, question, same)];
+                for t in smp_transcript(question, same) {
+                    s.extend(raw_tlv(t.kind, &t.value));
+                }
+                s.extend(raw_tlv(tlv::SMP_ABORT, &[]));
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    fn raw_tlv(kind: u16, value: &[u8]) -> Vec<u8> {
+        tlv::try_join_plaintext(b"", &[Tlv::new(kind, value.to_vec()).unwrap()]).unwrap()[1..]
+            .to_vec()
+    }
+
+    /// Inputs for [`fragment_reassembly`]: our own fragments of a data message, structured
+    /// lines, and split round trips.
+    pub fn fragment_inputs(extra: &[String]) -> Vec<Vec<u8>> {
+        let traffic = engine_traffic();
+        let frags: Vec<&String> = traffic.iter().filter(|m| m.starts_with("?OTR|")).collect();
+        let mut out = vec![frags
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into_bytes()];
+        let mut structured = Vec::new();
+        for (k, n) in [(1u16, 3u16), (2, 3), (3, 3), (1, 1), (2, 2)] {
+            structured.push(0xff);
+            structured.push(1);
+            structured.extend(k.to_be_bytes());
+            structured.extend(n.to_be_bytes());
+            structured.extend(b"piece");
+            structured.push(b'\n');
+        }
+        out.push(structured);
+        let mut split = vec![0xfe, 1, 0, 60];
+        split.extend("AAMD".repeat(40).bytes());
+        out.push(split);
+        if !extra.is_empty() {
+            out.push(extra.join("\n").into_bytes());
+        }
+        out
+    }
+}
