@@ -108,6 +108,7 @@ fn main() {
     println!("cargo:rerun-if-changed={HEADER}");
     println!("cargo:rerun-if-changed={SHIM}");
     println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
+    println!("cargo:rerun-if-env-changed=PKG_CONFIG");
     println!("cargo:rerun-if-env-changed=LIBCLANG_PATH");
 
     let out_dir =
@@ -308,8 +309,12 @@ fn generate_bindings(flags: &PkgFlags, dest: &Path) {
         builder = builder.opaque_type(t);
     }
 
-    // bindgen panics when it cannot load libclang; turn that into an actionable error.
+    // bindgen panics when it cannot load libclang; turn that into an actionable error
+    // (with the default panic message silenced, so ours is the one the user reads).
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || builder.generate()));
+    std::panic::set_hook(default_hook);
     let bindings = match result {
         Ok(Ok(b)) => b,
         Ok(Err(e)) => fail_missing(

@@ -6,10 +6,8 @@
 //! private network namespace). Needs prosody and libpurple-dev.
 
 #[path = "../tests/support/host.rs"]
-#[allow(dead_code, unreachable_pub)]
 mod host;
 #[path = "../tests/support/prosody.rs"]
-#[allow(dead_code, unreachable_pub)]
 mod prosody;
 
 use std::time::Duration;

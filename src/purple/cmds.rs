@@ -135,11 +135,11 @@ unsafe extern "C" fn otr_command(
 ) -> ffi::PurpleCmdRet {
     // SAFETY: libpurple passes the live conversation the command was typed in.
     let conv = unsafe { Conversation::from_ptr(conv) };
-    // SAFETY: `args` is a NULL-terminated array with one slot per format character ("s"),
-    // so args[0] exists (NULL when nothing followed "/otr").
     let line = if args.is_null() {
         String::new()
     } else {
+        // SAFETY: `args` is a NULL-terminated array with one slot per format character
+        // ("s"), so args[0] exists (NULL when nothing followed "/otr").
         unsafe { lossy(*args) }
     };
     // The command is handled (OK) even after a panic: the text must never go out as a

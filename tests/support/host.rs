@@ -218,8 +218,11 @@ pub fn decode(s: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
             let hex = |b: u8| (b as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
+            if let Some(b) = hex(bytes[i + 1])
+                .zip(hex(bytes[i + 2]))
+                .and_then(|(h, l)| u8::try_from(h * 16 + l).ok())
+            {
+                out.push(b);
                 i += 3;
                 continue;
             }
@@ -486,6 +489,8 @@ impl Host {
     }
 
     /// Lines written into the IM conversation `conv` of `account` so far: (flags, text).
+    /// XMPP renames a conversation to the buddy's full JID (with resource) once a message
+    /// from one of their resources arrives; match that name after receiving.
     pub fn conv_lines(&mut self, account: &str, conv: &str) -> Vec<(i64, String)> {
         self.sync();
         self.events
