@@ -71,3 +71,11 @@ test: test-deps
 demo: test-deps
 	$(CARGO) build --example demo
 	$(ISOLATED) $(CARGO) run --offline --quiet --example demo
+
+# Side-by-side benchmark against libotr 4.1 (docs/benchmarks.md); `make bench MODE=callgrind`
+# (or `make bench-callgrind`) counts instructions under valgrind instead of wall time.
+.PHONY: bench bench-callgrind
+bench:
+	CARGO=$(CARGO) benches/run.sh $(or $(MODE),time)
+bench-callgrind:
+	CARGO=$(CARGO) benches/run.sh callgrind
