@@ -69,7 +69,7 @@ test: test-deps
 
 # A throwaway local XMPP server and two headless clients; prints both windows.
 demo: test-deps
-	$(CARGO) build --example demo
+	$(CARGO) build --lib --example demo
 	$(ISOLATED) $(CARGO) run --offline --quiet --example demo
 
 # Side-by-side benchmark against libotr 4.1 (docs/benchmarks.md); `make bench MODE=callgrind`

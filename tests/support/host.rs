@@ -36,11 +36,12 @@ pub fn scratch_dir() -> PathBuf {
 pub fn plugin_path() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let deps = exe.parent().expect("target/<profile>/deps");
+    let profile = deps.parent().unwrap_or(deps);
+    // Next to a test binary (deps/); for the demo example (examples/): the profile dir.
     let candidates = [
         deps.join("libpurple_otr.so"),
-        deps.parent()
-            .map(|p| p.join("libpurple_otr.so"))
-            .unwrap_or_default(),
+        profile.join("libpurple_otr.so"),
+        profile.join("deps").join("libpurple_otr.so"),
     ];
     match candidates.iter().find(|p| p.exists()) {
         Some(so) => so.clone(),
