@@ -286,3 +286,37 @@ fn the_panic_trigger_is_off_by_default() {
         .iter()
         .any(|(_, t)| t.contains("internal error")));
 }
+
+/// The host's request UI (what later OTR dialogs will use) reports a dialog, lets a test
+/// fill it in and answer it: here libpurple's password prompt for an account saved
+/// without one.
+#[test]
+fn host_answers_request_dialogs() {
+    let server = Prosody::alice_and_bob();
+    let mut host = loaded_host(&[]);
+    let port = server.port.to_string();
+    host.cmd(&["account_add", ALICE, "", "127.0.0.1", &port]);
+    host.cmd(&["account_connect", ALICE]);
+    let request = host.wait_event("request", |l| l.get("kind") == "fields", WAIT);
+    assert_eq!(request.get("account"), ALICE);
+    assert!(
+        request.all("field").contains(&"password".to_owned()),
+        "{}",
+        request.raw
+    );
+    // Not signed on while the question is open.
+    assert!(host.try_cmd(&["wait_signed_on", ALICE, "300"]).is_err());
+    assert!(host
+        .try_cmd(&["request_field", request.get("id"), "no-such-field", "x"])
+        .is_err());
+
+    host.cmd(&[
+        "request_field",
+        request.get("id"),
+        "password",
+        server.password("alice"),
+    ]);
+    host.cmd(&["request_answer", request.get("id"), "0"]);
+    host.wait_event("request_closed", |l| l.get("id") == request.get("id"), WAIT);
+    host.cmd(&["wait_signed_on", ALICE, "20000"]);
+}

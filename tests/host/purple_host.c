@@ -8,7 +8,8 @@
  * percent-encoded: bytes outside [A-Za-z0-9._~-] become %XX, so a field never contains a
  * space or a newline and any text (HTML, newlines, NULs excluded) round-trips.
  *
- *   stdin:  COMMAND ARG ARG ...             (ARGs percent-encoded)
+ *   stdin:  COMMAND ARG ARG ...             (ARGs percent-encoded, one space apart; an
+ *                                           empty ARG is nothing between two spaces)
  *   stdout: ok COMMAND key=value ...        (the reply to one command; values encoded)
  *           err COMMAND reason=...          (the command failed)
  *           ev EVENT key=value ...          (something happened; may come at any time)
@@ -22,7 +23,9 @@
  *   plugin_unload ID
  *   plugin_info ID                      id name version summary description author homepage loaded error
  *   debug_events on|off                 report libpurple debug lines as `ev debug`
- *   account_add USER PASSWORD SERVER PORT   XMPP account (USER with /resource)
+ *   account_add USER PASSWORD SERVER PORT   XMPP account (USER with /resource; an empty
+ *                                       PASSWORD saves none, so libpurple asks for it)
+ *   account_set USER KEY bool|int|string VALUE   a prpl setting (accounts.xml)
  *   account_connect USER                enable for this UI and connect
  *   wait_signed_on USER TIMEOUT_MS
  *   buddy_add USER BUDDY                add BUDDY to the local buddy list (no server roster)
@@ -33,6 +36,7 @@
  *   blist_menu_invoke USER BUDDY buddy|contact LABEL
  *   conv_cmd USER WHO LINE              purple_cmd_do_command (LINE as typed, leading / optional)
  *   send_im USER WHO TEXT               purple_conv_im_send (runs sending-im-msg)
+ *   request_field ID FIELD VALUE        fill in a field of a pending `fields` request
  *   request_answer ID INDEX [TEXT]      answer a pending request (see `ev request`)
  *   quit
  *
@@ -449,6 +453,46 @@ static void cmd_request_answer(char **argv, int argc)
 	reply_ok("request_answer");
 }
 
+/* request_field ID FIELD VALUE: fill in one field of a pending `fields` request before
+ * answering it (string: VALUE; bool/int/choice: a number). */
+static void cmd_request_field(char **argv, int argc)
+{
+	Request *r;
+	PurpleRequestField *f;
+	if (argc < 4) {
+		reply_err("request_field", "usage: request_field ID FIELD VALUE");
+		return;
+	}
+	r = g_hash_table_lookup(requests, GINT_TO_POINTER(atoi(argv[1])));
+	if (r == NULL || r->fields == NULL) {
+		reply_err("request_field", "no such fields request");
+		return;
+	}
+	f = purple_request_fields_get_field(r->fields, argv[2]);
+	if (f == NULL) {
+		reply_err("request_field", "no such field");
+		return;
+	}
+	switch (purple_request_field_get_type(f)) {
+	case PURPLE_REQUEST_FIELD_STRING:
+		purple_request_field_string_set_value(f, argv[3]);
+		break;
+	case PURPLE_REQUEST_FIELD_BOOLEAN:
+		purple_request_field_bool_set_value(f, atoi(argv[3]) != 0);
+		break;
+	case PURPLE_REQUEST_FIELD_INTEGER:
+		purple_request_field_int_set_value(f, atoi(argv[3]));
+		break;
+	case PURPLE_REQUEST_FIELD_CHOICE:
+		purple_request_field_choice_set_value(f, atoi(argv[3]));
+		break;
+	default:
+		reply_err("request_field", "field type not supported");
+		return;
+	}
+	reply_ok("request_field");
+}
+
 static void conv_report(const char *event, PurpleConversation *conv)
 {
 	GString *l = line_start("ev", event);
@@ -765,8 +809,10 @@ static void dispatch(char **argv, int argc)
 		PurpleAccount *a;
 		NEED(5, "account_add USER PASSWORD SERVER PORT");
 		a = purple_account_new(argv[1], "prpl-jabber");
-		purple_account_set_password(a, argv[2]);
-		purple_account_set_remember_password(a, TRUE);
+		if (argv[2][0] != '\0') { /* empty: no saved password, libpurple will ask */
+			purple_account_set_password(a, argv[2]);
+			purple_account_set_remember_password(a, TRUE);
+		}
 		purple_account_set_string(a, "connect_server", argv[3]);
 		purple_account_set_int(a, "port", atoi(argv[4]));
 		purple_account_set_string(a, "connection_security", "opportunistic_tls");
@@ -774,6 +820,18 @@ static void dispatch(char **argv, int argc)
 		purple_account_set_string(a, "ft_proxies", "");
 		purple_accounts_add(a);
 		g_hash_table_insert(accounts, g_strdup(argv[1]), a);
+		reply_ok(cmd);
+	} else if (g_str_equal(cmd, "account_set")) {
+		PurpleAccount *a;
+		NEED(5, "account_set USER KEY bool|int|string VALUE");
+		if ((a = find_account(cmd, argv[1])) == NULL)
+			return;
+		if (g_str_equal(argv[3], "bool"))
+			purple_account_set_bool(a, argv[2], atoi(argv[4]) != 0);
+		else if (g_str_equal(argv[3], "int"))
+			purple_account_set_int(a, argv[2], atoi(argv[4]));
+		else
+			purple_account_set_string(a, argv[2], argv[4]);
 		reply_ok(cmd);
 	} else if (g_str_equal(cmd, "account_connect")) {
 		PurpleAccount *a;
@@ -864,6 +922,8 @@ static void dispatch(char **argv, int argc)
 		reply_ok(cmd);
 	} else if (g_str_equal(cmd, "request_answer")) {
 		cmd_request_answer(argv, argc);
+	} else if (g_str_equal(cmd, "request_field")) {
+		cmd_request_field(argv, argc);
 	} else {
 		reply_err(cmd, "unknown command");
 	}
@@ -875,10 +935,11 @@ static void handle_line(const char *line)
 	char **raw = g_strsplit(line, " ", -1);
 	GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
 	char **it;
+	/* Single spaces separate arguments, so an empty argument is simply nothing between
+	 * two spaces. */
 	for (it = raw; *it; it++)
-		if (**it)
-			g_ptr_array_add(argv, decode(*it));
-	if (argv->len > 0) {
+		g_ptr_array_add(argv, decode(*it));
+	if (argv->len > 0 && ((char *)g_ptr_array_index(argv, 0))[0] != '\0') {
 		g_ptr_array_add(argv, NULL);
 		dispatch((char **)argv->pdata, (int)argv->len - 1);
 	}
