@@ -44,7 +44,21 @@ pub fn plugin_path() -> PathBuf {
         profile.join("deps").join("libpurple_otr.so"),
     ];
     match candidates.iter().find(|p| p.exists()) {
-        Some(so) => so.clone(),
+        Some(so) => {
+            // cargo names the cdylib the same with and without the `plugin` feature, so a
+            // `--no-default-features` build (yours, or a colleague's in a shared target
+            // dir) can replace the plugin with the bare engine. Say so instead of letting
+            // libpurple report a mysterious probe failure.
+            let bytes = fs::read(so).unwrap_or_default();
+            let entry = b"purple_init_plugin";
+            assert!(
+                bytes.windows(entry.len()).any(|w| w == entry),
+                "{} has no purple_init_plugin: it was overwritten by a --no-default-features \
+                 build. Rebuild with the plugin feature (`touch src/lib.rs && cargo test`).",
+                so.display()
+            );
+            so.clone()
+        }
         None => panic!(
             "libpurple_otr.so not built next to {} (build with the `plugin` feature)",
             exe.display()
