@@ -8,6 +8,7 @@
 #![allow(unsafe_code)]
 
 mod actions;
+mod bridge;
 mod cmds;
 mod debug;
 mod entry;
@@ -18,4 +19,6 @@ mod menus;
 mod objects;
 mod signals;
 mod state;
+mod store;
 mod text;
+mod wording;

@@ -21,11 +21,15 @@ pub(crate) enum Trust {
 pub(crate) fn state_line(buddy: &str, state: MessageState, trust: Trust) -> String {
     let b = esc(buddy);
     match (state, trust) {
-        (MessageState::Plaintext, _) => format!("Not private: messages to {b} are sent unencrypted."),
+        (MessageState::Plaintext, _) => {
+            format!("Not private: messages to {b} are sent unencrypted.")
+        }
         (MessageState::Encrypted, Trust::Unverified) => {
             format!("Private, but {b}'s identity is not verified.")
         }
-        (MessageState::Encrypted, Trust::Verified) => format!("Private, and {b}'s identity is verified."),
+        (MessageState::Encrypted, Trust::Verified) => {
+            format!("Private, and {b}'s identity is verified.")
+        }
         (MessageState::Finished, _) => {
             format!("{b} has ended the private conversation; nothing you type is sent until you end or restart it.")
         }
@@ -51,7 +55,9 @@ fn logging_note(logging: bool) -> &'static str {
 pub(crate) fn gone_secure(buddy: &str, trust: Trust, logging: bool) -> String {
     let b = esc(buddy);
     let first = match trust {
-        Trust::Verified => format!("Private conversation with {b} started; {b}'s identity is verified."),
+        Trust::Verified => {
+            format!("Private conversation with {b} started; {b}'s identity is verified.")
+        }
         Trust::Unverified => format!(
             "Private conversation with {b} started, but {b}'s identity is not verified yet. \
              Check it with “Authenticate buddy” or “Verify fingerprint” (or /otr smp, /otr verify)."
@@ -63,9 +69,13 @@ pub(crate) fn gone_secure(buddy: &str, trust: Trust, logging: bool) -> String {
 pub(crate) fn refreshed(buddy: &str, trust: Trust) -> String {
     let b = esc(buddy);
     match trust {
-        Trust::Verified => format!("Private conversation with {b} refreshed; {b}'s identity is verified."),
+        Trust::Verified => {
+            format!("Private conversation with {b} refreshed; {b}'s identity is verified.")
+        }
         Trust::Unverified => {
-            format!("Private conversation with {b} refreshed; {b}'s identity is still not verified.")
+            format!(
+                "Private conversation with {b} refreshed; {b}'s identity is still not verified."
+            )
         }
     }
 }
@@ -90,7 +100,10 @@ pub(crate) fn fingerprint_changed(buddy: &str, known: &[Fingerprint], new: &Fing
 }
 
 pub(crate) fn we_ended(buddy: &str) -> String {
-    format!("You ended the private conversation with {}. Messages are now sent unencrypted.", esc(buddy))
+    format!(
+        "You ended the private conversation with {}. Messages are now sent unencrypted.",
+        esc(buddy)
+    )
 }
 
 pub(crate) fn peer_ended(buddy: &str) -> String {
@@ -103,7 +116,11 @@ pub(crate) fn peer_ended(buddy: &str) -> String {
 
 pub(crate) fn held(buddy: &str, pending: usize, starting: bool) -> String {
     let b = esc(buddy);
-    let what = if pending == 1 { "Your message".to_string() } else { format!("Your {pending} messages") };
+    let what = if pending == 1 {
+        "Your message".to_string()
+    } else {
+        format!("Your {pending} messages")
+    };
     if starting {
         format!("{what} will be sent once the private conversation with {b} is set up. Asking {b} to start one…")
     } else {
@@ -119,7 +136,12 @@ pub(crate) fn held_sent(count: usize) -> String {
     }
 }
 
-pub(crate) fn held_for_new_key(buddy: &str, expected: &Fingerprint, actual: &Fingerprint, pending: usize) -> String {
+pub(crate) fn held_for_new_key(
+    buddy: &str,
+    expected: &Fingerprint,
+    actual: &Fingerprint,
+    pending: usize,
+) -> String {
     format!(
         "<b>{pending} message(s) were not sent.</b> You wrote them for {b}'s key {e}, but the private \
          conversation is now with key {a}. Verify the new key, then send them with /otr send-held, \
@@ -136,7 +158,9 @@ pub(crate) fn not_sent(buddy: &str, text: &str, reason: &NotSentReason) -> Strin
         NotSentReason::PeerEndedSession => {
             format!("{b} has ended the private conversation; end it too or restart it, then send again.")
         }
-        NotSentReason::NotPrivateInTime => format!("the private conversation with {b} could not be set up."),
+        NotSentReason::NotPrivateInTime => {
+            format!("the private conversation with {b} could not be set up.")
+        }
         NotSentReason::EncryptionFailed => "it could not be encrypted.".to_string(),
         NotSentReason::Discarded => "you dropped it.".to_string(),
     };
@@ -152,7 +176,10 @@ pub(crate) fn reflected() -> &'static str {
 }
 
 pub(crate) fn unreadable(buddy: &str) -> String {
-    format!("An encrypted message from {} could not be read (they have been told).", esc(buddy))
+    format!(
+        "An encrypted message from {} could not be read (they have been told).",
+        esc(buddy)
+    )
 }
 
 pub(crate) fn malformed(buddy: &str) -> String {
@@ -175,11 +202,18 @@ pub(crate) fn for_other_instance(buddy: &str) -> String {
 }
 
 pub(crate) fn unencrypted(buddy: &str) -> String {
-    format!("<b>The next message from {} was not encrypted.</b>", esc(buddy))
+    format!(
+        "<b>The next message from {} was not encrypted.</b>",
+        esc(buddy)
+    )
 }
 
 pub(crate) fn peer_error(buddy: &str, text: &str) -> String {
-    format!("{}'s OTR software reported an error: {}", esc(buddy), esc(text))
+    format!(
+        "{}'s OTR software reported an error: {}",
+        esc(buddy),
+        esc(text)
+    )
 }
 
 pub(crate) fn key_being_generated(account: &str) -> String {
@@ -190,7 +224,11 @@ pub(crate) fn key_being_generated(account: &str) -> String {
 }
 
 pub(crate) fn key_ready(account: &str, fp: &Fingerprint) -> String {
-    format!("Your private key for {} is ready. Its fingerprint is {}.", esc(account), fp.human())
+    format!(
+        "Your private key for {} is ready. Its fingerprint is {}.",
+        esc(account),
+        fp.human()
+    )
 }
 
 /// What an SMP step means to the user; `None` for steps that need a dialog instead.
@@ -199,14 +237,22 @@ pub(crate) fn smp(buddy: &str, event: &SmpEvent, we_asked_question: bool) -> Opt
     Some(match event {
         SmpEvent::AskForSecret | SmpEvent::AskForAnswer { .. } => return None,
         SmpEvent::InProgress => format!("Authenticating {b}: waiting for {b}…"),
-        SmpEvent::Success if we_asked_question => format!("{b} answered your question correctly: {b}'s identity is verified."),
-        SmpEvent::Success => format!("Authentication succeeded: you and {b} share the same secret."),
+        SmpEvent::Success if we_asked_question => {
+            format!("{b} answered your question correctly: {b}'s identity is verified.")
+        }
+        SmpEvent::Success => {
+            format!("Authentication succeeded: you and {b} share the same secret.")
+        }
         SmpEvent::Failure => {
             format!("<b>Authentication of {b} failed:</b> the answers did not match. You may be talking to an impostor.")
         }
-        SmpEvent::Cheated => format!("<b>Authentication of {b} failed:</b> {b}'s software sent invalid data."),
+        SmpEvent::Cheated => {
+            format!("<b>Authentication of {b} failed:</b> {b}'s software sent invalid data.")
+        }
         SmpEvent::Aborted => format!("{b} cancelled the authentication."),
-        SmpEvent::Error => "Authentication got out of step and was cancelled; please try again.".to_string(),
+        SmpEvent::Error => {
+            "Authentication got out of step and was cancelled; please try again.".to_string()
+        }
     })
 }
 
@@ -245,9 +291,18 @@ mod tests {
 
     #[test]
     fn the_state_says_what_it_means() {
-        let s = state_line("bob@example.org", MessageState::Encrypted, Trust::Unverified);
-        assert_eq!(s, "Private, but bob@example.org's identity is not verified.");
-        assert!(state_line("bob", MessageState::Plaintext, Trust::Verified).starts_with("Not private"));
+        let s = state_line(
+            "bob@example.org",
+            MessageState::Encrypted,
+            Trust::Unverified,
+        );
+        assert_eq!(
+            s,
+            "Private, but bob@example.org's identity is not verified."
+        );
+        assert!(
+            state_line("bob", MessageState::Plaintext, Trust::Verified).starts_with("Not private")
+        );
         assert!(state_line("bob", MessageState::Finished, Trust::Verified).contains("ended"));
     }
 
