@@ -128,7 +128,12 @@ fn session_receive_smoke() {
 
 #[test]
 fn smp_tlv_smoke() {
-    smoke("smp_tlv", fuzz::smp_tlv, 150);
+    smoke("smp_tlv", fuzz::smp_tlv, 30);
+}
+
+#[test]
+fn keystore_smoke() {
+    smoke("keystore", fuzz::keystore, 3_000);
 }
 
 /// The bodies' assertions are live: a broken input fails them (a smoke test of the smoke).
@@ -146,6 +151,7 @@ fn bodies_assert_their_invariants() {
         fuzz::fragment_reassembly,
         fuzz::session_receive,
         fuzz::smp_tlv,
+        fuzz::keystore,
     ] {
         body(&[]);
         body(&[0]);
@@ -244,6 +250,33 @@ fn regenerate_corpus() {
     );
     write_corpus("session_receive", &fuzz::seeds::session_scripts(&libotr));
     write_corpus("smp_tlv", &fuzz::seeds::smp_inputs());
+
+    // Key and trust files: libotr's own, and small hand-made ones with the awkward cases.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/libotr");
+    let read = |name: &str| std::fs::read(fixtures.join(name)).unwrap();
+    let fingerprints = b"bob@localhost\talice@localhost/peer\tprpl-jabber\t\
+33f1b8eecc62fb855b3eb25fb57e90955e6b110e\tsmp\n\
+bob@localhost\talice@localhost/peer\tprpl-jabber\tcc407d4d64f46fb557677faa7c6415a5809340d5\t\r\n\
+carol\tdave@example.org/\tprpl-irc\t0123456789abcdef0123456789abcdef01234567\n\
+not an entry\n"
+        .to_vec();
+    let key = read("alice.private_key");
+    write_corpus(
+        "keystore",
+        &fuzz::seeds::keystore_inputs(&[
+            (0, key.clone()),
+            (0, read("two-accounts.private_key")),
+            (1, key),
+            (1, b"(a #00ff# \"q\\\"uoted\" |YWJj| 3:xyz (b))".to_vec()),
+            (2, fingerprints),
+            (3, read("alice.instance_tags")),
+            (3, read("bob.instance_tags")),
+            (
+                4,
+                b"prpl-irc\t400\r\nprpl-jabber\t -12x\nbad\tline\twith tabs\n".to_vec(),
+            ),
+        ]),
+    );
 
     let total: u64 = [
         "message_decode",

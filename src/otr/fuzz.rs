@@ -14,6 +14,8 @@
 //!   finished) session never falls back to plaintext, memory stays bounded.
 //! - [`smp_tlv`]: an SMP state machine in each state fed arbitrary TLVs (and mutated genuine
 //!   ones). Every failure aborts and resets; success needs equal secrets.
+//! - [`keystore`]: the private-key, S-expression, fingerprint, instance-tag and
+//!   max-message-size file readers; what they read writes back and reads back the same.
 //!
 //! State is rebuilt per input from fixed seeds (sessions cannot be snapshotted). The slow,
 //! input-independent parts — the long-term DSA keys and the SMP peer's messages — are made
@@ -781,6 +783,74 @@ fn tlv_is_smp(kind: u16) -> bool {
     )
 }
 
+// ---- keystore ---------------------------------------------------------------------------------
+
+/// The key and trust file parsers (pidgin-otr's files, possibly damaged or hostile). The first
+/// byte picks the parser: 0 `otr.private_key`, 1 the S-expression reader alone, 2
+/// `otr.fingerprints`, 3 `otr.instance_tags`, 4 `otr.max_message_size`. What parses must
+/// write out and read back the same (and a second write is byte-identical).
+pub fn keystore(data: &[u8]) {
+    use super::keystore::{privkey, sexp, FingerprintStore, InstanceTags, MaxMessageSizes};
+    let Some((&which, file)) = data.split_first() else {
+        return;
+    };
+    match which % 5 {
+        0 => {
+            let Ok(keys) = privkey::parse_private_keys(file) else {
+                return;
+            };
+            let written = privkey::write_private_keys(&keys);
+            let again = privkey::parse_private_keys(&written).expect("our own key file reads back");
+            let ids = |k: &[privkey::AccountKey]| -> Vec<(String, String, Fingerprint)> {
+                k.iter()
+                    .map(|a| {
+                        (
+                            a.account_name.clone(),
+                            a.protocol.clone(),
+                            a.key.public().fingerprint(),
+                        )
+                    })
+                    .collect()
+            };
+            assert_eq!(ids(&keys), ids(&again));
+            assert_eq!(*privkey::write_private_keys(&again), *written);
+        }
+        1 => {
+            let Ok(tree) = sexp::parse(file) else {
+                return;
+            };
+            let printed = tree.to_advanced();
+            assert_eq!(printed.len(), tree.advanced_len());
+            let again = sexp::parse(&printed).expect("printed S-expression reads back");
+            assert_eq!(*again.to_advanced(), *printed);
+        }
+        2 => {
+            let store = FingerprintStore::parse(file);
+            let written = store.to_file_bytes();
+            let again = FingerprintStore::parse(&written);
+            assert!(
+                store.entries().eq(again.entries()),
+                "fingerprints changed on rewrite"
+            );
+            assert_eq!(again.to_file_bytes(), written);
+        }
+        3 => {
+            let tags = InstanceTags::parse(file);
+            assert!(tags.entries().iter().all(|e| e.tag >= 0x100));
+            let written = tags.to_file_bytes();
+            let again = InstanceTags::parse(&written);
+            assert_eq!(again, tags);
+            assert_eq!(again.to_file_bytes(), written);
+        }
+        _ => {
+            let sizes = MaxMessageSizes::parse(file);
+            for protocol in ["prpl-jabber", "prpl-irc", "prpl-icq", ""] {
+                let _ = sizes.lookup(protocol);
+            }
+        }
+    }
+}
+
 // ---- seed corpora -----------------------------------------------------------------------------
 
 /// Seed inputs built from our own engine's traffic, for each target. Real libotr traffic is
@@ -921,5 +991,17 @@ pub mod seeds {
             out.push(extra.join("\n").into_bytes());
         }
         out
+    }
+
+    /// Inputs for [`keystore`]: each `(selector, file)` of `files` as given.
+    pub fn keystore_inputs(files: &[(u8, Vec<u8>)]) -> Vec<Vec<u8>> {
+        files
+            .iter()
+            .map(|(which, file)| {
+                let mut input = vec![*which];
+                input.extend_from_slice(file);
+                input
+            })
+            .collect()
     }
 }
