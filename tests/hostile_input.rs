@@ -150,6 +150,8 @@ struct Mallory {
     /// The victim's AKE public key (key id 1 on the victim's side).
     victim_public: Option<Int>,
     ctr: u64,
+    /// Everything Bob sent in answer to her AKE messages.
+    heard: Vec<String>,
 }
 
 impl Mallory {
@@ -163,6 +165,7 @@ impl Mallory {
             dh: Vec::new(),
             victim_public: None,
             ctr: 0,
+            heard: Vec::new(),
         }
     }
 
@@ -184,6 +187,7 @@ impl Mallory {
     fn connect(&mut self, p: &mut Pair) {
         let commit = self.commit(p.now);
         let out = bob_receives(p, &commit);
+        self.heard.extend(out.to_send.iter().cloned());
         let Message::DhKey(dh_key) = decode(&out.to_send[0]).message else {
             panic!(
                 "Bob did not answer the commit with a DH-Key: {:?}",
@@ -195,6 +199,7 @@ impl Mallory {
             .handle_dh_key(&mut self.rng, self.version, &dh_key, self.key)
             .unwrap();
         let out = bob_receives(p, &self.wrap(BOB_TAG, Message::RevealSignature(reveal)));
+        self.heard.extend(out.to_send.iter().cloned());
         let Message::Signature(sig) = decode(&out.to_send[0]).message else {
             panic!("Bob did not answer the Reveal Signature: {:?}", out.events);
         };
@@ -1621,6 +1626,104 @@ fn a_private_session_survives_everything_but_the_three_legitimate_endings() {
         Event::GoneInsecure { .. }
     )));
     assert_eq!(bob_state(&p), MessageState::Plaintext);
+}
+
+// ---- §4.5 the resend leak, §4.9 MAC key reveal, §4.10 SMP1Q ---------------------------------
+
+#[test]
+fn an_injected_error_never_resends_to_a_new_key() {
+    let mut p = Pair::new(Policy::OPPORTUNISTIC);
+    p.establish(Who::Alice);
+    p.send(Who::Bob, "the secret plan");
+    p.run();
+    // Mallory injects an error; Bob (ERROR_START_AKE) asks for a new AKE and Mallory, with
+    // her own key, answers it.
+    let out = bob_receives(&mut p, "?OTR Error: please resend");
+    assert!(out.to_send.iter().any(|m| m.starts_with("?OTRv")));
+    let mut m = Mallory::new(MALLORY_TAG, V3);
+    m.connect(&mut p);
+    for msg in &m.heard {
+        if let Some(plain) = m.open(msg) {
+            let text = String::from_utf8_lossy(&plain);
+            assert!(
+                !text.contains("secret plan"),
+                "re-sent to a new key: {text:?}"
+            );
+        }
+    }
+    assert!(!has(&p.bob.events, |e| matches!(e, Event::MessageResent)));
+    assert!(has(&p.bob.events, |e| matches!(
+        e,
+        Event::HeldForNewFingerprint { .. }
+    )));
+}
+
+#[test]
+fn mac_keys_are_revealed_only_after_their_keys_retire() {
+    let mut p = private_pair();
+    let mut revealed = Vec::new();
+    for i in 0..6 {
+        let who = if i % 2 == 0 { Who::Alice } else { Who::Bob };
+        let out = p.send(who, &format!("turn {i}"));
+        let Message::Data(d) = decode(&out.to_send[0]).message else {
+            panic!("not a data message");
+        };
+        assert_eq!(d.old_mac_keys.len() % 20, 0);
+        revealed.push(d.old_mac_keys.len() / 20);
+        p.run();
+    }
+    // Nothing has been received yet when each side first sends, so nothing is revealed;
+    // once the ratchet has turned, used receiving MAC keys appear.
+    assert_eq!(&revealed[..2], &[0, 0], "{revealed:?}");
+    assert!(
+        revealed.iter().any(|&n| n > 0),
+        "no MAC key ever revealed: {revealed:?}"
+    );
+}
+
+#[test]
+fn smp1q_with_an_empty_value_or_no_nul_is_refused() {
+    let (mut p, mut m) = bob_with_mallory();
+    let (ca, _) = smp_contexts();
+    let smp1 = Smp::new()
+        .start(&mut ChaCha20Rng::seed_from_u64(4), &ca, b"s", None)
+        .unwrap();
+    let cases = [
+        (Vec::new(), SmpEvent::Error),
+        (b"a question with no NUL".to_vec(), SmpEvent::Cheated),
+        (
+            [&b"question\0"[..], &smp1.value[..10]].concat(),
+            SmpEvent::Cheated,
+        ),
+    ];
+    for (value, event) in cases {
+        let tlvs = tlv::join_plaintext(b"", &[Tlv::new(tlv::SMP1Q, value).unwrap()]);
+        let out = bob_receives(&mut p, &m.forge(Forge::text(&tlvs)));
+        assert!(
+            has(
+                &out.events,
+                |e| matches!(e, Event::Smp { event: got, .. } if *got == event)
+            ),
+            "{:?}",
+            out.events
+        );
+        let abort = m.open(&out.to_send[0]).unwrap();
+        assert_eq!(
+            tlv::split_plaintext(&abort).1,
+            vec![Tlv::empty(tlv::SMP_ABORT)]
+        );
+    }
+    // An empty question before a good payload is fine (libotr only needs the NUL).
+    let value = [&b"\0"[..], &smp1.value[..]].concat();
+    let tlvs = tlv::join_plaintext(b"", &[Tlv::new(tlv::SMP1Q, value).unwrap()]);
+    let out = bob_receives(&mut p, &m.forge(Forge::text(&tlvs)));
+    assert!(has(&out.events, |e| matches!(
+        e,
+        Event::Smp {
+            event: SmpEvent::AskForAnswer { .. },
+            ..
+        }
+    )));
 }
 
 // ---- §3.14 data messages outside a private conversation --------------------------------------
