@@ -8,21 +8,31 @@
 use std::cell::RefCell;
 
 use super::cmds::CommandRegistration;
+use super::ffi;
 use super::objects::Plugin;
 use super::signals::SignalConnection;
 
 #[derive(Debug)]
 pub(crate) struct PluginState {
     pub(crate) plugin: Plugin,
-    /// Held for their `Drop`: disconnected when the state goes.
-    #[allow(dead_code)]
+    /// Disconnected when the state goes.
     pub(crate) signals: Vec<SignalConnection>,
-    /// Held for its `Drop`: `/otr` is unregistered when the state goes.
-    #[allow(dead_code)]
+    /// `/otr`, unregistered when the state goes.
     pub(crate) command: Option<CommandRegistration>,
     /// Test-only: `/otr __panic` panics inside the command handler so tests can prove the
     /// guard. Set from PURPLE_OTR_TEST_PANIC=1 at load time, in debug builds only.
     pub(crate) test_panic: bool,
+}
+
+impl Drop for PluginState {
+    fn drop(&mut self) {
+        // Each connection and the command undo themselves as they drop ...
+        self.signals.clear();
+        self.command = None;
+        // ... and, as a safety net, nothing registered under our handle survives unload.
+        // SAFETY: the handle is our live PurplePlugin; libpurple looks it up by address.
+        unsafe { ffi::purple_signals_disconnect_by_handle(self.plugin.handle()) }
+    }
 }
 
 thread_local! {
