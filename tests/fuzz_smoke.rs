@@ -113,27 +113,27 @@ fn smoke(target: &str, body: Body, mutations: usize) -> usize {
 
 #[test]
 fn message_decode_smoke() {
-    smoke("message_decode", fuzz::message_decode, 20_000);
+    smoke("message_decode", fuzz::message_decode, 100_000);
 }
 
 #[test]
 fn fragment_reassembly_smoke() {
-    smoke("fragment_reassembly", fuzz::fragment_reassembly, 20_000);
+    smoke("fragment_reassembly", fuzz::fragment_reassembly, 100_000);
 }
 
 #[test]
 fn session_receive_smoke() {
-    smoke("session_receive", fuzz::session_receive, 150);
+    smoke("session_receive", fuzz::session_receive, 600);
 }
 
 #[test]
 fn smp_tlv_smoke() {
-    smoke("smp_tlv", fuzz::smp_tlv, 30);
+    smoke("smp_tlv", fuzz::smp_tlv, 100);
 }
 
 #[test]
 fn keystore_smoke() {
-    smoke("keystore", fuzz::keystore, 3_000);
+    smoke("keystore", fuzz::keystore, 20_000);
 }
 
 /// The bodies' assertions are live: a broken input fails them (a smoke test of the smoke).

@@ -297,7 +297,7 @@ impl Start {
 /// The first input byte: bits 0-2 the start state, 3-4 the policy, 6 v2 only, 7 fragmenting.
 pub fn session_selector(start: Start, policy: u8, v2_only: bool, fragments: bool) -> u8 {
     let s = Start::ALL.iter().position(|&x| x == start).unwrap_or(0) as u8;
-    s | (policy % 3) << 3 | u8::from(v2_only) << 6 | u8::from(fragments) << 7
+    s | ((policy % 3) << 3) | (u8::from(v2_only) << 6) | (u8::from(fragments) << 7)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -687,7 +687,7 @@ fn smp_in_state(stage: u8, question: bool, same: bool) -> (Smp, ChaCha20Rng) {
     let q = question.then_some(SMP_QUESTION);
     let mut smp = Smp::new();
     match stage % 5 {
-        0 => return (smp, rng_b),
+        0 => (smp, rng_b),
         // Bob with Alice's SMP1 waiting for his secret.
         1 => {
             smp.handle(&mut rng_b, &t[0]);
@@ -720,7 +720,7 @@ fn smp_in_state(stage: u8, question: bool, same: bool) -> (Smp, ChaCha20Rng) {
 /// The first input byte: bits 0-2 the state (EXPECT1, awaiting the user's secret, EXPECT2,
 /// EXPECT3, EXPECT4), bit 3 a question, bit 4 equal secrets.
 pub fn smp_selector(stage: u8, question: bool, same_secret: bool) -> u8 {
-    stage % 5 | u8::from(question) << 3 | u8::from(same_secret) << 4
+    (stage % 5) | (u8::from(question) << 3) | (u8::from(same_secret) << 4)
 }
 
 /// Kind of a pseudo-TLV that stands for a genuine transcript message: the low two bits pick
