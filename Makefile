@@ -60,12 +60,13 @@ install: build-deps
 
 # The whole suite: the plugin with libpurple (host tests, prosody end-to-end, Finch, Pidgin)
 # and the engine alone without libpurple. Everything that needs the network (crates) is
-# built first; the tests then run offline.
+# built first; the tests then run offline. The engine-only build has its own target dir:
+# cargo names both cdylibs alike, and one must not replace the other.
 test: test-deps
 	$(CARGO) build --tests --examples
-	$(CARGO) build --tests --no-default-features
+	CARGO_TARGET_DIR=target/engine $(CARGO) build --tests --no-default-features
 	$(ISOLATED) $(CARGO) test --offline
-	$(ISOLATED) $(CARGO) test --offline --no-default-features
+	$(ISOLATED) env CARGO_TARGET_DIR=target/engine $(CARGO) test --offline --no-default-features
 
 # A throwaway local XMPP server and two headless clients; prints both windows.
 demo: test-deps

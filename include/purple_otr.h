@@ -12,7 +12,15 @@
 #include <glib.h>
 
 /* libpurple 2.x: only the headers the plugin uses. */
+#include <account.h>
 #include <blist.h>
+#include <connection.h>
+#include <core.h>
+#include <eventloop.h>
+#include <pluginpref.h>
+#include <prefs.h>
+#include <request.h>
+#include <server.h>
 #include <cmds.h>
 #include <conversation.h>
 #include <debug.h>

@@ -503,3 +503,29 @@ fn ake_timeout_hands_back_messages_held_for_it() {
     ));
     assert!(polled.to_send.is_empty());
 }
+
+#[test]
+fn typing_right_after_asking_for_privacy_waits_for_it() {
+    // Opportunistic policy, but the user just clicked "Start private conversation": what
+    // they type next must not go out in plaintext while the peer is still answering.
+    let mut p = Pair::new(Policy::OPPORTUNISTIC);
+    p.start(Who::Alice);
+    let out = p.send(Who::Alice, "right after start");
+    assert!(out.to_send.is_empty(), "held: {:?}", out.to_send);
+    p.run();
+    assert_eq!(p.shown_texts(Who::Bob), vec!["right after start"]);
+    assert!(p.bob.shown[0].encrypted);
+    // If the peer never answers, the message comes back as not sent.
+    let mut q = Pair::new(Policy::OPPORTUNISTIC);
+    q.start(Who::Alice);
+    q.in_flight.clear();
+    assert!(q.send(Who::Alice, "lost cause").to_send.is_empty());
+    q.now += 120;
+    let polled = q.act(Who::Alice, |s, env| s.poll(env));
+    assert!(has(
+        &polled.events,
+        |e| matches!(e, Event::NotSent { text, .. } if text.0 == "lost cause")
+    ));
+    // Afterwards plain messages flow again under this policy.
+    assert_eq!(q.send(Who::Alice, "plain now").to_send.len(), 1);
+}

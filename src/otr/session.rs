@@ -262,6 +262,9 @@ pub struct Session {
     /// with the same key, after the peer reported an error.
     resend: Option<Held>,
     last_sent: Option<LastSent>,
+    /// When the user last asked for a private conversation (we sent a query). Until the AKE
+    /// completes or this times out, typed messages wait rather than go out in plaintext.
+    asked_at: Option<u64>,
 }
 
 impl fmt::Debug for Session {
@@ -297,6 +300,7 @@ impl Session {
             held: VecDeque::new(),
             resend: None,
             last_sent: None,
+            asked_at: None,
         }
     }
 
@@ -353,6 +357,14 @@ impl Session {
 
     fn any_ake_in_progress(&self) -> bool {
         self.slots().any(|s| self.inst_ref(s).ake.in_progress())
+    }
+
+    /// An AKE is running, or the user asked for one moments ago.
+    fn negotiating(&self, now: u64) -> bool {
+        self.any_ake_in_progress()
+            || self
+                .asked_at
+                .is_some_and(|t| now.saturating_sub(t) <= AKE_TIMEOUT_SECS)
     }
 
     /// The state of the instance our messages go to.
@@ -537,7 +549,7 @@ impl Session {
                 reason: NotSentReason::PeerEndedSession,
             }),
             MessageState::Plaintext => {
-                let negotiating = self.any_ake_in_progress();
+                let negotiating = self.negotiating(env.now);
                 if policy.has(Policy::REQUIRE_ENCRYPTION) || negotiating {
                     self.hold(text, None, &mut out);
                     if !negotiating {
@@ -569,7 +581,8 @@ impl Session {
     }
 
     /// Starts (or refreshes) a private conversation: sends a query message.
-    pub fn start(&mut self, _env: &mut Env<'_>) -> Outcome {
+    pub fn start(&mut self, env: &mut Env<'_>) -> Outcome {
+        self.asked_at = Some(env.now);
         Outcome {
             to_send: vec![self.query_message()],
             ..Outcome::default()
@@ -598,6 +611,7 @@ impl Session {
             }
         }
         self.resend = None;
+        self.asked_at = None;
         out
     }
 
@@ -794,7 +808,10 @@ impl Session {
                 inst.ake.reset();
             }
         }
-        if !self.any_ake_in_progress()
+        if !self.negotiating(now) {
+            self.asked_at = None;
+        }
+        if !self.negotiating(now)
             && !self.any_private()
             && !self.config.policy.has(Policy::REQUIRE_ENCRYPTION)
         {
@@ -815,7 +832,9 @@ impl Session {
         self.slots()
             .map(|s| self.inst_ref(s))
             .filter(|i| i.ake.in_progress())
-            .map(|i| i.ake_activity.saturating_add(AKE_TIMEOUT_SECS + 1))
+            .map(|i| i.ake_activity)
+            .chain(self.asked_at)
+            .map(|t| t.saturating_add(AKE_TIMEOUT_SECS + 1))
             .min()
     }
 
@@ -1207,6 +1226,7 @@ impl Session {
             last_sent: env.now,
         }));
         inst.smp = Smp::new();
+        self.asked_at = None;
         out.events.push(if was_private_with_same_key {
             Event::Refreshed {
                 instance: tag,

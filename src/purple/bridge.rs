@@ -126,6 +126,10 @@ struct Conv {
     waiting_for_key: Vec<String>,
     /// The user asked to start (or a message needs privacy) while there was no key.
     start_after_key: bool,
+    /// AKE messages that arrived while there was no key, to process once there is one
+    /// (answering them then keeps both sides in the same exchange; starting a new one
+    /// while the peer still answers the old one can leave both waiting).
+    replay_after_key: Vec<String>,
     /// Typed while private but unverified, with "only send to verified buddies" on.
     waiting_for_verification: Vec<String>,
     /// The buddy asked us an SMP question (so their success message reads differently).
@@ -210,10 +214,6 @@ impl Bridge {
         self.key(account).map(|k| k.public().fingerprint())
     }
 
-    pub(crate) fn is_generating(&self, account: &AccountId) -> bool {
-        self.generating.contains(account)
-    }
-
     /// The conversation's session, made on first use.
     fn conv(&mut self, key: &ConvKey, settings: &ConvSettings) -> Result<&mut Conv, String> {
         if !self.convs.contains_key(key) {
@@ -238,6 +238,7 @@ impl Bridge {
                     shown: (MessageState::Plaintext, None),
                     waiting_for_key: Vec::new(),
                     start_after_key: false,
+                    replay_after_key: Vec::new(),
                     waiting_for_verification: Vec::new(),
                     answering_question: false,
                 },
@@ -658,6 +659,18 @@ impl Bridge {
         }
         match self.run(key, settings, now, |s, env| s.receive(env, text)) {
             Ok(mut out) => {
+                if out
+                    .events
+                    .iter()
+                    .any(|e| matches!(e, Event::PrivateKeyNeeded))
+                {
+                    if let Some(c) = self.convs.get_mut(key) {
+                        // Bounded: the peer cannot make us keep more than a handful.
+                        if c.replay_after_key.len() < 8 {
+                            c.replay_after_key.push(text.to_string());
+                        }
+                    }
+                }
                 if let Some(d) = out.display.take() {
                     if !d.encrypted
                         && out
@@ -720,14 +733,20 @@ impl Bridge {
         }
         for k in waiting {
             let settings = settings_of(&k);
-            let (typed, start) = match self.convs.get_mut(&k) {
+            let (typed, start, replay) = match self.convs.get_mut(&k) {
                 Some(c) => (
                     std::mem::take(&mut c.waiting_for_key),
                     std::mem::take(&mut c.start_after_key),
+                    std::mem::take(&mut c.replay_after_key),
                 ),
                 None => continue,
             };
-            if start || !typed.is_empty() {
+            let replaying = !replay.is_empty();
+            for text in replay {
+                let arrived = self.incoming(&k, &settings, &text, now);
+                effects.extend(arrived.effects);
+            }
+            if !replaying && (start || !typed.is_empty()) {
                 effects.extend(self.start(&k, &settings, now));
             }
             for text in typed {
@@ -921,12 +940,9 @@ impl Bridge {
             Event::AkeIgnored { reason } => effects.push(Effect::Debug {
                 text: format!("AKE message ignored: {reason}"),
             }),
+            // The message is kept for replay (see `incoming`).
             Event::PrivateKeyNeeded => {
-                if self.needs_key(key, effects) {
-                    if let Some(c) = self.convs.get_mut(key) {
-                        c.start_after_key = true;
-                    }
-                }
+                self.needs_key(key, effects);
             }
         }
     }
@@ -1342,6 +1358,86 @@ mod tests {
         let pending = route(true, effects, &mut a.effects);
         settle(&mut a, &mut b, pending, s);
         assert_eq!(b.shown, vec!["first words", "second words"]);
+    }
+
+    #[test]
+    fn both_without_keys_meet_in_one_exchange() {
+        // Alice's key is ready first; bob's only once alice's DH-Key reached him. The
+        // message that needed bob's key is answered when it exists, not replaced by a new
+        // exchange that alice would not follow.
+        let mut a = side("alice", "bob", 5, false);
+        let mut b = side("bob", "alice", 6, false);
+        let s = settings(Policy::OPPORTUNISTIC);
+        let conv = a.conv.clone();
+        let effects = a.bridge.start(&conv, &s, 100);
+        assert!(effects.contains(&Effect::GenerateKey {
+            account: a.conv.account.clone()
+        }));
+        let account = a.conv.account.clone();
+        let effects = a.bridge.key_ready(
+            &account,
+            DsaPrivateKey::generate(&mut ChaCha20Rng::seed_from_u64(51)),
+            101,
+            |_| s,
+        );
+        let pending = route(true, effects, &mut a.effects);
+        settle(&mut a, &mut b, pending, s);
+        assert!(
+            b.effects.contains(&Effect::GenerateKey {
+                account: b.conv.account.clone()
+            }),
+            "{:?}",
+            b.effects
+        );
+        assert!(!a.bridge.status(&a.conv).is_some_and(|st| st.is_private()));
+        let account = b.conv.account.clone();
+        let effects = b.bridge.key_ready(
+            &account,
+            DsaPrivateKey::generate(&mut ChaCha20Rng::seed_from_u64(52)),
+            102,
+            |_| s,
+        );
+        let pending = route(false, effects, &mut b.effects);
+        settle(&mut a, &mut b, pending, s);
+        assert!(
+            a.bridge.status(&a.conv).is_some_and(|st| st.is_private()),
+            "{:?}",
+            notices(&a)
+        );
+        assert!(
+            b.bridge.status(&b.conv).is_some_and(|st| st.is_private()),
+            "{:?}",
+            notices(&b)
+        );
+    }
+
+    #[test]
+    fn after_the_peer_ended_ending_and_restarting_holds_what_is_typed() {
+        let (mut a, mut b) = private_pair(Policy::OPPORTUNISTIC);
+        let s = settings(Policy::OPPORTUNISTIC);
+        let conv = a.conv.clone();
+        let effects = a.bridge.end(&conv, &s, 700, true);
+        let pending = route(true, effects, &mut a.effects);
+        settle(&mut a, &mut b, pending, s);
+        let bconv = b.conv.clone();
+        let refused = b.bridge.outgoing(&bconv, &s, "after end", 701);
+        assert!(refused.wire.is_empty());
+        b.bridge.end(&bconv, &s, 702, true);
+        let effects = b.bridge.start(&bconv, &s, 703);
+        let mut pending = route(false, effects, &mut b.effects);
+        let typed = b.bridge.outgoing(&bconv, &s, "typed at once", 703);
+        assert!(typed.wire.is_empty(), "not in plaintext: {:?}", typed.wire);
+        assert!(
+            typed.effects.contains(&Effect::ShowTyped {
+                conv: bconv.clone(),
+                text: "typed at once".into()
+            }),
+            "{:?}",
+            typed.effects
+        );
+        pending.extend(route(false, typed.effects, &mut b.effects));
+        settle(&mut a, &mut b, pending, s);
+        assert_eq!(a.shown, vec!["typed at once"]);
     }
 
     #[test]

@@ -25,71 +25,107 @@ impl Drop for CommandRegistration {
 
 struct Subcommand {
     name: &'static str,
+    usage: &'static str,
     about: &'static str,
-    run: fn(Conversation),
-    /// False until the action is wired to the engine: `/otr help` says so.
-    ready: bool,
+    run: fn(Conversation, &str),
 }
 
 /// Every subcommand, in the order `/otr help` lists them.
-const SUBCOMMANDS: [Subcommand; 8] = [
+const SUBCOMMANDS: [Subcommand; 14] = [
     Subcommand {
         name: "help",
+        usage: "",
         about: "show this list",
-        run: help,
-        ready: true,
+        run: |c, _| help(c),
     },
     Subcommand {
         name: "start",
-        about: "start or restart a private conversation",
-        run: actions::start_private,
-        ready: false,
-    },
-    Subcommand {
-        name: "end",
-        about: "end the private conversation",
-        run: actions::end_private,
-        ready: false,
+        usage: "",
+        about: "start a private conversation",
+        run: |c, _| actions::start_private(c),
     },
     Subcommand {
         name: "refresh",
-        about: "renew the session keys",
-        run: actions::refresh_private,
-        ready: false,
+        usage: "",
+        about: "renew the private conversation's keys",
+        run: |c, _| actions::refresh_private(c),
+    },
+    Subcommand {
+        name: "end",
+        usage: "",
+        about: "end the private conversation",
+        run: |c, _| actions::end_private(c),
     },
     Subcommand {
         name: "status",
+        usage: "",
         about: "say whether this conversation is private and verified",
-        run: actions::show_status,
-        ready: false,
+        run: |c, _| actions::show_status(c),
     },
     Subcommand {
         name: "fingerprint",
+        usage: "",
         about: "show your fingerprint and your buddy's",
-        run: actions::show_fingerprint,
-        ready: false,
+        run: |c, _| actions::show_fingerprint(c),
     },
     Subcommand {
         name: "verify",
-        about: "mark your buddy's fingerprint as verified",
-        run: actions::verify_fingerprint,
-        ready: false,
+        usage: " [yes|no]",
+        about: "compare fingerprints and mark your buddy's key verified (or not)",
+        run: actions::verify_command,
     },
     Subcommand {
         name: "smp",
-        about: "authenticate your buddy with a shared secret",
-        run: actions::authenticate_buddy,
-        ready: false,
+        usage: " [question? answer | secret | abort]",
+        about:
+            "authenticate your buddy with a question or a shared secret, or answer their request",
+        run: actions::smp_command,
+    },
+    Subcommand {
+        name: "policy",
+        usage: " [default|never|manual|opportunistic|always]",
+        about: "when to talk privately with this buddy",
+        run: actions::set_policy,
+    },
+    Subcommand {
+        name: "fingerprints",
+        usage: "",
+        about: "list this buddy's known keys",
+        run: |c, _| actions::list_fingerprints(c),
+    },
+    Subcommand {
+        name: "forget",
+        usage: " <fingerprint>",
+        about: "forget one of this buddy's keys",
+        run: actions::forget_command,
+    },
+    Subcommand {
+        name: "send-held",
+        usage: "",
+        about: "send messages that wait for verification or a new key",
+        run: |c, _| actions::send_held(c),
+    },
+    Subcommand {
+        name: "drop-held",
+        usage: "",
+        about: "drop messages that wait to be sent",
+        run: |c, _| actions::drop_held(c),
+    },
+    Subcommand {
+        name: "settings",
+        usage: "",
+        about: "the same as policy without an argument",
+        run: |c, _| actions::set_policy(c, ""),
     },
 ];
 
 fn help(conv: Conversation) {
     let mut text = String::from("Off-the-Record commands (type /otr <command>):");
     for sub in &SUBCOMMANDS {
-        text.push_str(&format!("\n  {} \u{2014} {}", sub.name, sub.about));
-        if !sub.ready {
-            text.push_str(" (not available yet)");
-        }
+        text.push_str(&format!(
+            "\n  {}{} \u{2014} {}",
+            sub.name, sub.usage, sub.about
+        ));
     }
     conv.write_system(&text);
 }
@@ -153,7 +189,9 @@ unsafe extern "C" fn otr_command(
 }
 
 fn run(conv: Conversation, line: &str) {
-    let name = line.split_whitespace().next().unwrap_or("help");
+    let line = line.trim();
+    let (name, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    let name = if name.is_empty() { "help" } else { name };
     if name == "__panic" && state::with(|s| s.test_panic).unwrap_or(false) {
         panic!("test-only panic requested with /otr __panic");
     }
@@ -161,7 +199,7 @@ fn run(conv: Conversation, line: &str) {
         .iter()
         .find(|s| s.name.eq_ignore_ascii_case(name))
     {
-        Some(sub) => (sub.run)(conv),
+        Some(sub) => (sub.run)(conv, rest.trim()),
         None => conv.write_system(&format!(
             "Unknown command \"/otr {name}\". Type /otr help for the list."
         )),

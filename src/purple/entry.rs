@@ -5,14 +5,20 @@ use std::cell::UnsafeCell;
 use std::ffi::c_char;
 use std::ptr;
 
+use super::bridge::Bridge;
 use super::cmds;
 use super::debug;
+use super::dialogs;
 use super::ffi;
+use super::glue;
 use super::guard::guard;
 use super::manifest;
+use super::menus;
 use super::objects::{notify_error, Plugin};
+use super::prefs;
 use super::signals;
 use super::state::{self, PluginState};
+use super::store::Store;
 
 /// pidgin-otr's plugin id. Two OTR engines in one client would both process every message.
 pub(crate) const PIDGIN_OTR_ID: &str = "otr";
@@ -30,6 +36,22 @@ unsafe impl Sync for PluginInfo {}
 const fn c(s: &'static std::ffi::CStr) -> *mut c_char {
     s.as_ptr().cast_mut()
 }
+
+/// Tools → Plugins → Configure Plugin (both Pidgin and Finch build it from the frame).
+struct UiInfo(UnsafeCell<ffi::PurplePluginUiInfo>);
+
+// SAFETY: as `PluginInfo`: libpurple's single thread only reads it.
+unsafe impl Sync for UiInfo {}
+
+static PREFS_INFO: UiInfo = UiInfo(UnsafeCell::new(ffi::PurplePluginUiInfo {
+    get_plugin_pref_frame: Some(prefs::pref_frame),
+    page_num: 0,
+    frame: ptr::null_mut(),
+    _purple_reserved1: None,
+    _purple_reserved2: None,
+    _purple_reserved3: None,
+    _purple_reserved4: None,
+}));
 
 static INFO: PluginInfo = PluginInfo(UnsafeCell::new(ffi::PurplePluginInfo {
     magic: ffi::PURPLE_PLUGIN_MAGIC,
@@ -53,8 +75,8 @@ static INFO: PluginInfo = PluginInfo(UnsafeCell::new(ffi::PurplePluginInfo {
     destroy: None,
     ui_info: ptr::null_mut(),
     extra_info: ptr::null_mut(),
-    prefs_info: ptr::null_mut(),
-    actions: None,
+    prefs_info: PREFS_INFO.0.get(),
+    actions: Some(menus::plugin_actions),
     _purple_reserved1: None,
     _purple_reserved2: None,
     _purple_reserved3: None,
@@ -89,6 +111,17 @@ unsafe extern "C" fn plugin_load(plugin: *mut ffi::PurplePlugin) -> ffi::gboolea
 
 unsafe extern "C" fn plugin_unload(_plugin: *mut ffi::PurplePlugin) -> ffi::gboolean {
     guard("unload", None, 1, || {
+        // Tell buddies we were private with, close our dialogs, wipe every session.
+        signals::end_everything();
+        dialogs::close_all();
+        if let Some(mut bridge) = glue::take() {
+            // A write that failed earlier (full disk, say) gets one more chance.
+            if bridge.store().has_unsaved_changes() {
+                if let Err(e) = bridge.store_mut().flush() {
+                    debug::error(&format!("unsaved OTR changes could not be written: {e}"));
+                }
+            }
+        }
         // Dropping the state disconnects every signal and unregisters /otr (outside the
         // state's borrow, as that calls into libpurple).
         drop(state::take());
@@ -125,12 +158,38 @@ fn load(plugin: Plugin) -> bool {
         plugin.set_error(Some("Could not register the /otr command."));
         return false; // `signals` drops here and disconnects.
     };
+    prefs::init();
+    // SAFETY: libpurple's user directory string (static while it runs), copied at once.
+    let dir = unsafe { super::text::lossy(ffi::purple_user_dir()) };
+    let store = Store::open(std::path::Path::new(&dir));
+    let problems: Vec<String> = store.problems().iter().map(|p| p.to_string()).collect();
+    let bridge = match Bridge::new(store) {
+        Ok(b) => b,
+        Err(_) => {
+            plugin.set_error(Some(
+                "The system gave no randomness: private conversations are impossible.",
+            ));
+            return false;
+        }
+    };
+    glue::install(bridge);
     let previous = state::install(PluginState {
         plugin,
         signals,
         command: Some(command),
         test_panic: test_panic_requested(),
+        timer: glue::Timer::start(),
     });
+    for problem in problems {
+        // The file is left as it is and never overwritten; the user must know why keys or
+        // trust seem to be missing.
+        notify_error(
+            plugin.handle(),
+            "Off-the-Record Messaging",
+            "A key or trust file could not be used",
+            &problem,
+        );
+    }
     drop(previous);
     debug::info(&format!(
         "loaded, version {}",

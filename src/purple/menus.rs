@@ -7,32 +7,52 @@ use std::mem;
 use std::ptr;
 
 use super::actions;
+use super::bridge::ConvKey;
+use super::dialogs;
 use super::ffi;
+use super::glue;
 use super::guard::guard;
 use super::objects::{BlistNode, Conversation};
 
+enum Action {
+    Conversation(fn(Conversation)),
+    Node(fn(BlistNode)),
+}
+
 struct MenuItem {
     label: &'static CStr,
-    action: fn(Conversation),
+    /// The label while the conversation is private, if different.
+    private_label: Option<&'static CStr>,
+    action: Action,
 }
 
 /// The one table both menus are built from. A menu item's user data is its index here.
-const ITEMS: [MenuItem; 4] = [
+const ITEMS: [MenuItem; 5] = [
     MenuItem {
         label: c"Start private conversation",
-        action: actions::start_private,
+        private_label: Some(c"Refresh private conversation"),
+        action: Action::Conversation(actions::start_private),
     },
     MenuItem {
         label: c"End private conversation",
-        action: actions::end_private,
+        private_label: None,
+        action: Action::Conversation(actions::end_private),
     },
     MenuItem {
         label: c"Verify fingerprint",
-        action: actions::verify_fingerprint,
+        private_label: None,
+        action: Action::Conversation(actions::verify_fingerprint),
     },
     MenuItem {
         label: c"Authenticate buddy",
-        action: actions::authenticate_buddy,
+        private_label: None,
+        action: Action::Conversation(actions::authenticate_buddy),
+    },
+    // Buddy list only: settings belong to the buddy, not to one conversation.
+    MenuItem {
+        label: c"OTR settings for this buddy",
+        private_label: None,
+        action: Action::Node(actions::buddy_settings),
     },
 ];
 
@@ -44,7 +64,12 @@ type Activated<T> = unsafe extern "C" fn(*mut T, *mut c_void);
 /// # Safety
 /// `list` is the valid `GList **` a menu signal passes; `T` is the object type the UI
 /// passes to actions of that menu.
-unsafe fn append_items<T>(list: *mut *mut ffi::GList, on_activate: Activated<T>) {
+unsafe fn append_items<T>(
+    list: *mut *mut ffi::GList,
+    on_activate: Activated<T>,
+    private: bool,
+    with_node_items: bool,
+) {
     if list.is_null() {
         return;
     }
@@ -53,12 +78,20 @@ unsafe fn append_items<T>(list: *mut *mut ffi::GList, on_activate: Activated<T>)
     let callback =
         Some(unsafe { mem::transmute::<Activated<T>, unsafe extern "C" fn()>(on_activate) });
     for (index, item) in ITEMS.iter().enumerate() {
+        if matches!(item.action, Action::Node(_)) && !with_node_items {
+            continue;
+        }
+        let label = if private {
+            item.private_label.unwrap_or(item.label)
+        } else {
+            item.label
+        };
         // SAFETY: the label is static and copied by libpurple; the user data is a small
         // integer (GINT_TO_POINTER), never dereferenced; no children. The new action is
         // handed to the list, whose owner (the UI) frees it after showing the menu.
         unsafe {
             let action = ffi::purple_menu_action_new(
-                item.label.as_ptr(),
+                label.as_ptr(),
                 callback,
                 index as *mut c_void,
                 ptr::null_mut(),
@@ -74,9 +107,17 @@ unsafe fn append_items<T>(list: *mut *mut ffi::GList, on_activate: Activated<T>)
 /// `list` is the `GList **` the signal passes.
 pub(crate) unsafe fn append_conversation_items(conv: Conversation, list: *mut *mut ffi::GList) {
     if conv.is_im() {
+        let private = is_private(glue::key_of(conv));
         // SAFETY: per this function's contract; conversation menus call back with the
         // PurpleConversation.
-        unsafe { append_items::<ffi::PurpleConversation>(list, conversation_item_activated) };
+        unsafe {
+            append_items::<ffi::PurpleConversation>(
+                list,
+                conversation_item_activated,
+                private,
+                false,
+            )
+        };
     }
 }
 
@@ -85,10 +126,16 @@ pub(crate) unsafe fn append_conversation_items(conv: Conversation, list: *mut *m
 /// # Safety
 /// `list` is the `GList **` the signal passes.
 pub(crate) unsafe fn append_blist_items(node: BlistNode, list: *mut *mut ffi::GList) {
-    if node.buddy().is_some() {
+    if let Some(buddy) = node.buddy() {
+        let private = is_private(buddy.account().map(|a| glue::conv_key(a, &buddy.name())));
         // SAFETY: per this function's contract; buddy-list menus call back with the node.
-        unsafe { append_items::<ffi::PurpleBlistNode>(list, blist_item_activated) };
+        unsafe { append_items::<ffi::PurpleBlistNode>(list, blist_item_activated, private, true) };
     }
+}
+
+fn is_private(key: Option<ConvKey>) -> bool {
+    key.and_then(|k| glue::with(|b| b.status(&k).is_some_and(|s| s.is_private())))
+        .unwrap_or(false)
 }
 
 fn item(data: *mut c_void) -> Option<&'static MenuItem> {
@@ -102,8 +149,15 @@ unsafe extern "C" fn conversation_item_activated(
     // SAFETY: the UI passes the live conversation whose menu was shown.
     let conv = unsafe { Conversation::from_ptr(conv) };
     guard("conversation menu", conv, (), || {
-        if let (Some(conv), Some(item)) = (conv, item(data)) {
-            (item.action)(conv);
+        if let (
+            Some(conv),
+            Some(MenuItem {
+                action: Action::Conversation(f),
+                ..
+            }),
+        ) = (conv, item(data))
+        {
+            f(conv);
         }
     });
 }
@@ -112,11 +166,47 @@ unsafe extern "C" fn blist_item_activated(node: *mut ffi::PurpleBlistNode, data:
     // SAFETY: the UI passes the live buddy-list node whose menu was shown.
     let node = unsafe { BlistNode::from_ptr(node) };
     guard("buddy list menu", None, (), || {
-        let conv = node
-            .and_then(BlistNode::buddy)
-            .and_then(|b| b.im_conversation());
-        if let (Some(conv), Some(item)) = (conv, item(data)) {
-            (item.action)(conv);
+        let Some(node) = node else { return };
+        match item(data).map(|i| &i.action) {
+            Some(Action::Node(f)) => f(node),
+            Some(Action::Conversation(f)) => {
+                if let Some(conv) = node.buddy().and_then(|b| b.im_conversation()) {
+                    f(conv);
+                }
+            }
+            None => {}
         }
     });
+}
+
+/// The plugin's actions (Pidgin: Tools → Off-the-Record Messaging; Finch: the buddy list's
+/// Plugins menu).
+pub(crate) unsafe extern "C" fn plugin_actions(
+    _plugin: *mut ffi::PurplePlugin,
+    _context: *mut c_void,
+) -> *mut ffi::GList {
+    type ActionCb = unsafe extern "C" fn(*mut ffi::PurplePluginAction);
+    unsafe extern "C" fn known(_a: *mut ffi::PurplePluginAction) {
+        guard("known fingerprints", None, (), || {
+            dialogs::known_fingerprints(actions::known_fingerprints())
+        });
+    }
+    unsafe extern "C" fn mine(_a: *mut ffi::PurplePluginAction) {
+        guard("my fingerprints", None, (), actions::show_own_fingerprints);
+    }
+    guard("plugin actions", None, ptr::null_mut(), || {
+        let mut list: *mut ffi::GList = ptr::null_mut();
+        for (label, cb) in [
+            (c"Known fingerprints…", known as ActionCb),
+            (c"My fingerprints", mine as ActionCb),
+        ] {
+            // SAFETY: static label (copied), a callback of PurplePluginAction's signature;
+            // the UI owns the returned list and actions.
+            unsafe {
+                let action = ffi::purple_plugin_action_new(label.as_ptr(), Some(cb));
+                list = ffi::g_list_append(list, action.cast());
+            }
+        }
+        list
+    })
 }

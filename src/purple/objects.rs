@@ -66,13 +66,40 @@ impl Plugin {
 
 /// Shows an error dialog (Pidgin, Finch: both implement libpurple's notify UI).
 pub(crate) fn notify_error(handle: *mut c_void, title: &str, primary: &str, secondary: &str) {
+    notify(
+        handle,
+        ffi::PURPLE_NOTIFY_MSG_ERROR,
+        title,
+        primary,
+        secondary,
+    );
+}
+
+/// Shows an information dialog.
+pub(crate) fn notify_info(handle: *mut c_void, title: &str, primary: &str, secondary: &str) {
+    notify(
+        handle,
+        ffi::PURPLE_NOTIFY_MSG_INFO,
+        title,
+        primary,
+        secondary,
+    );
+}
+
+fn notify(
+    handle: *mut c_void,
+    kind: ffi::PurpleNotifyMsgType,
+    title: &str,
+    primary: &str,
+    secondary: &str,
+) {
     let (t, p, s) = (c_string(title), c_string(primary), c_string(secondary));
     // SAFETY: all strings are NUL-terminated and outlive the call (libpurple copies them);
     // no callback is passed; `handle` only groups the dialog for closing on unload.
     unsafe {
         ffi::purple_notify_message(
             handle,
-            ffi::PURPLE_NOTIFY_MSG_ERROR,
+            kind,
             t.as_ptr(),
             p.as_ptr(),
             s.as_ptr(),
@@ -115,8 +142,60 @@ impl Conversation {
         );
     }
 
+    /// Writes a notice that is already markup (see `wording`: names and peer text escaped
+    /// there). Warnings are flagged as errors so UIs show them prominently.
+    pub(crate) fn write_notice_markup(self, markup: &str, warning: bool) {
+        let mut flags = ffi::PURPLE_MESSAGE_SYSTEM | ffi::PURPLE_MESSAGE_NO_LOG;
+        if warning {
+            flags |= ffi::PURPLE_MESSAGE_ERROR;
+        }
+        self.write_raw(markup, flags);
+    }
+
+    /// Shows a message the user typed that was not sent (yet), as their own line but never
+    /// logged, so it does not silently disappear from the window.
+    pub(crate) fn write_typed(self, text: &str) {
+        let markup = c_string(text);
+        // SAFETY: live conversation; for an IM conversation the IM data is live with it;
+        // libpurple copies the text; `who` NULL means our own account's name.
+        unsafe {
+            let im = ffi::purple_conversation_get_im_data(self.0.as_ptr());
+            if im.is_null() {
+                return;
+            }
+            ffi::purple_conv_im_write(
+                im,
+                ptr::null(),
+                markup.as_ptr(),
+                ffi::PURPLE_MESSAGE_SEND | ffi::PURPLE_MESSAGE_NO_LOG,
+                libc::time(ptr::null_mut()),
+            );
+        }
+    }
+
+    /// The account the conversation belongs to.
+    pub(crate) fn account(self) -> Option<Account> {
+        // SAFETY: live conversation; its account outlives it.
+        unsafe { Account::from_ptr(ffi::purple_conversation_get_account(self.0.as_ptr())) }
+    }
+
+    /// The conversation's name (for IMs: the buddy as the protocol names them).
+    pub(crate) fn name(self) -> String {
+        // SAFETY: live conversation; the name is copied at once.
+        unsafe { lossy(ffi::purple_conversation_get_name(self.0.as_ptr())) }
+    }
+
+    pub(crate) fn set_logging(self, on: bool) {
+        // SAFETY: live conversation.
+        unsafe { ffi::purple_conversation_set_logging(self.0.as_ptr(), ffi::gboolean::from(on)) }
+    }
+
     fn write(self, text: &str, flags: ffi::PurpleMessageFlags) {
-        let markup = c_string(&escape_markup(text));
+        self.write_raw(&escape_markup(text), flags);
+    }
+
+    fn write_raw(self, markup: &str, flags: ffi::PurpleMessageFlags) {
+        let markup = c_string(markup);
         // SAFETY: live conversation; `markup` is NUL-terminated and libpurple copies it;
         // `who` NULL means "no sender" for a system line.
         unsafe {
@@ -189,5 +268,158 @@ impl Buddy {
             };
             Conversation::from_ptr(conv)
         }
+    }
+}
+
+/// A libpurple account. Looked up again by name whenever work is deferred (a timer, a
+/// dialog), since the user may delete an account at any time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Account(NonNull<ffi::PurpleAccount>);
+
+impl Account {
+    /// # Safety
+    /// `p` is NULL or a live `PurpleAccount` for as long as the wrapper is used.
+    pub(crate) unsafe fn from_ptr(p: *mut ffi::PurpleAccount) -> Option<Self> {
+        NonNull::new(p).map(Self)
+    }
+
+    /// The account the key files call `name` on `protocol`, if it still exists.
+    pub(crate) fn find(name: &str, protocol: &str) -> Option<Self> {
+        let (n, p) = (c_string(name), c_string(protocol));
+        // SAFETY: NUL-terminated strings for the duration of the call.
+        unsafe { Self::from_ptr(ffi::purple_accounts_find(n.as_ptr(), p.as_ptr())) }
+    }
+
+    pub(crate) fn as_ptr(self) -> *mut ffi::PurpleAccount {
+        self.0.as_ptr()
+    }
+
+    /// libpurple's username (with the XMPP resource, not normalised: the key files'
+    /// account name, as pidgin-otr uses it).
+    pub(crate) fn username(self) -> String {
+        // SAFETY: live account; string copied at once.
+        unsafe { lossy(ffi::purple_account_get_username(self.0.as_ptr())) }
+    }
+
+    pub(crate) fn protocol_id(self) -> String {
+        // SAFETY: live account; string copied at once.
+        unsafe { lossy(ffi::purple_account_get_protocol_id(self.0.as_ptr())) }
+    }
+
+    /// The protocol's normal form of a buddy name (XMPP: lower-case bare JID), as pidgin-otr
+    /// stores buddies in otr.fingerprints.
+    pub(crate) fn normalize(self, who: &str) -> String {
+        let w = c_string(who);
+        // SAFETY: live account, NUL-terminated name; libpurple returns a static buffer (or
+        // NULL), copied at once before anything else can overwrite it.
+        let n = unsafe { ffi::purple_normalize(self.0.as_ptr(), w.as_ptr()) };
+        if n.is_null() {
+            who.to_string()
+        } else {
+            // SAFETY: non-NULL, NUL-terminated.
+            unsafe { lossy(n) }
+        }
+    }
+
+    pub(crate) fn is_connected(self) -> bool {
+        // SAFETY: live account.
+        unsafe { ffi::purple_account_is_connected(self.0.as_ptr()) != 0 }
+    }
+
+    /// Sends `text` to `who` straight to the server: no signals, nothing shown (protocol
+    /// messages). False when the account is offline or the protocol refused.
+    pub(crate) fn send_im(self, who: &str, text: &str) -> bool {
+        let (w, t) = (c_string(who), c_string(text));
+        // SAFETY: live account; a NULL connection is checked; strings outlive the call.
+        unsafe {
+            let gc = ffi::purple_account_get_connection(self.0.as_ptr());
+            if gc.is_null() {
+                return false;
+            }
+            ffi::serv_send_im(gc, w.as_ptr(), t.as_ptr(), 0) > 0
+        }
+    }
+
+    /// The IM conversation with `who`, opened if there is none.
+    pub(crate) fn conversation(self, who: &str) -> Option<Conversation> {
+        let w = c_string(who);
+        // SAFETY: live account, NUL-terminated name; libpurple owns the conversation.
+        unsafe {
+            let existing = ffi::purple_find_conversation_with_account(
+                ffi::PURPLE_CONV_TYPE_IM,
+                w.as_ptr(),
+                self.0.as_ptr(),
+            );
+            let conv = if existing.is_null() {
+                ffi::purple_conversation_new(ffi::PURPLE_CONV_TYPE_IM, self.0.as_ptr(), w.as_ptr())
+            } else {
+                existing
+            };
+            Conversation::from_ptr(conv)
+        }
+    }
+
+    /// The buddy-list entry for `who`, if the buddy is on the list.
+    pub(crate) fn buddy(self, who: &str) -> Option<Buddy> {
+        let w = c_string(who);
+        // SAFETY: live account, NUL-terminated name.
+        unsafe { Buddy::from_ptr(ffi::purple_find_buddy(self.0.as_ptr(), w.as_ptr())) }
+    }
+}
+
+impl Buddy {
+    /// Online per their presence. pidgin-otr tells a buddy the session ended only when
+    /// they are on the list and online; libotr sends nothing otherwise.
+    pub(crate) fn is_online(self) -> bool {
+        // SAFETY: live buddy; its presence lives as long as it.
+        unsafe {
+            let presence = ffi::purple_buddy_get_presence(self.0.as_ptr());
+            !presence.is_null() && ffi::purple_presence_is_online(presence) != 0
+        }
+    }
+
+    pub(crate) fn account(self) -> Option<Account> {
+        // SAFETY: live buddy; its account outlives it.
+        unsafe { Account::from_ptr(ffi::purple_buddy_get_account(self.0.as_ptr())) }
+    }
+
+    pub(crate) fn name(self) -> String {
+        // SAFETY: live buddy; string copied at once.
+        unsafe { lossy(ffi::purple_buddy_get_name(self.0.as_ptr())) }
+    }
+
+    pub(crate) fn node(self) -> BlistNode {
+        BlistNode(self.0.cast())
+    }
+}
+
+impl BlistNode {
+    /// A string setting stored on this node in blist.xml.
+    pub(crate) fn get_string(self, key: &str) -> Option<String> {
+        let k = c_string(key);
+        // SAFETY: live node, NUL-terminated key; the value is copied at once.
+        let v = unsafe { ffi::purple_blist_node_get_string(self.0.as_ptr(), k.as_ptr()) };
+        // SAFETY: NULL or a NUL-terminated string owned by the node.
+        (!v.is_null()).then(|| unsafe { lossy(v) })
+    }
+
+    pub(crate) fn set_string(self, key: &str, value: Option<&str>) {
+        let k = c_string(key);
+        // SAFETY: live node; libpurple copies key and value.
+        unsafe {
+            match value {
+                Some(v) => {
+                    let v = c_string(v);
+                    ffi::purple_blist_node_set_string(self.0.as_ptr(), k.as_ptr(), v.as_ptr());
+                }
+                None => ffi::purple_blist_node_remove_setting(self.0.as_ptr(), k.as_ptr()),
+            }
+        }
+    }
+
+    pub(crate) fn get_bool(self, key: &str) -> bool {
+        let k = c_string(key);
+        // SAFETY: live node, NUL-terminated key.
+        unsafe { ffi::purple_blist_node_get_bool(self.0.as_ptr(), k.as_ptr()) != 0 }
     }
 }

@@ -1,16 +1,22 @@
 //! Signal connections (owned: dropping one disconnects it) and the signal handlers.
 //!
-//! At this stage messages pass through unchanged: the IM handlers only leave a debug line,
-//! which never contains message text.
+//! The IM handlers hand every message to the bridge and never log message text.
 
 use std::ffi::{c_char, c_void, CStr};
 use std::mem;
 
+use std::ptr;
+
+use super::actions;
+use super::bridge::Effect;
 use super::debug;
 use super::ffi;
+use super::glue;
 use super::guard::guard;
 use super::menus;
-use super::objects::{BlistNode, Conversation, Plugin};
+use super::objects::{Account, BlistNode, Buddy, Conversation, Plugin};
+use super::prefs;
+use super::text::{c_string, lossy};
 
 /// One `purple_signal_connect` registration, disconnected when dropped.
 #[derive(Debug)]
@@ -90,11 +96,13 @@ macro_rules! callback {
 /// already made are disconnected as the vector drops).
 pub(crate) fn connect_all(plugin: Plugin) -> Option<Vec<SignalConnection>> {
     // SAFETY: the subsystem handles are static libpurple objects, valid while it runs.
-    let (convs, blist, plugins) = unsafe {
+    let (convs, blist, plugins, connections, core) = unsafe {
         (
             ffi::purple_conversations_get_handle(),
             ffi::purple_blist_get_handle(),
             ffi::purple_plugins_get_handle(),
+            ffi::purple_connections_get_handle(),
+            ffi::purple_get_core().cast::<c_void>(),
         )
     };
     type ImSending =
@@ -113,8 +121,11 @@ pub(crate) fn connect_all(plugin: Plugin) -> Option<Vec<SignalConnection>> {
     type BlistMenu =
         unsafe extern "C" fn(*mut ffi::PurpleBlistNode, *mut *mut ffi::GList, *mut c_void);
     type PluginOnly = unsafe extern "C" fn(*mut ffi::PurplePlugin, *mut c_void);
+    type BuddyOnly = unsafe extern "C" fn(*mut ffi::PurpleBuddy, *mut c_void);
+    type ConnectionOnly = unsafe extern "C" fn(*mut ffi::PurpleConnection, *mut c_void);
+    type Quitting = unsafe extern "C" fn(*mut c_void);
 
-    let table: [(*mut c_void, &'static CStr, ffi::PurpleCallback); 7] = [
+    let table: [(*mut c_void, &'static CStr, ffi::PurpleCallback); 10] = [
         (
             convs,
             c"sending-im-msg",
@@ -150,6 +161,17 @@ pub(crate) fn connect_all(plugin: Plugin) -> Option<Vec<SignalConnection>> {
             c"plugin-load",
             callback!(plugin_loaded, PluginOnly),
         ),
+        (
+            blist,
+            c"buddy-signed-off",
+            callback!(buddy_signed_off, BuddyOnly),
+        ),
+        (
+            connections,
+            c"signed-off",
+            callback!(account_signed_off, ConnectionOnly),
+        ),
+        (core, c"quitting", callback!(quitting, Quitting)),
     ];
     let mut connections = Vec::with_capacity(table.len());
     for (instance, signal, func) in table {
@@ -161,29 +183,102 @@ pub(crate) fn connect_all(plugin: Plugin) -> Option<Vec<SignalConnection>> {
 }
 
 unsafe extern "C" fn sending_im_msg(
-    _account: *mut ffi::PurpleAccount,
-    _receiver: *const c_char,
-    _message: *mut *mut c_char,
+    account: *mut ffi::PurpleAccount,
+    receiver: *const c_char,
+    message: *mut *mut c_char,
     _data: *mut c_void,
 ) {
+    // SAFETY: libpurple passes the live sending account for the duration of the signal.
+    let account = unsafe { Account::from_ptr(account) };
     guard("sending-im-msg", None, (), || {
-        // Never log the message or who it goes to.
-        debug::misc("sending-im-msg: outgoing IM passed through unchanged");
+        let Some(account) = account else { return };
+        if message.is_null() {
+            return;
+        }
+        // SAFETY: `receiver` is the conversation's name and `*message` the text to send,
+        // both NUL-terminated for the duration of the signal.
+        let (who, text) = unsafe { (lossy(receiver), lossy(*message)) };
+        if text.is_empty() {
+            return;
+        }
+        let key = glue::conv_key(account, &who);
+        let settings = prefs::settings_of(&key);
+        let sent = glue::with(|b| b.outgoing(&key, &settings, &text, glue::now()));
+        let Some(sent) = sent else {
+            // No bridge to ask: never let the text go out unprotected, and say so.
+            debug::error("sending-im-msg: no bridge; message withheld");
+            // SAFETY: `message` points at libpurple's g_malloc'd string, which we own now.
+            unsafe { replace(message, None) };
+            actions::notice(&key, "Your message was not sent: the OTR plugin could not process it (see the debug log).", true);
+            return;
+        };
+        debug::misc(&format!(
+            "sending-im-msg: {} piece(s) to send, {} effect(s)",
+            sent.wire.len(),
+            sent.effects.len()
+        ));
+        // Fragments go out first, straight to the server, in order; libpurple sends the
+        // last piece itself, so the window shows what the user typed.
+        let mut wire = sent.wire;
+        let last = wire.pop();
+        for piece in &wire {
+            account.send_im(&who, piece);
+        }
+        // SAFETY: as above.
+        unsafe { replace(message, last.as_deref()) };
+        glue::apply(sent.effects);
     });
 }
 
+/// Replaces a libpurple-owned `char *` (g_malloc'd) with a copy of `text`, or NULL.
+///
+/// # Safety
+/// `slot` points at a valid `char *` that is NULL or g_malloc'd and owned by the caller.
+unsafe fn replace(slot: *mut *mut c_char, text: Option<&str>) {
+    // SAFETY: per the contract; g_strdup copies our NUL-terminated string.
+    unsafe {
+        ffi::g_free((*slot).cast());
+        *slot = match text {
+            Some(t) => {
+                let t = c_string(t);
+                ffi::g_strdup(t.as_ptr())
+            }
+            None => ptr::null_mut(),
+        };
+    }
+}
+
 unsafe extern "C" fn receiving_im_msg(
-    _account: *mut ffi::PurpleAccount,
-    _sender: *mut *mut c_char,
-    _message: *mut *mut c_char,
+    account: *mut ffi::PurpleAccount,
+    sender: *mut *mut c_char,
+    message: *mut *mut c_char,
     _conv: *mut ffi::PurpleConversation,
     _flags: *mut ffi::PurpleMessageFlags,
     _data: *mut c_void,
 ) -> ffi::gboolean {
-    // FALSE: keep the message (TRUE would drop it).
-    guard("receiving-im-msg", None, 0, || {
-        debug::misc("receiving-im-msg: incoming IM passed through unchanged");
-        0
+    // SAFETY: libpurple passes the live receiving account for the duration of the signal.
+    let account = unsafe { Account::from_ptr(account) };
+    // On a panic the message is dropped (TRUE): it may be an OTR message that must not be
+    // shown raw.
+    guard("receiving-im-msg", None, 1, || {
+        let Some(account) = account else { return 0 };
+        if sender.is_null() || message.is_null() {
+            return 0;
+        }
+        // SAFETY: both slots hold NUL-terminated strings (or NULL) for the signal.
+        let (who, text) = unsafe { (lossy(*sender), lossy(*message)) };
+        let key = glue::conv_key(account, &who);
+        let settings = prefs::settings_of(&key);
+        let Some(arrived) = glue::with(|b| b.incoming(&key, &settings, &text, glue::now())) else {
+            return 0;
+        };
+        let keep = arrived.display.is_some();
+        if arrived.display.as_deref() != Some(text.as_str()) {
+            // SAFETY: `*message` is libpurple's g_malloc'd string, ours to replace.
+            unsafe { replace(message, arrived.display.as_deref()) };
+        }
+        glue::apply(arrived.effects);
+        ffi::gboolean::from(!keep)
     })
 }
 
@@ -197,14 +292,94 @@ unsafe extern "C" fn conversation_created(conv: *mut ffi::PurpleConversation, _d
     });
 }
 
+/// The window closed: end privately (the buddy is told if online) and wipe the keys.
 unsafe extern "C" fn deleting_conversation(conv: *mut ffi::PurpleConversation, _data: *mut c_void) {
     // SAFETY: libpurple passes a live conversation for the duration of the signal.
     let conv = unsafe { Conversation::from_ptr(conv) };
     guard("deleting-conversation", None, (), || {
-        if conv.is_some_and(Conversation::is_im) {
-            debug::misc("deleting-conversation: IM conversation");
+        let Some(key) = conv.filter(|c| c.is_im()).and_then(glue::key_of) else {
+            return;
+        };
+        let settings = prefs::settings_of(&key);
+        let online = actions::peer_online(&key);
+        let effects =
+            glue::with(|b| b.forget(&key, &settings, glue::now(), online)).unwrap_or_default();
+        // Only protocol messages: the window is going away.
+        glue::apply(
+            effects
+                .into_iter()
+                .filter(|e| matches!(e, Effect::Transmit { .. }))
+                .collect(),
+        );
+    });
+}
+
+/// The buddy went offline: their side of any session is gone; wipe ours.
+unsafe extern "C" fn buddy_signed_off(buddy: *mut ffi::PurpleBuddy, _data: *mut c_void) {
+    // SAFETY: libpurple passes the live buddy for the duration of the signal.
+    let buddy = unsafe { Buddy::from_ptr(buddy) };
+    guard("buddy-signed-off", None, (), || {
+        let Some(buddy) = buddy else { return };
+        let Some(account) = buddy.account() else {
+            return;
+        };
+        let key = glue::conv_key(account, &buddy.name());
+        let settings = prefs::settings_of(&key);
+        let was_private =
+            glue::with(|b| b.status(&key).is_some_and(|s| s.is_private())).unwrap_or(false);
+        let _ = glue::with(|b| b.forget(&key, &settings, glue::now(), false));
+        if was_private {
+            actions::notice(
+                &key,
+                &format!(
+                    "{} went offline; the private conversation is over.",
+                    key.buddy
+                ),
+                false,
+            );
         }
     });
+}
+
+/// Our account went offline: every session of it is over; wipe them.
+unsafe extern "C" fn account_signed_off(gc: *mut ffi::PurpleConnection, _data: *mut c_void) {
+    // SAFETY: libpurple passes the live connection; its account outlives it.
+    let account = unsafe { Account::from_ptr(ffi::purple_connection_get_account(gc)) };
+    guard("signed-off", None, (), || {
+        let Some(account) = account else { return };
+        let id = glue::conv_key(account, "").account;
+        let now = glue::now();
+        let _ = glue::with(|b| {
+            for key in b.conversations_of(&id) {
+                let settings = prefs::settings_of(&key);
+                b.forget(&key, &settings, now, false);
+            }
+        });
+    });
+}
+
+/// The client is quitting: say goodbye to every buddy we are private with (their window
+/// would otherwise stay "private" with nobody on our side), as pidgin-otr does.
+unsafe extern "C" fn quitting(_data: *mut c_void) {
+    guard("quitting", None, (), end_everything);
+}
+
+/// Ends every private conversation, telling online buddies; used at quit and unload.
+pub(crate) fn end_everything() {
+    let now = glue::now();
+    let keys = glue::with(|b| b.conversations()).unwrap_or_default();
+    let mut effects = Vec::new();
+    for key in keys {
+        let settings = prefs::settings_of(&key);
+        let online = actions::peer_online(&key);
+        effects.extend(glue::with(|b| b.forget(&key, &settings, now, online)).unwrap_or_default());
+    }
+    glue::apply(
+        effects
+            .into_iter()
+            .filter(|e| matches!(e, Effect::Transmit { .. }))
+            .collect(),
+    );
 }
 
 unsafe extern "C" fn conversation_extended_menu(

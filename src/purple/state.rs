@@ -22,6 +22,9 @@ pub(crate) struct PluginState {
     /// Test-only: `/otr __panic` panics inside the command handler so tests can prove the
     /// guard. Set from PURPLE_OTR_TEST_PANIC=1 at load time, in debug builds only.
     pub(crate) test_panic: bool,
+    /// Held for its `Drop`: the periodic timer (finished keys, AKE timeouts).
+    #[allow(dead_code)]
+    pub(crate) timer: Option<super::glue::Timer>,
 }
 
 impl Drop for PluginState {

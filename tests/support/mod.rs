@@ -5,3 +5,4 @@ pub mod host;
 pub mod libotr_peer;
 pub mod pair;
 pub mod prosody;
+pub mod proxy;
