@@ -19,8 +19,11 @@ const BOB: &str = "bob@localhost/laptop";
 const WAIT: Duration = Duration::from_secs(30);
 
 fn client(label: &str, jid: &str, server: &Prosody, proxy: &Proxy, user: &str) -> Host {
-    let mut host = Host::start(label, &[]);
+    // Every debug line libpurple produces is reported, so the test can check none of them
+    // leaks a secret or a private message.
+    let mut host = Host::start(label, &[("PURPLE_HOST_DEBUG", "1")]);
     host.load_plugin().expect("plugin loads");
+    host.cmd(&["debug_events", "on"]);
     host.connect_xmpp(jid, server.password(user), proxy.port);
     host
 }
@@ -295,4 +298,45 @@ fn private_conversation_between_two_plugins() {
             "non-OTR body while private: {body}"
         );
     }
+
+    // Nothing private reached the debug log: no message text, no SMP answer, no private key.
+    alice.sync();
+    bob.sync();
+    for (who, host) in [("alice", &alice), ("bob", &bob)] {
+        let key_file =
+            std::fs::read_to_string(host.user_dir().join("otr.private_key")).expect("key written");
+        let x = private_x(&key_file);
+        assert!(x.len() >= 30, "{who}: x not found in the key file");
+        let debug: Vec<&Line> = host.events.iter().filter(|l| l.name == "debug").collect();
+        assert!(debug.len() > 100, "{who}: debug events were on");
+        for l in debug {
+            let t = l.get("text");
+            assert!(
+                !t.contains("-secret-"),
+                "{who}: message text in the debug log: {t}"
+            );
+            assert!(
+                !t.contains("the zoo"),
+                "{who}: SMP secret in the debug log: {t}"
+            );
+            assert!(
+                !t.to_uppercase().contains(&x),
+                "{who}: private key in the debug log"
+            );
+        }
+    }
+}
+
+/// The private exponent `x` of the (one) key in an otr.private_key file, upper-case hex.
+fn private_x(key_file: &str) -> String {
+    let start = key_file
+        .find("(x #")
+        .map(|i| i + 4)
+        .unwrap_or(key_file.len());
+    let rest = &key_file[start..];
+    rest.split('#')
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("00")
+        .to_uppercase()
 }
