@@ -127,13 +127,27 @@ pub fn classify_reassembled(raw: &str) -> Incoming {
 }
 
 fn classify_inner(raw: &str, allow_fragments: bool) -> Incoming {
-    let Some(start) = raw.find("?OTR") else {
+    let Some(start) = find_otr(raw, 0) else {
         return plaintext(raw);
     };
     if allow_fragments {
-        // libotr looks for these anywhere in the text, not only at the first `?OTR`.
-        let fragment_at = raw.find("?OTR|").or_else(|| raw.find("?OTR,"));
-        if let Some(at) = fragment_at {
+        // libotr looks for `?OTR|` anywhere in the text, then for `?OTR,` anywhere, not only
+        // at the first `?OTR`. One pass over the `?OTR` occurrences finds both.
+        let mut comma_at = None;
+        let mut at = Some(start);
+        let mut fragment_at = None;
+        while let Some(i) = at {
+            match raw.as_bytes().get(i + 4) {
+                Some(b'|') => {
+                    fragment_at = Some(i);
+                    break;
+                }
+                Some(b',') if comma_at.is_none() => comma_at = Some(i),
+                _ => {}
+            }
+            at = find_otr(raw, i + 4);
+        }
+        if let Some(at) = fragment_at.or(comma_at) {
             return match raw.get(at..).and_then(FragmentPiece::parse) {
                 Some(piece) => Incoming::Fragment(piece),
                 None => Incoming::MalformedFragment,
@@ -164,6 +178,22 @@ fn classify_inner(raw: &str, allow_fragments: bool) -> Incoming {
     Incoming::Unknown
 }
 
+/// The index of the first `?OTR` at or after `from`. Looks for the `?` with `memchr` (what
+/// `str::find(char)` uses) and checks the three bytes after it, which is much cheaper than
+/// building a substring searcher on every call.
+fn find_otr(raw: &str, from: usize) -> Option<usize> {
+    let bytes = raw.as_bytes();
+    let mut pos = from;
+    loop {
+        let rest = raw.get(pos..)?;
+        let q = pos + rest.find('?')?;
+        if bytes.get(q + 1..q + 4) == Some(b"OTR".as_slice()) {
+            return Some(q);
+        }
+        pos = q + 1;
+    }
+}
+
 /// `otr` starts with `?OTR?` or `?OTRv`. A leading `?` offers v1; after `v`, every character
 /// up to the next `?` (or the end) is a version identifier, unknown ones ignored.
 fn parse_query(otr: &str) -> Versions {
@@ -189,6 +219,28 @@ fn parse_query(otr: &str) -> Versions {
 /// message without the `.` (decoding to the end of the text) but not an AKE message.
 fn decode_encoded(otr: &str, is_data: bool) -> Incoming {
     let body = otr.get(5..).unwrap_or("");
+    // Fast path, taken by every message libotr or we produce: base64 characters, then `=`
+    // padding or the `.` (or the end). The run of alphabet characters is then exactly what
+    // libotr's decoder keeps, and is decoded in place without the filtering copy.
+    let run = alphabet_run(body.as_bytes());
+    let clean_stop = match body.as_bytes().get(run) {
+        None => Some(false),
+        Some(b'.') => Some(false),
+        Some(b'=') => Some(true),
+        Some(_) => None,
+    };
+    if let (Some(padded), Some(run_text)) = (clean_stop, body.get(..run)) {
+        // The `.` must exist somewhere for an AKE message, as in the general path.
+        let has_dot = body.as_bytes().get(run) == Some(&b'.')
+            || body.get(run..).is_some_and(|r| r.contains('.'));
+        if !has_dot && !is_data {
+            return Incoming::Unknown;
+        }
+        return match decode_clean_base64(run_text.as_bytes(), padded) {
+            Some(bytes) => Incoming::Encoded { bytes },
+            None => Incoming::Unknown,
+        };
+    }
     let payload = match body.find('.') {
         Some(dot) => body.get(..dot).unwrap_or(""),
         None if is_data => body,
@@ -200,42 +252,72 @@ fn decode_encoded(otr: &str, is_data: bool) -> Incoming {
     }
 }
 
-/// Decoding engine for the normalised payload: canonical padding (we add it), and non-zero
-/// trailing bits tolerated as libotr's decoder does not check them.
+fn is_base64_alphabet(b: u8) -> bool {
+    matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/')
+}
+
+/// Length of the leading run of base64 alphabet characters. Whole 32-byte blocks are checked
+/// with a branch-free test the compiler turns into vector code (a reassembled message is
+/// tens of KB of base64); the block holding the first other character is scanned byte by byte.
+fn alphabet_run(bytes: &[u8]) -> usize {
+    const BLOCK: usize = 32;
+    let mut done = 0;
+    for block in bytes.chunks_exact(BLOCK) {
+        let all = block.iter().fold(true, |ok, &b| {
+            ok & ((b.wrapping_sub(b'A') < 26)
+                | (b.wrapping_sub(b'a') < 26)
+                | (b.wrapping_sub(b'0') < 10)
+                | (b == b'+')
+                | (b == b'/'))
+        });
+        if !all {
+            break;
+        }
+        done += BLOCK;
+    }
+    let rest = bytes.get(done..).unwrap_or(&[]);
+    done + rest.iter().take_while(|&&b| is_base64_alphabet(b)).count()
+}
+
+/// Decoding engine for the normalised payload: no padding (a final partial group is decoded
+/// as if padded, which is what libotr's flush does), and non-zero trailing bits tolerated as
+/// libotr's decoder does not check them.
 const LENIENT: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new()
         .with_decode_allow_trailing_bits(true)
-        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone),
 );
+
+/// Decodes `clean`, which holds only base64 alphabet characters, with libotr's end rules:
+/// `padded` (an `=` ended it) flushes a partial group of 2 or 3 characters; without `=` a
+/// partial group at the end is discarded; a lone character carries no whole byte either way.
+fn decode_clean_base64(clean: &[u8], padded: bool) -> Option<Vec<u8>> {
+    let partial = clean.len() % 4;
+    let keep = if !padded || partial == 1 {
+        clean.len() - partial
+    } else {
+        clean.len()
+    };
+    LENIENT.decode(clean.get(..keep)?).ok()
+}
 
 /// libotr's base64 decoding (`otrl_base64_decode`): characters outside the alphabet
 /// (whitespace, newlines, markup punctuation) are skipped; the first `=` ends the payload and
 /// flushes a partial group of 2 or 3 characters; without `=` a partial group at the end is
 /// discarded. Hence `?OTR:===.` or an empty payload decode to no bytes, harmlessly.
 fn decode_base64_like_libotr(payload: &str) -> Option<Vec<u8>> {
-    let mut clean = String::with_capacity(payload.len());
+    let mut clean = Vec::with_capacity(payload.len());
     let mut padded = false;
     for b in payload.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' => clean.push(char::from(b)),
-            b'=' => {
-                padded = true;
-                break;
-            }
-            _ => {}
+        if is_base64_alphabet(b) {
+            clean.push(b);
+        } else if b == b'=' {
+            padded = true;
+            break;
         }
     }
-    let partial = clean.len() % 4;
-    if !padded || partial == 1 {
-        // A lone character carries no whole byte, even when flushed.
-        clean.truncate(clean.len() - partial);
-    } else if partial != 0 {
-        for _ in partial..4 {
-            clean.push('=');
-        }
-    }
-    LENIENT.decode(clean.as_bytes()).ok()
+    decode_clean_base64(&clean, padded)
 }
 
 /// `?OTR:` + base64 + `.`: the envelope of a binary message.
@@ -465,6 +547,34 @@ mod tests {
         // The decoded bytes then fail to parse, without panicking.
         assert!(EncodedMessage::decode(&encoded("?OTR:AAMD===.")).is_err());
         assert!(EncodedMessage::decode(&encoded("?OTR:AAMDAAAA////.")).is_err());
+    }
+
+    /// The in-place fast path (pure alphabet, then `=`, `.` or the end) must decode exactly
+    /// what the filtering path decodes once junk is sprinkled in.
+    #[test]
+    fn fast_and_filtering_base64_paths_agree() {
+        for len in 0..40usize {
+            let bytes: Vec<u8> = [0u8, 3, 3]
+                .into_iter()
+                .chain((0..len).map(|i| (i * 37 + 11) as u8))
+                .collect();
+            let full = encode(&bytes);
+            let body = &full[5..full.len() - 1];
+            let unpadded = body.trim_end_matches('=');
+            for tail in ["", "=", "==", "==="] {
+                for dot in [".", ""] {
+                    let fast = format!("?OTR:{unpadded}{tail}{dot}");
+                    // Junk (skipped by libotr) after the type letter forces the filtering path.
+                    let slow = format!("?OTR:{}\n <{}{tail}{dot}", &unpadded[..4], &unpadded[4..]);
+                    assert_eq!(classify(&fast), classify(&slow), "{fast:?}");
+                }
+            }
+            assert_eq!(encoded(&full), bytes);
+            // An AKE message needs its `.`, whichever path decodes it.
+            let ake = format!("?OTR:AAMK{}", &unpadded[4..]);
+            assert_eq!(classify(&ake), Incoming::Unknown);
+            assert_eq!(classify(&format!("{ake}==")), Incoming::Unknown);
+        }
     }
 
     #[test]
