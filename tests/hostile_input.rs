@@ -998,6 +998,20 @@ fn ten_megabyte_messages_plain_and_fragmented_keep_memory_bounded() {
     let huge_otr = format!("?OTR:AAMD{}.", "A".repeat(TEN_MB));
     let out = bob_receives(&mut p, &huge_otr);
     assert!(out.display.is_none() && malformed(&out));
+    // Huge query, error and whitespace-tagged messages are read in one pass.
+    let out = bob_receives(&mut p, &format!("?OTRv{}?", "x2".repeat(TEN_MB / 2)));
+    assert_eq!(
+        out.to_send.len(),
+        1,
+        "the query starts an AKE: {:?}",
+        out.events
+    );
+    let out = bob_receives(&mut p, &format!("?OTR Error: {}", "e".repeat(TEN_MB)));
+    assert!(has(&out.events, |e| matches!(e, Event::PeerError { .. })));
+    let tag_groups = envelope::TAG_V2.repeat(TEN_MB / 8);
+    let out = bob_receives(&mut p, &format!("hi{}{tag_groups}", envelope::TAG_BASE));
+    assert_eq!(shown(&out).as_deref(), Some("hi"));
+    assert_eq!(bob_state(&p), MessageState::Encrypted);
     let huge_plain = "p".repeat(TEN_MB);
     let out = bob_receives(&mut p, &huge_plain);
     assert_eq!(out.display.map(|d| d.text.0.len()), Some(TEN_MB));
