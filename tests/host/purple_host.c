@@ -38,6 +38,8 @@
  *   send_im USER WHO TEXT               purple_conv_im_send (runs sending-im-msg)
  *   request_field ID FIELD VALUE        fill in a field of a pending `fields` request
  *   request_answer ID INDEX [TEXT]      answer a pending request (see `ev request`)
+ *   otr_*                               real libotr on an account (only when built with
+ *                                       -DWITH_LIBOTR; see libotr_glue.h)
  *   quit
  *
  * Events: ready, signed_on, signed_off, connection_error, buddy_signed_on, received_im,
@@ -53,6 +55,10 @@
 
 #include <glib.h>
 #include <purple.h>
+
+#ifdef WITH_LIBOTR
+#include "libotr_glue.h" /* otr_* commands: real libotr on an account (see there) */
+#endif
 
 #define UI_ID "purple-otr-test-host"
 
@@ -924,6 +930,10 @@ static void dispatch(char **argv, int argc)
 		cmd_request_answer(argv, argc);
 	} else if (g_str_equal(cmd, "request_field")) {
 		cmd_request_field(argv, argc);
+#ifdef WITH_LIBOTR
+	} else if (libotr_glue_dispatch(argv, argc)) {
+		/* answered by the libotr glue */
+#endif
 	} else {
 		reply_err(cmd, "unknown command");
 	}

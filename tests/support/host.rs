@@ -82,19 +82,60 @@ fn pkg_config_flags() -> Vec<String> {
         .collect()
 }
 
+/// With libotr's development files installed, the host also links the libotr glue
+/// (`tests/host/libotr_glue.c`, its `otr_*` commands): the extra sources it depends on and
+/// the extra compiler arguments. Without libotr: nothing, and the host builds as before.
+fn libotr_glue() -> (Vec<PathBuf>, Vec<String>) {
+    let flags = |pkg: &str| -> Option<Vec<String>> {
+        let out = Command::new("pkg-config")
+            .args(["--cflags", "--libs", pkg])
+            .output()
+            .ok()?;
+        out.status.success().then(|| {
+            String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect()
+        })
+    };
+    let Some(otr) = flags("libotr") else {
+        return (Vec::new(), Vec::new());
+    };
+    let host = crate_dir().join("tests/host");
+    let (glue, header) = (host.join("libotr_glue.c"), host.join("libotr_glue.h"));
+    let mut args = vec![
+        "-DWITH_LIBOTR".to_owned(),
+        glue.to_string_lossy().into_owned(),
+    ];
+    args.extend(otr);
+    // libotr's .pc does not always list libgcrypt, which the glue calls directly.
+    args.extend(flags("libgcrypt").unwrap_or_else(|| vec!["-lgcrypt".to_owned()]));
+    (vec![glue, header], args)
+}
+
 /// Compiles `tests/host/<source>` into target/tmp/purple-host/<output> when missing or
 /// older than the source (atomic rename, so concurrent test binaries never see half a file).
 fn compile_c(source: &str, output: &str, shared: bool) -> PathBuf {
+    compile_c_with(source, output, shared, (Vec::new(), Vec::new()))
+}
+
+/// [`compile_c`] with extra files the output depends on and extra compiler arguments.
+fn compile_c_with(
+    source: &str,
+    output: &str,
+    shared: bool,
+    (deps, extra_args): (Vec<PathBuf>, Vec<String>),
+) -> PathBuf {
     let src = crate_dir().join("tests/host").join(source);
     let dir = scratch_dir().join("purple-host");
     fs::create_dir_all(&dir).expect("create target/tmp/purple-host");
     let out = dir.join(output);
-    let fresh = match (
-        fs::metadata(&src).and_then(|m| m.modified()),
-        fs::metadata(&out).and_then(|m| m.modified()),
-    ) {
-        (Ok(s), Ok(o)) => o >= s,
-        _ => false,
+    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified());
+    let fresh = match modified(&out) {
+        Ok(o) => std::iter::once(&src)
+            .chain(&deps)
+            .all(|d| modified(d).is_ok_and(|s| o >= s)),
+        Err(_) => false,
     };
     if fresh {
         return out;
@@ -106,7 +147,11 @@ fn compile_c(source: &str, output: &str, shared: bool) -> PathBuf {
     if shared {
         cmd.args(["-shared", "-fPIC"]);
     }
-    cmd.arg("-o").arg(&tmp).arg(&src).args(pkg_config_flags());
+    cmd.arg("-o")
+        .arg(&tmp)
+        .arg(&src)
+        .args(&extra_args)
+        .args(pkg_config_flags());
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("cannot run {cc}: {e}"));
@@ -118,7 +163,7 @@ fn compile_c(source: &str, output: &str, shared: bool) -> PathBuf {
 /// The headless libpurple host (compiled once per test binary).
 pub fn host_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| compile_c("purple_host.c", "purple_host", false))
+    BIN.get_or_init(|| compile_c_with("purple_host.c", "purple_host", false, libotr_glue()))
         .clone()
 }
 
