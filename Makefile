@@ -10,7 +10,7 @@ BUILD_PACKAGES := build-essential pkg-config libpurple-dev libglib2.0-dev libcla
 # ... and to run the whole test suite (local XMPP server, libotr reference peer, Finch under
 # tmux, Pidgin under Xvfb, network namespaces).
 TEST_PACKAGES := $(BUILD_PACKAGES) prosody libotr5-dev libotr5-bin iproute2 util-linux \
-                 tmux finch pidgin xvfb xauth xdotool imagemagick
+                 tmux finch pidgin xvfb xauth xdotool imagemagick valgrind
 
 # As root: run libpurple, prosody, Finch and Pidgin in a private network namespace where
 # only `lo` exists, so nothing a test starts can reach the network. Elsewhere (no root)

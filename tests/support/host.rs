@@ -380,12 +380,34 @@ pub struct Host {
 impl Host {
     /// Starts a host; `env` adds environment variables (e.g. PURPLE_OTR_TEST_PANIC=1).
     pub fn start(label: &str, env: &[(&str, &str)]) -> Host {
+        Host::start_wrapped(label, env, &[], |_| {})
+    }
+
+    /// Like [`Host::start`], but runs the host under `wrapper` (e.g. valgrind and its
+    /// options; the wrapper may name files in the host's dir via `{dir}`), after `prepare`
+    /// has put files into the fresh user dir.
+    pub fn start_wrapped(
+        label: &str,
+        env: &[(&str, &str)],
+        wrapper: &[&str],
+        prepare: impl FnOnce(&Path),
+    ) -> Host {
         let dir = TempDir::new(&format!("host-{label}"));
         let user_dir = dir.path().join("purple");
         fs::create_dir_all(&user_dir).expect("user dir");
+        prepare(&user_dir);
         let stderr_path = dir.path().join("stderr.log");
         let stderr = fs::File::create(&stderr_path).expect("stderr log");
-        let mut cmd = Command::new(host_binary());
+        let dir_text = dir.path().to_string_lossy().into_owned();
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args.iter().map(|a| a.replace("{dir}", &dir_text)));
+                c.arg(host_binary());
+                c
+            }
+            None => Command::new(host_binary()),
+        };
         cmd.arg(&user_dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -589,6 +611,29 @@ impl Host {
         if let Err(e) = self.try_cmd(&["wait_signed_on", jid, "20000"]) {
             self.fail(&format!("{jid} did not sign on: {}", e.get("reason")));
         }
+    }
+}
+
+impl Host {
+    /// Sends `quit` and waits up to `timeout` for the process to end (a host under valgrind
+    /// needs time for its leak check). The exit status, if it ended.
+    pub fn quit_and_wait(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        if let Some(mut stdin) = self.stdin.take() {
+            let _ = stdin.write_all(b"quit\n");
+        }
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// The directory holding the user dir, the stderr log and anything a wrapper wrote.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 }
 
