@@ -511,7 +511,7 @@ impl Session {
         }
         // A query typed by hand becomes our own query, never an encrypted or plain copy of it
         // (libotr does the same).
-        if matches!(envelope::classify(text), Incoming::Query { .. }) {
+        if envelope::is_query(text) {
             return self.start(env);
         }
         let slot = self.best();
@@ -1283,7 +1283,7 @@ impl Session {
         };
         let last_sent = p.last_sent;
         let (text, tlvs) = tlv::split_plaintext(&opened.plaintext);
-        let text = Zeroizing::new(text);
+        let mut text = Zeroizing::new(text);
         let mut replies = Vec::new();
         let mut finished = false;
         for t in &tlvs {
@@ -1325,7 +1325,14 @@ impl Session {
             out.events.push(Event::HeartbeatReceived);
         } else {
             out.display = Some(Received {
-                text: Redacted(String::from_utf8_lossy(&text).into_owned()),
+                // Valid UTF-8 (nearly always) moves into the event without another copy.
+                text: Redacted(match String::from_utf8(std::mem::take(&mut *text)) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let bytes = Zeroizing::new(e.into_bytes());
+                        String::from_utf8_lossy(&bytes).into_owned()
+                    }
+                }),
                 encrypted: true,
                 instance: tag,
             });

@@ -119,6 +119,12 @@ pub fn classify(raw: &str) -> Incoming {
     classify_inner(raw, true)
 }
 
+/// Whether [`classify`] would call `raw` a query message, without copying plain text (the
+/// send path asks this of every message the user types).
+pub fn is_query(raw: &str) -> bool {
+    find_otr(raw, 0).is_some() && matches!(classify(raw), Incoming::Query { .. })
+}
+
 /// Classify a message produced by reassembly. Identical to [`classify`] except that fragment
 /// forms are not recognised (they come out as [`Incoming::Unknown`], as in libotr): a
 /// fragment carried inside fragments is never reassembled a second time.
@@ -616,6 +622,9 @@ mod tests {
         }
         // Only the first `?OTR` counts.
         assert_eq!(classify("?OTR is nice; ?OTRv3?"), Incoming::Unknown);
+        assert!(is_query("?OTRv3?") && is_query("<p>?OTR?v2?</p>"));
+        assert!(!is_query("?OTR is nice; ?OTRv3?") && !is_query("plain ?OTR"));
+        assert!(!is_query("?OTRv3? ?OTR,1,1,x,") && !is_query("hello"));
     }
 
     #[test]
