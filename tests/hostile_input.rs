@@ -1853,3 +1853,29 @@ fn a_burst_of_data_messages_during_a_new_ake() {
     }
     assert_still_talking(&mut p, "stragglers");
 }
+
+#[test]
+fn replayed_dh_key_and_signature_soon_after_the_ake_do_not_reset_the_keys() {
+    let mut p = Pair::new(Policy::MANUAL);
+    p.establish(Who::Alice);
+    // Alice's DH-Key and Signature of that AKE.
+    let replay: Vec<String> = p
+        .wire
+        .iter()
+        .filter(|(w, m)| *w == Who::Alice && m.starts_with("?OTR:"))
+        .map(|(_, m)| m.clone())
+        .collect();
+    assert_eq!(replay.len(), 2);
+    // A few round trips turn both ratchets.
+    for i in 0..3 {
+        p.send(Who::Alice, &format!("a{i}"));
+        p.run();
+        p.send(Who::Bob, &format!("b{i}"));
+        p.run();
+    }
+    // Within the master commit's 60 s lifetime, the captured messages come again.
+    for m in &replay {
+        bob_receives(&mut p, m);
+    }
+    assert_still_talking(&mut p, "replayed DH-Key and Signature");
+}

@@ -211,6 +211,11 @@ struct Instance {
     smp: Smp,
     fragments: Reassembler,
     last_received: u64,
+    /// The master's commit (its hash) this instance took over, and the DH-Key (g^y) it took
+    /// it over for (see `receive_encoded`). The same pair never restarts an exchange: a
+    /// replayed DH-Key would rebuild the AKE's keys, and a replayed Signature would then
+    /// reset a running private conversation to them.
+    took_commit: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Instance {
@@ -224,6 +229,7 @@ impl Instance {
             smp: Smp::new(),
             fragments: Reassembler::new(REASSEMBLY_CAP),
             last_received: 0,
+            took_commit: None,
         }
     }
 }
@@ -1065,8 +1071,18 @@ impl Session {
                     return;
                 };
                 let master_waiting = self.master.ake.awaiting_dh_key();
+                let dh_key = match &message.message {
+                    Message::DhKey(k) => Some(k.gy.as_slice()),
+                    _ => None,
+                };
+                let taken = matches!(
+                    (&self.inst_ref(slot).took_commit, self.master.ake.our_commit_hash(), dh_key),
+                    (Some((commit, gy)), Some(ours), Some(theirs))
+                        if commit.as_slice() == ours && gy.as_slice() == theirs
+                );
                 if message_type == DH_KEY
                     && master_waiting
+                    && !taken
                     && !self.inst_ref(slot).ake.awaiting_dh_key()
                 {
                     // One of the buddy's instances answers the commit we sent to all of them.
@@ -1094,6 +1110,7 @@ impl Session {
                         let inst = self.inst(slot);
                         let previous = std::mem::replace(&mut inst.ake, ake);
                         inst.crossed_ake = crossed.map(|_| previous);
+                        inst.took_commit = ours.zip(dh_key.map(<[u8]>::to_vec));
                     }
                 } else if created && message_type != DH_COMMIT {
                     // libotr ignores anything but an AKE start from an instance it never met.
