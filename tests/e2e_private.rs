@@ -275,6 +275,45 @@ fn private_conversation_between_two_plugins() {
     );
     received(&mut alice, "bob-secret-refreshed");
 
+    // Known keys: listed, not forgettable while in use, forgotten after the end.
+    let bob_fp = fingerprints_file(&alice)
+        .split('\t')
+        .nth(3)
+        .expect("bob's fingerprint")
+        .to_string();
+    alice.cmd(&["conv_cmd", ALICE, "bob@localhost", "/otr fingerprints"]);
+    wait_line(
+        &mut alice,
+        ALICE,
+        "bob@localhost",
+        "Known keys of bob@localhost",
+    );
+    alice.cmd(&[
+        "conv_cmd",
+        ALICE,
+        "bob@localhost",
+        &format!("/otr forget {bob_fp}"),
+    ]);
+    wait_line(&mut alice, ALICE, "bob@localhost", "That key is in use");
+    alice.cmd(&["conv_cmd", ALICE, "bob@localhost", "/otr end"]);
+    alice.cmd(&[
+        "conv_cmd",
+        ALICE,
+        "bob@localhost",
+        &format!("/otr forget {bob_fp}"),
+    ]);
+    wait_line(
+        &mut alice,
+        ALICE,
+        "bob@localhost",
+        "Forgot bob@localhost's key",
+    );
+    assert!(
+        !fingerprints_file(&alice).contains(&bob_fp),
+        "{}",
+        fingerprints_file(&alice)
+    );
+
     // What the server saw: no message the test typed, ever; once private, only OTR data.
     let wire = proxy.recorded();
     for i in 0..100 {

@@ -326,3 +326,26 @@ fn host_answers_request_dialogs() {
     host.wait_event("request_closed", |l| l.get("id") == request.get("id"), WAIT);
     host.cmd(&["wait_signed_on", ALICE, "20000"]);
 }
+
+#[test]
+fn pidgin_otr_settings_are_taken_over() {
+    // A user coming from pidgin-otr: OTR enabled but not automatic (libotr's MANUAL), and
+    // "don't log OTR conversations" off; a buddy with its own override (always).
+    let prefs = "<?xml version='1.0' encoding='UTF-8' ?>\n<pref version='1' name='/'>\n\
+        <pref name='OTR'>\n\
+        <pref name='enabled' type='bool' value='1'/>\n\
+        <pref name='automatic' type='bool' value='0'/>\n\
+        <pref name='onlyprivate' type='bool' value='0'/>\n\
+        <pref name='avoidloggingotr' type='bool' value='0'/>\n\
+        </pref>\n</pref>\n";
+    let mut host = Host::start_wrapped("prefs", &[], &[], |dir| {
+        std::fs::write(dir.join("prefs.xml"), prefs).expect("prefs.xml");
+    });
+    host.load_plugin().expect("loads");
+    assert_eq!(host.quit_and_wait(WAIT).map(|s| s.success()), Some(true));
+    let saved = std::fs::read_to_string(host.user_dir().join("prefs.xml")).expect("saved prefs");
+    let ours = &saved[saved.find("name='purple-otr'").expect("our prefs saved")..];
+    assert!(ours.contains("name='policy' type='string' value='manual'"), "{ours}");
+    assert!(ours.contains("name='avoid_logging' type='bool' value='0'"), "{ours}");
+    assert!(ours.contains("name='imported_pidgin_otr' type='bool' value='1'"), "{ours}");
+}
