@@ -302,12 +302,7 @@ fn private_conversation_between_two_plugins() {
         "bob@localhost",
         &format!("/otr forget {bob_fp}"),
     ]);
-    wait_line(
-        &mut alice,
-        ALICE,
-        "bob@localhost",
-        "Forgot bob@localhost's key",
-    );
+    wait_line(&mut alice, ALICE, "bob@localhost", "Forgot bob@localhost");
     assert!(
         !fingerprints_file(&alice).contains(&bob_fp),
         "{}",
