@@ -516,20 +516,31 @@ impl Bridge {
                 only_verified: false,
                 ..*settings
             };
-            let sent = self.outgoing(key, &unrestricted, &text, now);
-            for w in sent.wire {
-                effects.push(Effect::Transmit {
-                    conv: key.clone(),
-                    text: w,
-                });
-            }
-            effects.extend(
-                sent.effects
-                    .into_iter()
-                    .filter(|e| !matches!(e, Effect::ShowTyped { .. })),
-            );
+            self.send_later(key, &unrestricted, &text, now, &mut effects);
         }
         effects
+    }
+
+    /// Sends a message the user typed earlier (it was already shown when typed), turning
+    /// what goes on the wire into effects.
+    fn send_later(
+        &mut self,
+        key: &ConvKey,
+        settings: &ConvSettings,
+        text: &str,
+        now: u64,
+        effects: &mut Vec<Effect>,
+    ) {
+        let sent = self.outgoing(key, settings, text, now);
+        effects.extend(sent.wire.into_iter().map(|text| Effect::Transmit {
+            conv: key.clone(),
+            text,
+        }));
+        effects.extend(
+            sent.effects
+                .into_iter()
+                .filter(|e| !matches!(e, Effect::ShowTyped { .. })),
+        );
     }
 
     /// `/otr send-held`: send what waits for verification or for a key the user now accepts.
@@ -750,18 +761,7 @@ impl Bridge {
                 effects.extend(self.start(&k, &settings, now));
             }
             for text in typed {
-                let sent = self.outgoing(&k, &settings, &text, now);
-                for w in sent.wire {
-                    effects.push(Effect::Transmit {
-                        conv: k.clone(),
-                        text: w,
-                    });
-                }
-                effects.extend(
-                    sent.effects
-                        .into_iter()
-                        .filter(|e| !matches!(e, Effect::ShowTyped { .. })),
-                );
+                self.send_later(&k, &settings, &text, now, &mut effects);
             }
         }
         effects
