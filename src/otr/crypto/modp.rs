@@ -1,15 +1,26 @@
 //! The 1536-bit MODP group of RFC 3526 (spec: "Diffie-Hellman"), generator 2, used by the AKE,
 //! the data-phase key ratchet and SMP.
 //!
-//! Every exponentiation with a secret exponent goes through [`pow_secret`], a fixed-window
-//! Montgomery ladder from `crypto-bigint` whose running time depends only on the *bound* of the
-//! exponent's length, never on its bits. Public-only operations (verifying a peer's proof)
-//! may use [`pow_public`], which is variable time.
+//! Every exponentiation with a secret exponent goes through [`pow_secret`] or [`pow_g_secret`],
+//! whose running time depends only on the *bound* of the exponent's length (`exp_bits`), never
+//! on its bits. Public-only operations (verifying a peer's proof) may use [`pow_public`], which
+//! is variable time.
+//!
+//! - [`pow_secret`] (any base) is crypto-bigint's fixed-window Montgomery exponentiation:
+//!   `exp_bits` squarings and `exp_bits / 4` multiplications, each by a table entry read with
+//!   a constant-time scan.
+//! - [`pow_g_secret`] (base g = 2), for the two bounds in use (320-bit DH exponents, 1536-bit
+//!   SMP exponents), is a Lim–Lee comb with [`COMB_TEETH`] teeth over a table computed once
+//!   per process: `ceil(exp_bits / 8)` squarings and as many multiplications, about a quarter
+//!   of the work. Every step reads the table by scanning *all* of its 256 entries and keeping
+//!   one with a mask, so neither the memory access pattern nor the running time depends on the
+//!   exponent's bits. Other bounds fall back to [`pow_secret`].
 
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
-use crypto_bigint::{NonZero, Odd, U1536};
+use crypto_bigint::{NonZero, Odd, Word, U1536};
 use once_cell::sync::Lazy;
-use zeroize::Zeroizing;
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
 
 /// A group element or exponent: 1536 bits.
 pub type Int = U1536;
@@ -59,14 +70,109 @@ pub fn pow_secret(base: &Int, exp: &Int, exp_bits: u32) -> Int {
     b.pow_bounded_exp(exp, exp_bits).retrieve()
 }
 
-/// `g^exp mod p` for a secret `exp`, constant time in `exp`.
+/// `g^exp mod p` for a secret `exp`, constant time in `exp` for a given `exp_bits` bound.
+///
+/// `exp` must be below `2^exp_bits`; higher bits are ignored, as in [`pow_secret`].
 pub fn pow_g_secret(exp: &Int, exp_bits: u32) -> Int {
-    pow_secret(&G, exp, exp_bits)
+    match exp_bits {
+        DH_EXPONENT_BITS => COMB_DH.pow(exp),
+        1536 => COMB_FULL.pow(exp),
+        _ => pow_secret(&G, exp, exp_bits),
+    }
+}
+
+/// Teeth of the fixed-base comb: the table has `2^COMB_TEETH` entries (48 KiB per bound).
+pub const COMB_TEETH: u32 = 8;
+const COMB_ENTRIES: usize = 1 << COMB_TEETH;
+
+/// A Lim–Lee comb for g with a fixed exponent bound `bits` = `COMB_TEETH * spacing` (at most):
+/// the exponent is cut into `COMB_TEETH` blocks of `spacing` bits; entry `j` of the table is
+/// the product of `g^(2^(k * spacing))` over the bits `k` set in `j`, in Montgomery form. Then
+/// `g^e` = the product over `i` (from `spacing - 1` down) of squaring and multiplying by the
+/// entry whose bit `k` is bit `k * spacing + i` of `e`.
+struct FixedBaseComb {
+    bits: u32,
+    spacing: u32,
+    table: Vec<[Word; Int::LIMBS]>,
+}
+
+static COMB_DH: Lazy<FixedBaseComb> = Lazy::new(|| FixedBaseComb::new(DH_EXPONENT_BITS));
+static COMB_FULL: Lazy<FixedBaseComb> = Lazy::new(|| FixedBaseComb::new(1536));
+
+impl FixedBaseComb {
+    /// Builds the table (public values only, so variable time is fine here).
+    fn new(bits: u32) -> Self {
+        let spacing = bits.div_ceil(COMB_TEETH);
+        let mut tooth = FixedMontyForm::new(&G, &P_PARAMS);
+        let mut teeth = Vec::with_capacity(COMB_TEETH as usize);
+        for _ in 0..COMB_TEETH {
+            teeth.push(tooth);
+            tooth = tooth.square_repeat_vartime(spacing);
+        }
+        let one = FixedMontyForm::one(&P_PARAMS);
+        let mut entries = vec![one; COMB_ENTRIES];
+        for j in 1..COMB_ENTRIES {
+            let low = j.trailing_zeros() as usize;
+            entries[j] = entries[j & (j - 1)] * teeth[low];
+        }
+        let table = entries
+            .iter()
+            .map(|e| *e.as_montgomery().as_words())
+            .collect();
+        FixedBaseComb {
+            bits,
+            spacing,
+            table,
+        }
+    }
+
+    /// The entry at secret index `index`, read by scanning every entry and keeping the
+    /// matching one with a mask derived from `subtle`'s constant-time comparison.
+    fn select(&self, index: u32) -> FixedMontyForm<{ Int::LIMBS }> {
+        let mut words = [0 as Word; Int::LIMBS];
+        for (j, entry) in (0u32..).zip(&self.table) {
+            let hit = Word::from(j.ct_eq(&index).unwrap_u8());
+            let mask = hit.wrapping_neg();
+            for (w, e) in words.iter_mut().zip(entry) {
+                *w |= e & mask;
+            }
+        }
+        let out = FixedMontyForm::from_montgomery(Int::from_words(words), &P_PARAMS);
+        words.zeroize();
+        out
+    }
+
+    /// `g^exp`, ignoring bits of `exp` at or above `self.bits`. The same sequence of
+    /// squarings, scans and multiplications runs for every exponent.
+    fn pow(&self, exp: &Int) -> Int {
+        let words = exp.as_words();
+        let mut acc = FixedMontyForm::one(&P_PARAMS);
+        for i in (0..self.spacing).rev() {
+            acc = acc.square();
+            let mut index = 0u32;
+            for k in 0..COMB_TEETH {
+                let pos = k * self.spacing + i;
+                // Positions are public; only the bits read are secret. A position past the
+                // bound contributes 0 (masked, not skipped).
+                let in_range = Word::from(pos < self.bits);
+                let word = words.get((pos / Word::BITS) as usize).copied().unwrap_or(0);
+                let bit = (word >> (pos % Word::BITS)) & in_range;
+                index |= (bit as u32) << k;
+            }
+            acc = acc * self.select(index);
+            index.zeroize();
+        }
+        let out = acc.retrieve();
+        acc.as_montgomery_mut().zeroize();
+        out
+    }
 }
 
 /// `base^exp mod p` where both are public (proof verification). Variable time.
 pub fn pow_public(base: &Int, exp: &Int) -> Int {
-    FixedMontyForm::new(base, &P_PARAMS).pow_vartime(exp).retrieve()
+    FixedMontyForm::new(base, &P_PARAMS)
+        .pow_vartime(exp)
+        .retrieve()
 }
 
 /// `a * b mod p`.
@@ -177,7 +283,63 @@ mod tests {
         let e = Int::from_be_hex(&"1234567890abcdef".repeat(24));
         let small = Int::from_u64(0xdead_beef_cafe_f00d);
         assert_eq!(pow_secret(&G, &e, 1536), pow_public(&G, &e));
-        assert_eq!(pow_secret(&G, &small, DH_EXPONENT_BITS), pow_public(&G, &small));
+        assert_eq!(
+            pow_secret(&G, &small, DH_EXPONENT_BITS),
+            pow_public(&G, &small)
+        );
+    }
+
+    /// The comb must agree with the generic exponentiation for every exponent of both bounds
+    /// it serves, including the edges of the range.
+    #[test]
+    fn fixed_base_comb_matches_pow_public() {
+        use rand_chacha::rand_core::SeedableRng;
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0x6f74_7232);
+        for bits in [DH_EXPONENT_BITS, 1536] {
+            let top = if bits == 1536 {
+                Int::MAX
+            } else {
+                Int::ONE.shl_vartime(bits).wrapping_sub(&Int::ONE)
+            };
+            let q_minus_1 = Q.wrapping_sub(&Int::ONE);
+            let mut edges = vec![Int::ZERO, Int::ONE, Int::from_u8(2), top];
+            if bits == 1536 {
+                edges.extend([q_minus_1, *Q]);
+            } else {
+                edges.push(Int::ONE.shl_vartime(bits - 1));
+            }
+            for e in &edges {
+                assert_eq!(pow_g_secret(e, bits), pow_public(&G, e), "{bits} bits: {e}");
+            }
+            let rounds = if bits == 1536 { 24 } else { 64 };
+            for _ in 0..rounds {
+                let e = random_exponent(&mut rng, bits);
+                assert_eq!(pow_g_secret(&e, bits), pow_public(&G, &e), "{bits} bits");
+            }
+        }
+        // g^(q-1) is g's inverse (g has order q).
+        let q_minus_1 = Q.wrapping_sub(&Int::ONE);
+        assert_eq!(mul_mod_p(&pow_g_secret(&q_minus_1, 1536), &G), Int::ONE);
+    }
+
+    /// Bits above the bound are ignored, exactly as `pow_secret` ignores them.
+    #[test]
+    fn fixed_base_comb_ignores_bits_above_the_bound() {
+        let e = Int::from_be_hex(&"f0e1d2c3b4a59687".repeat(24));
+        let low = e.bitand(
+            &Int::ONE
+                .shl_vartime(DH_EXPONENT_BITS)
+                .wrapping_sub(&Int::ONE),
+        );
+        assert_ne!(e, low);
+        assert_eq!(
+            pow_g_secret(&e, DH_EXPONENT_BITS),
+            pow_secret(&G, &e, DH_EXPONENT_BITS)
+        );
+        assert_eq!(pow_g_secret(&e, DH_EXPONENT_BITS), pow_public(&G, &low));
+        // A bound the comb does not serve takes the generic path, with the same result.
+        let low200 = e.bitand(&Int::ONE.shl_vartime(200).wrapping_sub(&Int::ONE));
+        assert_eq!(pow_g_secret(&e, 200), pow_public(&G, &low200));
     }
 
     #[test]
@@ -186,7 +348,10 @@ mod tests {
         let b = Int::from_u64(987_654_321);
         let ga = pow_g_secret(&a, DH_EXPONENT_BITS);
         let gb = pow_g_secret(&b, DH_EXPONENT_BITS);
-        assert_eq!(pow_secret(&gb, &a, DH_EXPONENT_BITS), pow_secret(&ga, &b, DH_EXPONENT_BITS));
+        assert_eq!(
+            pow_secret(&gb, &a, DH_EXPONENT_BITS),
+            pow_secret(&ga, &b, DH_EXPONENT_BITS)
+        );
     }
 
     #[test]
