@@ -292,6 +292,10 @@ impl KeyRatchet {
             self.their_keyid = self.their_keyid.wrapping_add(1);
         }
         self.retire_stale_pairs();
+        // Derive the keys our next message will use now, while receiving, rather than in
+        // `next_send`: the exponentiation they cost (needed once per key turn either way)
+        // then never delays the user's send. A lookup when the pair already exists.
+        let _ = self.pair(self.our_keyid.wrapping_sub(1), self.their_keyid);
     }
 
     fn retire_stale_pairs(&mut self) {
@@ -359,5 +363,51 @@ impl fmt::Debug for KeyRatchet {
             .field("their_keyid", &self.their_keyid)
             .field("live_pairs", &self.pairs.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use rand_chacha::rand_core::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+
+    fn has_pair(r: &KeyRatchet, ours: u32, theirs: u32) -> bool {
+        r.pairs
+            .iter()
+            .any(|p| p.our_keyid == ours && p.their_keyid == theirs)
+    }
+
+    /// Receiving a message that turns the ratchet derives the keys of our next message, so
+    /// that `next_send` finds them; a message whose MAC fails turns nothing.
+    #[test]
+    fn receiving_prepares_the_next_sending_pair() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let a_ake = DhKeyPair::generate(&mut rng);
+        let b_ake = DhKeyPair::generate(&mut rng);
+        let (a_pub, b_pub) = (*a_ake.public(), *b_ake.public());
+        let mut alice = KeyRatchet::after_ake(&mut rng, a_ake, 1, b_pub, 1);
+        let mut bob = KeyRatchet::after_ake(&mut rng, b_ake, 1, a_pub, 1);
+
+        let sent = alice.next_send().unwrap();
+        let (s, r, ctr) = (sent.sender_keyid, sent.recipient_keyid, sent.ctr_top);
+        let mac_key = sent.keys.send_mac;
+        let next = *sent.next_dh;
+
+        // A forged MAC: refused, and the ratchet does not turn.
+        let err = bob.check_incoming(s, r, ctr, |_| false).err();
+        assert_eq!(err, Some(KeyError::BadMac));
+        assert_eq!((bob.our_keyid(), bob.their_keyid()), (2, 1));
+
+        let recv_mac = bob.check_incoming(s, r, ctr, |_| true).unwrap().recv_mac;
+        assert_eq!(recv_mac, mac_key);
+        bob.accept_incoming(&mut rng, s, r, ctr, Some(next));
+        assert_eq!(bob.their_keyid(), 2);
+        assert!(has_pair(&bob, bob.our_keyid() - 1, bob.their_keyid()));
+        let live = bob.pairs.len();
+        let reply = bob.next_send().unwrap();
+        assert_eq!((reply.sender_keyid, reply.recipient_keyid), (1, 2));
+        assert_eq!(bob.pairs.len(), live, "the send derived nothing new");
     }
 }
