@@ -128,9 +128,9 @@ impl FixedBaseComb {
 
     /// The entry at secret index `index`, read by scanning every entry and keeping the
     /// matching one with a mask derived from `subtle`'s constant-time comparison.
-    fn select(&self, index: u32) -> FixedMontyForm<{ Int::LIMBS }> {
+    fn select(&self, index: Word) -> FixedMontyForm<{ Int::LIMBS }> {
         let mut words = [0 as Word; Int::LIMBS];
-        for (j, entry) in (0u32..).zip(&self.table) {
+        for (j, entry) in (0 as Word..).zip(&self.table) {
             let hit = Word::from(j.ct_eq(&index).unwrap_u8());
             let mask = hit.wrapping_neg();
             for (w, e) in words.iter_mut().zip(entry) {
@@ -149,7 +149,7 @@ impl FixedBaseComb {
         let mut acc = FixedMontyForm::one(&P_PARAMS);
         for i in (0..self.spacing).rev() {
             acc = acc.square();
-            let mut index = 0u32;
+            let mut index: Word = 0;
             for k in 0..COMB_TEETH {
                 let pos = k * self.spacing + i;
                 // Positions are public; only the bits read are secret. A position past the
@@ -157,9 +157,9 @@ impl FixedBaseComb {
                 let in_range = Word::from(pos < self.bits);
                 let word = words.get((pos / Word::BITS) as usize).copied().unwrap_or(0);
                 let bit = (word >> (pos % Word::BITS)) & in_range;
-                index |= (bit as u32) << k;
+                index |= bit << k;
             }
-            acc = acc * self.select(index);
+            acc *= self.select(index);
             index.zeroize();
         }
         let out = acc.retrieve();
