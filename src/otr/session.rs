@@ -1017,6 +1017,7 @@ impl Session {
         }
         let mut child = Instance::new(tag);
         child.last_received = now;
+        child.ake_activity = now;
         if matches!(self.master.msg, MsgState::Finished) {
             child.msg = MsgState::Finished;
         }
@@ -1108,6 +1109,9 @@ impl Session {
                     }
                     if let Some(ake) = self.master.ake.copy_pending_commit() {
                         let inst = self.inst(slot);
+                        // The exchange is alive from now on, even if answering this DH-Key
+                        // must wait for our key: a stale timestamp would let `poll` drop it.
+                        inst.ake_activity = env.now;
                         let previous = std::mem::replace(&mut inst.ake, ake);
                         inst.crossed_ake = crossed.map(|_| previous);
                         inst.took_commit = ours.zip(dh_key.map(<[u8]>::to_vec));

@@ -1390,6 +1390,10 @@ mod tests {
             b.effects
         );
         assert!(!a.bridge.status(&a.conv).is_some_and(|st| st.is_private()));
+        // The plugin's timer keeps running while bob's key is made.
+        for t in 102..110 {
+            assert!(b.bridge.poll(t, |_| s).is_empty());
+        }
         let account = b.conv.account.clone();
         let effects = b.bridge.key_ready(
             &account,
