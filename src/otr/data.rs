@@ -3,7 +3,6 @@
 
 use zeroize::Zeroizing;
 
-use super::crypto::{aes_ctr, mac};
 use super::keys::{KeyError, KeyRatchet};
 use super::wire::messages::{DataMessage, Header, DATA};
 
@@ -47,21 +46,21 @@ pub fn seal(
     let keys = ratchet.next_send()?;
     let ctr_top = keys.ctr_top.to_be_bytes();
     let mut encrypted = plaintext.to_vec();
-    aes_ctr::aes128_ctr(&keys.keys.send_aes, &ctr_top, &mut encrypted);
+    keys.aes.apply(&ctr_top, &mut encrypted);
     let mut message = DataMessage {
         flags,
         sender_keyid: keys.sender_keyid,
         recipient_keyid: keys.recipient_keyid,
-        next_dh: super::crypto::modp::to_mpi_bytes(keys.next_dh),
+        next_dh: keys.next_dh.to_vec(),
         ctr_top,
         encrypted,
         mac: [0; 20],
         old_mac_keys: reveal,
     };
-    message.mac = mac::hmac_sha1(&keys.keys.send_mac, &message.authenticated_bytes(header));
+    message.mac = keys.mac.compute(&message.authenticated_bytes(header));
     Ok(Sealed {
         message,
-        extra_key: Zeroizing::new(keys.keys.extra_key),
+        extra_key: Zeroizing::new(*keys.extra_key),
     })
 }
 
@@ -83,13 +82,13 @@ pub fn open(
         message.sender_keyid,
         message.recipient_keyid,
         ctr_top,
-        |mac_key| mac::verify(&mac::hmac_sha1(mac_key, &authenticated), &message.mac),
+        |mac_key| mac_key.verify(&authenticated, &message.mac),
     )?;
     // Only an authenticated message may complain about its next key.
     let their_next = their_next?;
     let mut plaintext = Zeroizing::new(message.encrypted.clone());
-    aes_ctr::aes128_ctr(&keys.recv_aes, &message.ctr_top, &mut plaintext);
-    let extra_key = Zeroizing::new(keys.extra_key);
+    keys.aes.apply(&message.ctr_top, &mut plaintext);
+    let extra_key = Zeroizing::new(*keys.extra_key);
     ratchet.accept_incoming(
         rng,
         message.sender_keyid,

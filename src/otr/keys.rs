@@ -10,7 +10,9 @@ use std::fmt;
 
 use zeroize::{Zeroize, Zeroizing};
 
+use super::crypto::aes_ctr::AesCtrKey;
 use super::crypto::kdf::{session_keys, SessionKeys};
+use super::crypto::mac::HmacSha1Key;
 use super::crypto::modp::{self, Int};
 
 /// A DH key pair in the 1536-bit group. The private exponent is wiped on drop.
@@ -68,11 +70,20 @@ impl fmt::Debug for DhKeyPair {
     }
 }
 
+/// One direction's keys, prepared once per key pair (AES key schedule, keyed HMAC states)
+/// so that each message pays only for its own blocks.
+struct PreparedKeys {
+    aes: AesCtrKey,
+    mac: HmacSha1Key,
+}
+
 /// The session keys of one (our key id, their key id) pair and their counters.
 struct KeyPairState {
     our_keyid: u32,
     their_keyid: u32,
     keys: SessionKeys,
+    send: PreparedKeys,
+    recv: PreparedKeys,
     /// The top half of the last counter we sent with these keys.
     send_ctr: u64,
     /// The top half of the last counter we accepted with these keys.
@@ -101,9 +112,18 @@ pub enum KeyError {
 pub(crate) struct SendKeys<'a> {
     pub(crate) sender_keyid: u32,
     pub(crate) recipient_keyid: u32,
-    pub(crate) next_dh: &'a Int,
+    /// MPI magnitude of our newest public key, the message's "next" key.
+    pub(crate) next_dh: &'a [u8],
     pub(crate) ctr_top: u64,
-    pub(crate) keys: &'a SessionKeys,
+    pub(crate) aes: &'a AesCtrKey,
+    pub(crate) mac: &'a HmacSha1Key,
+    pub(crate) extra_key: &'a [u8; 32],
+}
+
+/// The keys that decrypt one verified incoming message.
+pub(crate) struct RecvKeys<'a> {
+    pub(crate) aes: &'a AesCtrKey,
+    pub(crate) extra_key: &'a [u8; 32],
 }
 
 /// Our and the peer's current DH keys after an AKE, and the live session keys.
@@ -111,6 +131,8 @@ pub struct KeyRatchet {
     /// Id of `our_current`; `our_previous` has id `our_keyid - 1`.
     our_keyid: u32,
     our_current: DhKeyPair,
+    /// `to_mpi_bytes(our_current.public())`, sent in every message until the key turns.
+    our_current_mpi: Vec<u8>,
     our_previous: DhKeyPair,
     /// Id of `their_current`; `their_previous`, when present, has id `their_keyid - 1`.
     their_keyid: u32,
@@ -132,9 +154,11 @@ impl KeyRatchet {
         their_public: Int,
         their_keyid: u32,
     ) -> Self {
+        let our_current = DhKeyPair::generate(rng);
         KeyRatchet {
             our_keyid: ake_keyid.wrapping_add(1),
-            our_current: DhKeyPair::generate(rng),
+            our_current_mpi: modp::to_mpi_bytes(our_current.public()),
+            our_current,
             our_previous: ake_key,
             their_keyid,
             their_current: their_public,
@@ -199,10 +223,20 @@ impl KeyRatchet {
         let theirs = self.their_key(their_keyid).ok_or(KeyError::UnknownKeyId)?;
         let secret = ours.shared_secret(theirs);
         let keys = session_keys(ours.public(), theirs, &secret);
+        let send = PreparedKeys {
+            aes: AesCtrKey::new(&keys.send_aes),
+            mac: HmacSha1Key::new(&keys.send_mac),
+        };
+        let recv = PreparedKeys {
+            aes: AesCtrKey::new(&keys.recv_aes),
+            mac: HmacSha1Key::new(&keys.recv_mac),
+        };
         self.pairs.push(KeyPairState {
             our_keyid,
             their_keyid,
             keys,
+            send,
+            recv,
             send_ctr: 0,
             recv_ctr: 0,
             recv_mac_used: false,
@@ -216,26 +250,25 @@ impl KeyRatchet {
     pub(crate) fn next_send(&mut self) -> Result<SendKeys<'_>, KeyError> {
         let sender_keyid = self.our_keyid.wrapping_sub(1);
         let recipient_keyid = self.their_keyid;
-        let pair = self.pair(sender_keyid, recipient_keyid)?;
+        // Look the pair up (deriving it if needed), then borrow it alongside `our_current_mpi`.
+        self.pair(sender_keyid, recipient_keyid)?;
+        let pair = self
+            .pairs
+            .iter_mut()
+            .find(|p| p.our_keyid == sender_keyid && p.their_keyid == recipient_keyid)
+            .ok_or(KeyError::UnknownKeyId)?;
         pair.send_ctr = pair
             .send_ctr
             .checked_add(1)
             .ok_or(KeyError::CounterExhausted)?;
-        let ctr_top = pair.send_ctr;
-        let i = self
-            .pairs
-            .iter()
-            .position(|p| p.our_keyid == sender_keyid && p.their_keyid == recipient_keyid);
-        let keys = match i {
-            Some(i) => &self.pairs[i].keys,
-            None => return Err(KeyError::UnknownKeyId),
-        };
         Ok(SendKeys {
             sender_keyid,
             recipient_keyid,
-            next_dh: self.our_current.public(),
-            ctr_top,
-            keys,
+            next_dh: &self.our_current_mpi,
+            ctr_top: pair.send_ctr,
+            aes: &pair.send.aes,
+            mac: &pair.send.mac,
+            extra_key: &pair.keys.extra_key,
         })
     }
 
@@ -251,16 +284,19 @@ impl KeyRatchet {
         sender_keyid: u32,
         recipient_keyid: u32,
         ctr_top: u64,
-        verify_mac: impl FnOnce(&[u8; 20]) -> bool,
-    ) -> Result<&SessionKeys, KeyError> {
+        verify_mac: impl FnOnce(&HmacSha1Key) -> bool,
+    ) -> Result<RecvKeys<'_>, KeyError> {
         let pair = self.pair(recipient_keyid, sender_keyid)?;
-        if !verify_mac(&pair.keys.recv_mac) {
+        if !verify_mac(&pair.recv.mac) {
             return Err(KeyError::BadMac);
         }
         if ctr_top <= pair.recv_ctr {
             return Err(KeyError::CounterNotIncreasing);
         }
-        Ok(&pair.keys)
+        Ok(RecvKeys {
+            aes: &pair.recv.aes,
+            extra_key: &pair.keys.extra_key,
+        })
     }
 
     /// After a message verified and decrypted: record its counter, then turn the ratchet
@@ -284,6 +320,7 @@ impl KeyRatchet {
         if recipient_keyid == self.our_keyid {
             // The peer has seen our newest key: make a newer one to offer.
             let fresh = DhKeyPair::generate(rng);
+            self.our_current_mpi = modp::to_mpi_bytes(fresh.public());
             self.our_previous = std::mem::replace(&mut self.our_current, fresh);
             self.our_keyid = self.our_keyid.wrapping_add(1);
         }
@@ -373,6 +410,10 @@ mod tests {
     use rand_chacha::rand_core::SeedableRng;
     use rand_chacha::ChaCha20Rng;
 
+    fn alice_mpi(r: &KeyRatchet) -> Vec<u8> {
+        modp::to_mpi_bytes(r.our_current.public())
+    }
+
     fn has_pair(r: &KeyRatchet, ours: u32, theirs: u32) -> bool {
         r.pairs
             .iter()
@@ -390,24 +431,53 @@ mod tests {
         let mut alice = KeyRatchet::after_ake(&mut rng, a_ake, 1, b_pub, 1);
         let mut bob = KeyRatchet::after_ake(&mut rng, b_ake, 1, a_pub, 1);
 
+        let alice_next = alice_mpi(&alice);
         let sent = alice.next_send().unwrap();
         let (s, r, ctr) = (sent.sender_keyid, sent.recipient_keyid, sent.ctr_top);
-        let mac_key = sent.keys.send_mac;
-        let next = *sent.next_dh;
+        let tag = sent.mac.compute(b"probe");
+        let extra = *sent.extra_key;
+        assert_eq!(sent.next_dh, &alice_next[..]);
+        let next = *alice.our_current.public();
 
         // A forged MAC: refused, and the ratchet does not turn.
         let err = bob.check_incoming(s, r, ctr, |_| false).err();
         assert_eq!(err, Some(KeyError::BadMac));
         assert_eq!((bob.our_keyid(), bob.their_keyid()), (2, 1));
 
-        let recv_mac = bob.check_incoming(s, r, ctr, |_| true).unwrap().recv_mac;
-        assert_eq!(recv_mac, mac_key);
+        // Bob's prepared receiving keys are Alice's sending keys.
+        let mut verified = false;
+        let recv = bob
+            .check_incoming(s, r, ctr, |mac| {
+                verified = mac.verify(b"probe", &tag);
+                verified
+            })
+            .unwrap();
+        assert_eq!(*recv.extra_key, extra);
+        assert!(verified);
         bob.accept_incoming(&mut rng, s, r, ctr, Some(next));
         assert_eq!(bob.their_keyid(), 2);
         assert!(has_pair(&bob, bob.our_keyid() - 1, bob.their_keyid()));
         let live = bob.pairs.len();
         let reply = bob.next_send().unwrap();
         assert_eq!((reply.sender_keyid, reply.recipient_keyid), (1, 2));
+        let (s, r, ctr) = (reply.sender_keyid, reply.recipient_keyid, reply.ctr_top);
+        let tag = reply.mac.compute(b"reply");
         assert_eq!(bob.pairs.len(), live, "the send derived nothing new");
+
+        // Bob's reply is to Alice's newest key: her key turns, and the cached encoding of
+        // her newest public key turns with it.
+        let before_mpi = alice.our_current_mpi.clone();
+        assert!(alice
+            .check_incoming(s, r, ctr, |mac| mac.verify(b"reply", &tag))
+            .is_ok());
+        alice.accept_incoming(&mut rng, s, r, ctr, None);
+        assert_eq!(alice.our_keyid(), 3);
+        assert_ne!(alice.our_current_mpi, before_mpi);
+        assert_eq!(
+            alice.our_current_mpi,
+            modp::to_mpi_bytes(alice.our_current.public())
+        );
+        let expected = alice_mpi(&alice);
+        assert_eq!(alice.next_send().unwrap().next_dh, &expected[..]);
     }
 }

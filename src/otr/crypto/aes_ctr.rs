@@ -3,10 +3,47 @@
 //! eight zero bytes, incremented as one big-endian 128-bit integer per block. The AKE uses a
 //! top half of zero; data messages carry theirs on the wire.
 
-use aes::cipher::{KeyIvInit, StreamCipher};
+use std::fmt;
+
+use aes::cipher::{InnerIvInit, KeyInit, StreamCipher};
 use zeroize::Zeroizing;
 
 type Aes128Ctr = ctr::Ctr128BE<aes::Aes128>;
+
+/// An AES-128 key with its key schedule already expanded, for a key that encrypts many
+/// messages (one data-message key pair). libotr likewise keeps one cipher handle per key
+/// pair. The schedule is wiped on drop (the `aes` crate's `zeroize` feature), and so is each
+/// per-message copy.
+#[derive(Clone)]
+pub struct AesCtrKey {
+    cipher: aes::Aes128,
+}
+
+impl AesCtrKey {
+    /// Expands `key` once.
+    pub fn new(key: &[u8; 16]) -> Self {
+        let key = Zeroizing::new(*key);
+        AesCtrKey {
+            cipher: aes::Aes128::new(&(*key).into()),
+        }
+    }
+
+    /// Encrypts or decrypts `data` in place with the initial counter block `ctr_top` || 0^64.
+    pub fn apply(&self, ctr_top: &[u8; 8], data: &mut [u8]) {
+        let mut iv = [0u8; 16];
+        iv[..8].copy_from_slice(ctr_top);
+        // The counter mode state takes its own copy of the schedule; both are wiped on drop.
+        let mut cipher =
+            Aes128Ctr::from_core(InnerIvInit::inner_iv_init(self.cipher.clone(), &iv.into()));
+        cipher.apply_keystream(data);
+    }
+}
+
+impl fmt::Debug for AesCtrKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AesCtrKey { <secret> }")
+    }
+}
 
 /// Encrypts or decrypts `data` in place (the two are the same operation in CTR mode).
 ///
@@ -14,11 +51,7 @@ type Aes128Ctr = ctr::Ctr128BE<aes::Aes128>;
 /// before the carry reached `ctr_top`; the 128-bit counter makes even that case match libotr,
 /// which also counts over the full block.
 pub fn aes128_ctr(key: &[u8; 16], ctr_top: &[u8; 8], data: &mut [u8]) {
-    let mut iv = [0u8; 16];
-    iv[..8].copy_from_slice(ctr_top);
-    let key = Zeroizing::new(*key);
-    let mut cipher = Aes128Ctr::new(&(*key).into(), &iv.into());
-    cipher.apply_keystream(data);
+    AesCtrKey::new(key).apply(ctr_top, data);
 }
 
 #[cfg(test)]
@@ -82,6 +115,31 @@ mod tests {
         let expected = unhex(OTR3_ENCRYPTED_GX);
         aes128_ctr(&r, &[0; 8], &mut mpi);
         assert_eq!(mpi, expected);
+    }
+
+    #[test]
+    fn prepared_key_matches_one_shot_and_is_reusable() {
+        let key: [u8; 16] = core::array::from_fn(|i| (i as u8).wrapping_mul(29));
+        let prepared = AesCtrKey::new(&key);
+        for (top, len) in [
+            ([0u8; 8], 0usize),
+            ([0, 0, 0, 0, 0, 0, 0, 1], 17),
+            ([9; 8], 140),
+        ] {
+            let plain: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut a = plain.clone();
+            let mut b = plain.clone();
+            aes128_ctr(&key, &top, &mut a);
+            prepared.apply(&top, &mut b);
+            assert_eq!(a, b);
+            if len > 0 {
+                assert_ne!(a, plain);
+            }
+            // Using the prepared key again starts from the same counter: it decrypts.
+            prepared.apply(&top, &mut b);
+            assert_eq!(b, plain);
+        }
+        assert_eq!(format!("{prepared:?}"), "AesCtrKey { <secret> }");
     }
 
     const OTR3_MPI_GX: &str = concat!(

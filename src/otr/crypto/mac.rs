@@ -4,6 +4,8 @@
 //! MACs a peer sends are checked with [`verify`], which takes the same time whatever bytes
 //! differ.
 
+use std::fmt;
+
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -44,6 +46,49 @@ pub fn hmac_sha1(key: &[u8], data: &[u8]) -> [u8; 20] {
     let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(data);
     mac.finalize().into_bytes().into()
+}
+
+/// An HMAC-SHA1 key with its inner and outer hash states already keyed, for a key that
+/// authenticates many messages (one data-message key pair): each MAC then costs only the
+/// message's own SHA-1 blocks, as with libotr's per-pair MAC handles. The keyed states are
+/// wiped on drop (the `sha1` crate's `zeroize` feature), and so is each per-message copy.
+#[derive(Clone)]
+pub struct HmacSha1Key {
+    keyed: Hmac<Sha1>,
+}
+
+impl HmacSha1Key {
+    /// Keys the HMAC once.
+    pub fn new(key: &[u8]) -> Self {
+        HmacSha1Key {
+            keyed: <Hmac<Sha1> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length"),
+        }
+    }
+
+    /// The MAC of the concatenation of `parts`.
+    pub fn compute_parts(&self, parts: &[&[u8]]) -> [u8; 20] {
+        let mut mac = self.keyed.clone();
+        for p in parts {
+            mac.update(p);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The MAC of `data`.
+    pub fn compute(&self, data: &[u8]) -> [u8; 20] {
+        self.compute_parts(&[data])
+    }
+
+    /// Whether `tag` is the MAC of `data`, in time independent of where they differ.
+    pub fn verify(&self, data: &[u8], tag: &[u8]) -> bool {
+        verify(&self.compute(data), tag)
+    }
+}
+
+impl fmt::Debug for HmacSha1Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HmacSha1Key { <secret> }")
+    }
 }
 
 /// HMAC-SHA256.
@@ -111,6 +156,37 @@ mod tests {
             )),
             "aa4ae5e15272d00e95705637ce8a3b55ed402112"
         );
+    }
+
+    #[test]
+    fn prepared_hmac_sha1_matches_one_shot() {
+        // RFC 2202 case 2, then reuse of the same key on other data (the keyed state is
+        // cloned per message, never consumed).
+        let key = HmacSha1Key::new(b"Jefe");
+        assert_eq!(
+            hex(&key.compute(b"what do ya want for nothing?")),
+            "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
+        );
+        assert_eq!(
+            key.compute_parts(&[b"what do ya ", b"", b"want for nothing?"]),
+            key.compute(b"what do ya want for nothing?")
+        );
+        let long = [0x5a; 200];
+        assert_eq!(key.compute(&long), hmac_sha1(b"Jefe", &long));
+        assert_eq!(key.compute(b""), hmac_sha1(b"Jefe", b""));
+        let big = HmacSha1Key::new(&[0xaa; 80]);
+        let msg = b"Test Using Larger Than Block-Size Key - Hash Key First";
+        assert_eq!(
+            hex(&big.compute(msg)),
+            "aa4ae5e15272d00e95705637ce8a3b55ed402112"
+        );
+        let mut tag = key.compute(b"m");
+        assert!(key.verify(b"m", &tag));
+        assert!(!key.verify(b"n", &tag));
+        assert!(!key.verify(b"m", &tag[..19]));
+        tag[0] ^= 0x80;
+        assert!(!key.verify(b"m", &tag));
+        assert_eq!(format!("{key:?}"), "HmacSha1Key { <secret> }");
     }
 
     #[test]
