@@ -13,11 +13,12 @@ const CHUNK_BLOCKS: usize = 64;
 
 /// An AES-128 key with its key schedule already expanded, for a key that encrypts many
 /// messages (one data-message key pair). libotr likewise keeps one cipher handle per key
-/// pair. The schedule is wiped on drop (the `aes` crate's `zeroize` feature), and so is each
-/// per-message copy.
+/// pair. Only the encryption schedule is kept (counter mode never decrypts a block), half the
+/// memory of `aes::Aes128`. The schedule is wiped on drop (the `aes` crate's `zeroize`
+/// feature); the per-message keystream buffer is wiped by [`AesCtrKey::apply`].
 #[derive(Clone)]
 pub struct AesCtrKey {
-    cipher: aes::Aes128,
+    cipher: aes::Aes128Enc,
 }
 
 impl AesCtrKey {
@@ -25,7 +26,7 @@ impl AesCtrKey {
     pub fn new(key: &[u8; 16]) -> Self {
         let key = Zeroizing::new(*key);
         AesCtrKey {
-            cipher: aes::Aes128::new(&(*key).into()),
+            cipher: aes::Aes128Enc::new(&(*key).into()),
         }
     }
 
