@@ -163,7 +163,12 @@ fn buddy_and_contact_menus_carry_the_plugin_items() {
         "contact",
         "Authenticate buddy",
     ]);
-    host.wait_conv_line(ALICE, BOB, "Authenticating needs a private conversation", WAIT);
+    host.wait_conv_line(
+        ALICE,
+        BOB,
+        "Authenticating needs a private conversation",
+        WAIT,
+    );
     host.cmd(&[
         "blist_menu_invoke",
         ALICE,
@@ -345,7 +350,16 @@ fn pidgin_otr_settings_are_taken_over() {
     assert_eq!(host.quit_and_wait(WAIT).map(|s| s.success()), Some(true));
     let saved = std::fs::read_to_string(host.user_dir().join("prefs.xml")).expect("saved prefs");
     let ours = &saved[saved.find("name='purple-otr'").expect("our prefs saved")..];
-    assert!(ours.contains("name='policy' type='string' value='manual'"), "{ours}");
-    assert!(ours.contains("name='avoid_logging' type='bool' value='0'"), "{ours}");
-    assert!(ours.contains("name='imported_pidgin_otr' type='bool' value='1'"), "{ours}");
+    assert!(
+        ours.contains("name='policy' type='string' value='manual'"),
+        "{ours}"
+    );
+    assert!(
+        ours.contains("name='avoid_logging' type='bool' value='0'"),
+        "{ours}"
+    );
+    assert!(
+        ours.contains("name='imported_pidgin_otr' type='bool' value='1'"),
+        "{ours}"
+    );
 }

@@ -5,15 +5,16 @@
 #![forbid(unsafe_code)]
 
 pub mod crypto;
-pub mod wire;
 pub mod fragment;
 pub mod keystore;
 pub mod smp;
+pub mod wire;
 
 pub mod ake;
 pub mod data;
 pub mod events;
+#[cfg(feature = "fuzzing")]
+pub mod fuzz;
 pub mod keys;
 pub mod policy;
 pub mod session;
-#[cfg(feature = "fuzzing")] pub mod fuzz;
