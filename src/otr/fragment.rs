@@ -45,7 +45,7 @@ impl FragmentPiece {
     /// Parse a fragment that starts at the beginning of `text` (`?OTR|...` or `?OTR,...`);
     /// anything after the trailing comma is ignored, as libotr does.
     ///
-    /// Stricter than libotr's `sscanf` where that one is unsafe: k and n must be decimal
+    /// Stricter than libotr's `sscanf` where that one is lax (it wraps): k and n must be decimal
     /// digits whose value fits a u16 (`%hu` silently wraps), tags hex digits fitting a u32;
     /// leading zeros are fine. The piece runs to the next comma, must be non-empty, and the
     /// comma ending it is required. `0 < k <= n` is required.
