@@ -7,52 +7,20 @@
 //! The Pidgin screenshot is written to target/tmp/screenshots/pidgin-plugins.png; with
 //! PURPLE_OTR_UPDATE_SCREENSHOTS=1 it also replaces docs/screenshots/pidgin-plugins.png.
 
+#[path = "support/gui.rs"]
+mod gui;
 mod support;
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use gui::{find_window, squash, start_xvfb, wait_until, wait_until_opt, xdotool, Killed, Tmux};
 use support::host::{plugin_path, Manifest, TempDir};
 
 const NAME_IN_LISTS: &str = "Off-the-Record Messaging";
 
-/// Runs a helper program; panics with the package to install when it is missing.
-fn run(program: &str, package: &str, args: &[&str]) -> std::process::Output {
-    Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program} ({e}): apt-get install {package}"))
-}
-
-fn wait_until_opt<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = probe() {
-            return Some(v);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(150));
-    }
-}
-
-fn wait_until<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(150));
-    }
-}
-
-/// A client config dir with the plugin installed in `plugins/` and enabled through the
-/// UI's `loaded` pathlist pref, plus one disabled account so no first-run wizard opens.
 fn client_dir(prefix: &str, ui: &str) -> (TempDir, PathBuf) {
     let dir = TempDir::new(prefix);
     let plugins = dir.path().join("plugins");
@@ -79,90 +47,6 @@ fn client_dir(prefix: &str, ui: &str) -> (TempDir, PathBuf) {
 }
 
 // --- Finch under tmux -------------------------------------------------------------------
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(command: &str) -> Tmux {
-        let socket = format!("purple-otr-finch-{}", std::process::id());
-        let out = run(
-            "tmux",
-            "tmux",
-            &[
-                "-L",
-                &socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "finch",
-                "-x",
-                "160",
-                "-y",
-                "50",
-                command,
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "tmux: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Tmux { socket }
-    }
-
-    fn screen(&self) -> String {
-        let out = run(
-            "tmux",
-            "tmux",
-            &["-L", &self.socket, "capture-pane", "-p", "-t", "finch"],
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// `keys` as tmux key names (M-a, Enter) or, with `literal`, as raw bytes.
-    fn send(&self, keys: &str, literal: bool) {
-        let mut args = vec!["-L", self.socket.as_str(), "send-keys", "-t", "finch"];
-        if literal {
-            args.push("-l");
-        }
-        args.push(keys);
-        assert!(run("tmux", "tmux", &args).status.success());
-        std::thread::sleep(Duration::from_millis(120));
-    }
-
-    /// Cursor down as the terminal (tmux-256color, kcud1) encodes it: gnt matches key
-    /// sequences against terminfo, and tmux's own "Down" is the non-keypad form.
-    fn down(&self, times: usize) {
-        for _ in 0..times {
-            self.send("\x1bOB", true);
-        }
-    }
-
-    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        wait_until_opt(Duration::from_secs(20), || {
-            let s = self.screen();
-            pred(&s).then_some(s)
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "timed out waiting for {what}; the screen:\n{}",
-                self.screen()
-            )
-        })
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-    }
-}
 
 /// Rows of a gnt list (lines starting with "│[ ]" / "│[X]"), trimmed after the label.
 fn list_rows(screen: &str) -> Vec<String> {
@@ -210,18 +94,17 @@ fn details_pane(screen: &str) -> String {
     text
 }
 
-fn squash(s: &str) -> String {
-    s.split_whitespace().collect::<String>()
-}
-
 #[test]
 fn finch_lists_the_plugin() {
     let manifest = Manifest::load();
     let (dir, _so) = client_dir("finch", "finch");
-    let tmux = Tmux::start(&format!(
-        "env DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/purple-otr-test-bus finch -c '{}'",
-        dir.path().display()
-    ));
+    let tmux = Tmux::start(
+        "finch",
+        &format!(
+            "env DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/purple-otr-test-bus finch -c '{}'",
+            dir.path().display()
+        ),
+    );
     tmux.wait_for("Finch's buddy list", |s| s.contains("Buddy List"));
 
     // Actions menu (Alt+A), then down to "Plugins".
@@ -287,58 +170,6 @@ fn finch_lists_the_plugin() {
 }
 
 // --- Pidgin under Xvfb ------------------------------------------------------------------
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn xdotool(display: &str, args: &[&str]) -> std::process::Output {
-    Command::new("xdotool")
-        .args(args)
-        .env("DISPLAY", display)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run xdotool ({e}): apt-get install xdotool"))
-}
-
-fn find_window(display: &str, name: &str) -> Option<String> {
-    let out = xdotool(display, &["search", "--name", name]);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .next()
-        .map(str::to_owned)
-}
-
-/// Starts Xvfb on a free display (it picks one and writes the number to stdout).
-fn start_xvfb() -> (Killed, String) {
-    let mut child = Command::new("Xvfb")
-        .args([
-            "-displayfd",
-            "1",
-            "-screen",
-            "0",
-            "1024x768x24",
-            "-nolisten",
-            "tcp",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run Xvfb ({e}): apt-get install xvfb"));
-    let mut stdout = child.stdout.take().expect("Xvfb stdout");
-    let mut number = String::new();
-    let mut byte = [0u8; 1];
-    while stdout.read(&mut byte).map(|n| n == 1).unwrap_or(false) && byte[0] != b'\n' {
-        number.push(byte[0] as char);
-    }
-    let guard = Killed(child);
-    assert!(!number.is_empty(), "Xvfb did not report a display");
-    (guard, format!(":{}", number.trim()))
-}
 
 #[test]
 fn pidgin_shows_the_plugin_in_its_plugin_dialog() {
