@@ -212,12 +212,18 @@ impl KeyRatchet {
 
     /// The live pair state for these ids, deriving its keys on first use.
     fn pair(&mut self, our_keyid: u32, their_keyid: u32) -> Result<&mut KeyPairState, KeyError> {
+        let i = self.pair_index(our_keyid, their_keyid)?;
+        Ok(&mut self.pairs[i])
+    }
+
+    /// Where the live pair for these ids is, deriving its keys on first use.
+    fn pair_index(&mut self, our_keyid: u32, their_keyid: u32) -> Result<usize, KeyError> {
         if let Some(i) = self
             .pairs
             .iter()
             .position(|p| p.our_keyid == our_keyid && p.their_keyid == their_keyid)
         {
-            return Ok(&mut self.pairs[i]);
+            return Ok(i);
         }
         let ours = self.our_key(our_keyid).ok_or(KeyError::UnknownKeyId)?;
         let theirs = self.their_key(their_keyid).ok_or(KeyError::UnknownKeyId)?;
@@ -241,8 +247,7 @@ impl KeyRatchet {
             recv_ctr: 0,
             recv_mac_used: false,
         });
-        let last = self.pairs.len() - 1;
-        Ok(&mut self.pairs[last])
+        Ok(self.pairs.len() - 1)
     }
 
     /// Keys for the next outgoing message: our most recent key the peer has acknowledged and
@@ -250,13 +255,9 @@ impl KeyRatchet {
     pub(crate) fn next_send(&mut self) -> Result<SendKeys<'_>, KeyError> {
         let sender_keyid = self.our_keyid.wrapping_sub(1);
         let recipient_keyid = self.their_keyid;
-        // Look the pair up (deriving it if needed), then borrow it alongside `our_current_mpi`.
-        self.pair(sender_keyid, recipient_keyid)?;
-        let pair = self
-            .pairs
-            .iter_mut()
-            .find(|p| p.our_keyid == sender_keyid && p.their_keyid == recipient_keyid)
-            .ok_or(KeyError::UnknownKeyId)?;
+        // An index, not a reference: the pair is borrowed alongside `our_current_mpi`.
+        let i = self.pair_index(sender_keyid, recipient_keyid)?;
+        let pair = &mut self.pairs[i];
         pair.send_ctr = pair
             .send_ctr
             .checked_add(1)

@@ -69,7 +69,7 @@ pub(crate) enum Effect {
     GenerateKey { account: AccountId },
     /// The conversation's state changed (menu labels, status).
     StateChanged { conv: ConvKey },
-    /// Not for the user: a line for the debug log (never secrets or message text).
+    /// Not for the user: a diagnostic line (holds no key material and no message text).
     Debug { text: String },
 }
 
