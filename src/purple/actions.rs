@@ -5,12 +5,12 @@
 use crate::otr::crypto::fingerprint::Fingerprint;
 use crate::otr::policy::Policy;
 
-use super::bridge::{AccountId, ConvKey};
 use super::dialogs;
 use super::glue;
 use super::objects::{Account, BlistNode, Conversation};
 use super::prefs;
-use super::text::escape_markup;
+use crate::client::markup::escape_markup;
+use crate::client::{AccountId, ConvKey};
 
 /// Writes a plain-text notice into the conversation of `key`.
 pub(crate) fn notice(key: &ConvKey, text: &str, warning: bool) {

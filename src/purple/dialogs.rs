@@ -15,7 +15,6 @@ use std::ptr;
 use crate::otr::crypto::fingerprint::Fingerprint;
 use crate::otr::policy::Policy;
 
-use super::bridge::{AccountId, ConvKey};
 use super::ffi;
 use super::glue;
 use super::guard::guard;
@@ -23,6 +22,7 @@ use super::objects::{Account, BlistNode};
 use super::prefs;
 use super::state;
 use super::text::{c_string, lossy};
+use crate::client::{AccountId, ConvKey};
 
 enum Pending {
     SmpAnswer(ConvKey),

@@ -5,7 +5,6 @@ use std::cell::UnsafeCell;
 use std::ffi::c_char;
 use std::ptr;
 
-use super::bridge::Bridge;
 use super::cmds;
 use super::debug;
 use super::dialogs;
@@ -18,7 +17,8 @@ use super::objects::{notify_error, Plugin};
 use super::prefs;
 use super::signals;
 use super::state::{self, PluginState};
-use super::store::Store;
+use crate::client::store::Store;
+use crate::client::Client;
 
 /// pidgin-otr's plugin id. Two OTR engines in one client would both process every message.
 pub(crate) const PIDGIN_OTR_ID: &str = "otr";
@@ -161,9 +161,12 @@ fn load(plugin: Plugin) -> bool {
     prefs::init();
     // SAFETY: libpurple's user directory string (static while it runs), copied at once.
     let dir = unsafe { super::text::lossy(ffi::purple_user_dir()) };
-    let store = Store::open(std::path::Path::new(&dir));
+    let store = Store::open(
+        std::path::Path::new(&dir),
+        super::fslock::try_lock_exclusive,
+    );
     let problems: Vec<String> = store.problems().iter().map(|p| p.to_string()).collect();
-    let bridge = match Bridge::new(store) {
+    let bridge = match Client::new(store) {
         Ok(b) => b,
         Err(_) => {
             plugin.set_error(Some(

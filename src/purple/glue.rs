@@ -12,16 +12,16 @@ use rand_core::SeedableRng;
 
 use crate::otr::crypto::dsa::DsaPrivateKey;
 
-use super::bridge::{AccountId, Bridge, ConvKey, Effect, Level};
 use super::debug;
 use super::dialogs;
 use super::ffi;
 use super::guard::guard;
 use super::objects::{Account, Conversation};
 use super::prefs;
+use crate::client::{AccountId, Client, ConvKey, Effect, Level};
 
 struct Loaded {
-    bridge: Option<Bridge>,
+    bridge: Option<Client>,
     keys_done: Receiver<(AccountId, DsaPrivateKey)>,
     keys_tx: Sender<(AccountId, DsaPrivateKey)>,
 }
@@ -37,7 +37,7 @@ pub(crate) fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-pub(crate) fn install(bridge: Bridge) {
+pub(crate) fn install(bridge: Client) {
     let (keys_tx, keys_done) = channel();
     LOADED.with(|l| {
         *l.borrow_mut() = Some(Loaded {
@@ -49,13 +49,13 @@ pub(crate) fn install(bridge: Bridge) {
 }
 
 /// Takes the bridge out (unload). Dropping it wipes every session.
-pub(crate) fn take() -> Option<Bridge> {
+pub(crate) fn take() -> Option<Client> {
     LOADED.with(|l| l.borrow_mut().take().and_then(|mut s| s.bridge.take()))
 }
 
 /// Runs `f` on the bridge. `None` if the plugin is not loaded, or if the bridge is already
 /// in use further up the stack (which the effects design prevents; logged if it happens).
-pub(crate) fn with<T>(f: impl FnOnce(&mut Bridge) -> T) -> Option<T> {
+pub(crate) fn with<T>(f: impl FnOnce(&mut Client) -> T) -> Option<T> {
     LOADED.with(|l| {
         let Ok(mut l) = l.try_borrow_mut() else {
             debug::error("bridge re-entered; request ignored");

@@ -7,12 +7,12 @@ use std::mem;
 use std::ptr;
 
 use super::actions;
-use super::bridge::ConvKey;
 use super::dialogs;
 use super::ffi;
 use super::glue;
 use super::guard::guard;
 use super::objects::{BlistNode, Conversation};
+use crate::client::ConvKey;
 
 enum Action {
     Conversation(fn(Conversation)),

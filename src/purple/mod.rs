@@ -8,12 +8,12 @@
 #![allow(unsafe_code)]
 
 mod actions;
-mod bridge;
 mod cmds;
 mod debug;
 mod dialogs;
 mod entry;
 mod ffi;
+mod fslock;
 mod glue;
 mod guard;
 mod manifest;
@@ -22,6 +22,4 @@ mod objects;
 mod prefs;
 mod signals;
 mod state;
-mod store;
 mod text;
-mod wording;

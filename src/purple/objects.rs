@@ -9,7 +9,8 @@ use std::ffi::{c_char, c_void};
 use std::ptr::{self, NonNull};
 
 use super::ffi;
-use super::text::{c_string, escape_markup, lossy};
+use super::text::{c_string, lossy};
+use crate::client::markup::escape_markup;
 
 /// Our own `PurplePlugin`: also the handle every signal, command and notification is
 /// registered under.

@@ -8,10 +8,10 @@ use std::ptr;
 
 use crate::otr::policy::Policy;
 
-use super::bridge::{ConvKey, ConvSettings};
 use super::ffi;
 use super::objects::{Account, BlistNode};
 use super::text::{c_string, lossy};
+use crate::client::{ConvKey, ConvSettings};
 
 const ROOT: &CStr = c"/plugins/core/purple-otr";
 const POLICY: &CStr = c"/plugins/core/purple-otr/policy";

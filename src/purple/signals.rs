@@ -8,7 +8,6 @@ use std::mem;
 use std::ptr;
 
 use super::actions;
-use super::bridge::Effect;
 use super::debug;
 use super::ffi;
 use super::glue;
@@ -17,6 +16,7 @@ use super::menus;
 use super::objects::{Account, BlistNode, Buddy, Conversation, Plugin};
 use super::prefs;
 use super::text::{c_string, lossy};
+use crate::client::Effect;
 
 /// One `purple_signal_connect` registration, disconnected when dropped.
 #[derive(Debug)]

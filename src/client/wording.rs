@@ -8,17 +8,17 @@ use crate::otr::events::NotSentReason;
 use crate::otr::session::MessageState;
 use crate::otr::smp::SmpEvent;
 
-use super::text::escape_markup as esc;
+use super::markup::escape_markup as esc;
 
 /// How much we know about who is on the other end of a private conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Trust {
+pub enum Trust {
     Unverified,
     Verified,
 }
 
 /// The one-line state of a conversation (status command, menus, the state line).
-pub(crate) fn state_line(buddy: &str, state: MessageState, trust: Trust) -> String {
+pub fn state_line(buddy: &str, state: MessageState, trust: Trust) -> String {
     let b = esc(buddy);
     match (state, trust) {
         (MessageState::Plaintext, _) => {
@@ -36,7 +36,7 @@ pub(crate) fn state_line(buddy: &str, state: MessageState, trust: Trust) -> Stri
     }
 }
 
-pub(crate) fn starting(buddy: &str, refresh: bool) -> String {
+pub fn starting(buddy: &str, refresh: bool) -> String {
     if refresh {
         format!("Refreshing the private conversation with {}…", esc(buddy))
     } else {
@@ -52,7 +52,7 @@ fn logging_note(logging: bool) -> &'static str {
     }
 }
 
-pub(crate) fn gone_secure(buddy: &str, trust: Trust, logging: bool) -> String {
+pub fn gone_secure(buddy: &str, trust: Trust, logging: bool) -> String {
     let b = esc(buddy);
     let first = match trust {
         Trust::Verified => {
@@ -66,7 +66,7 @@ pub(crate) fn gone_secure(buddy: &str, trust: Trust, logging: bool) -> String {
     format!("{first}{}", logging_note(logging))
 }
 
-pub(crate) fn refreshed(buddy: &str, trust: Trust) -> String {
+pub fn refreshed(buddy: &str, trust: Trust) -> String {
     let b = esc(buddy);
     match trust {
         Trust::Verified => {
@@ -80,7 +80,7 @@ pub(crate) fn refreshed(buddy: &str, trust: Trust) -> String {
     }
 }
 
-pub(crate) fn first_fingerprint(buddy: &str, fp: &Fingerprint) -> String {
+pub fn first_fingerprint(buddy: &str, fp: &Fingerprint) -> String {
     format!(
         "This is the first time you talk privately with {}. Their key's fingerprint is {}.",
         esc(buddy),
@@ -88,7 +88,7 @@ pub(crate) fn first_fingerprint(buddy: &str, fp: &Fingerprint) -> String {
     )
 }
 
-pub(crate) fn fingerprint_changed(buddy: &str, known: &[Fingerprint], new: &Fingerprint) -> String {
+pub fn fingerprint_changed(buddy: &str, known: &[Fingerprint], new: &Fingerprint) -> String {
     let known: Vec<String> = known.iter().map(Fingerprint::human).collect();
     format!(
         "<b>Warning: {b} is using a key you have not seen before.</b> New key: {new}. Known: {known}. \
@@ -99,14 +99,14 @@ pub(crate) fn fingerprint_changed(buddy: &str, known: &[Fingerprint], new: &Fing
     )
 }
 
-pub(crate) fn we_ended(buddy: &str) -> String {
+pub fn we_ended(buddy: &str) -> String {
     format!(
         "You ended the private conversation with {}. Messages are now sent unencrypted.",
         esc(buddy)
     )
 }
 
-pub(crate) fn peer_ended(buddy: &str) -> String {
+pub fn peer_ended(buddy: &str) -> String {
     let b = esc(buddy);
     format!(
         "{b} has ended the private conversation. Nothing you type is sent until you end it too \
@@ -114,7 +114,7 @@ pub(crate) fn peer_ended(buddy: &str) -> String {
     )
 }
 
-pub(crate) fn held(buddy: &str, pending: usize, starting: bool) -> String {
+pub fn held(buddy: &str, pending: usize, starting: bool) -> String {
     let b = esc(buddy);
     let what = if pending == 1 {
         "Your message".to_string()
@@ -128,7 +128,7 @@ pub(crate) fn held(buddy: &str, pending: usize, starting: bool) -> String {
     }
 }
 
-pub(crate) fn held_sent(count: usize) -> String {
+pub fn held_sent(count: usize) -> String {
     if count == 1 {
         "Your waiting message was sent privately.".to_string()
     } else {
@@ -136,7 +136,7 @@ pub(crate) fn held_sent(count: usize) -> String {
     }
 }
 
-pub(crate) fn held_for_new_key(
+pub fn held_for_new_key(
     buddy: &str,
     expected: &Fingerprint,
     actual: &Fingerprint,
@@ -152,7 +152,7 @@ pub(crate) fn held_for_new_key(
     )
 }
 
-pub(crate) fn not_sent(buddy: &str, text: &str, reason: &NotSentReason) -> String {
+pub fn not_sent(buddy: &str, text: &str, reason: &NotSentReason) -> String {
     let b = esc(buddy);
     let why = match reason {
         NotSentReason::PeerEndedSession => {
@@ -167,26 +167,26 @@ pub(crate) fn not_sent(buddy: &str, text: &str, reason: &NotSentReason) -> Strin
     format!("<b>Not sent:</b> “{}” — {why}", esc(text))
 }
 
-pub(crate) fn resent() -> &'static str {
+pub fn resent() -> &'static str {
     "Your last message was sent again in the new private conversation."
 }
 
-pub(crate) fn reflected() -> &'static str {
+pub fn reflected() -> &'static str {
     "Your own OTR messages are coming back to you: either you are talking to yourself, or someone is reflecting them."
 }
 
-pub(crate) fn unreadable(buddy: &str) -> String {
+pub fn unreadable(buddy: &str) -> String {
     format!(
         "An encrypted message from {} could not be read (they have been told).",
         esc(buddy)
     )
 }
 
-pub(crate) fn malformed(buddy: &str) -> String {
+pub fn malformed(buddy: &str) -> String {
     format!("A damaged OTR message from {} was ignored.", esc(buddy))
 }
 
-pub(crate) fn not_in_private(buddy: &str) -> String {
+pub fn not_in_private(buddy: &str) -> String {
     let b = esc(buddy);
     format!(
         "{b} sent an encrypted message, but you have no private conversation with {b}, so it cannot be read. \
@@ -194,21 +194,21 @@ pub(crate) fn not_in_private(buddy: &str) -> String {
     )
 }
 
-pub(crate) fn for_other_instance(buddy: &str) -> String {
+pub fn for_other_instance(buddy: &str) -> String {
     format!(
         "{} sent a message meant for another place where you are logged in; it was not shown here.",
         esc(buddy)
     )
 }
 
-pub(crate) fn unencrypted(buddy: &str) -> String {
+pub fn unencrypted(buddy: &str) -> String {
     format!(
         "<b>The next message from {} was not encrypted.</b>",
         esc(buddy)
     )
 }
 
-pub(crate) fn peer_error(buddy: &str, text: &str) -> String {
+pub fn peer_error(buddy: &str, text: &str) -> String {
     format!(
         "{}'s OTR software reported an error: {}",
         esc(buddy),
@@ -216,14 +216,14 @@ pub(crate) fn peer_error(buddy: &str, text: &str) -> String {
     )
 }
 
-pub(crate) fn key_being_generated(account: &str) -> String {
+pub fn key_being_generated(account: &str) -> String {
     format!(
         "Creating your private key for {} (this happens once and takes a moment). Messages you type meanwhile wait.",
         esc(account)
     )
 }
 
-pub(crate) fn key_ready(account: &str, fp: &Fingerprint) -> String {
+pub fn key_ready(account: &str, fp: &Fingerprint) -> String {
     format!(
         "Your private key for {} is ready. Its fingerprint is {}.",
         esc(account),
@@ -232,7 +232,7 @@ pub(crate) fn key_ready(account: &str, fp: &Fingerprint) -> String {
 }
 
 /// What an SMP step means to the user; `None` for steps that need a dialog instead.
-pub(crate) fn smp(buddy: &str, event: &SmpEvent, we_asked_question: bool) -> Option<String> {
+pub fn smp(buddy: &str, event: &SmpEvent, we_asked_question: bool) -> Option<String> {
     let b = esc(buddy);
     Some(match event {
         SmpEvent::AskForSecret | SmpEvent::AskForAnswer { .. } => return None,
@@ -258,12 +258,12 @@ pub(crate) fn smp(buddy: &str, event: &SmpEvent, we_asked_question: bool) -> Opt
 
 /// After we answered the buddy's question correctly: they know who we are, we don't yet
 /// know who they are.
-pub(crate) fn smp_answered(buddy: &str) -> String {
+pub fn smp_answered(buddy: &str) -> String {
     let b = esc(buddy);
     format!("{b} has verified your identity. To verify {b}'s, ask a question of your own (“Authenticate buddy”, /otr smp).")
 }
 
-pub(crate) fn not_private_for(action: &str) -> String {
+pub fn not_private_for(action: &str) -> String {
     format!("{action} needs a private conversation; start one first (/otr start).")
 }
 

@@ -1,10 +1,9 @@
-//! The link between libpurple's conversations and the engine: one [`Session`] per (account,
-//! buddy), the key and trust store, the RNG and the clock; engine outcomes become
-//! [`Effect`]s in plain words.
+//! Every conversation of every account: one [`Session`] per (account, buddy), the key and
+//! trust store, the RNG; engine outcomes become [`Effect`]s in plain words.
 //!
-//! Safe Rust with no FFI: the signal handlers call in, then apply the returned effects
-//! after the bridge is no longer borrowed (libpurple may call back into us while an effect
-//! runs, e.g. creating a conversation emits `conversation-created`).
+//! The host calls in, then applies the returned effects after the client is no longer
+//! borrowed (libpurple may call back into us while an effect runs, e.g. creating a
+//! conversation emits `conversation-created`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -20,34 +19,35 @@ use crate::otr::policy::Policy;
 use crate::otr::session::{Env, MessageState, Outcome, Session, SessionConfig, Status};
 use crate::otr::smp::SmpEvent;
 
+use super::markup::escape_markup;
 use super::store::Store;
 use super::wording::{self, Trust};
 
 /// An account as the key files name it: libpurple's username (with resource, not
 /// normalised) and protocol id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct AccountId {
-    pub(crate) name: String,
-    pub(crate) protocol: String,
+pub struct AccountId {
+    pub name: String,
+    pub protocol: String,
 }
 
 /// One conversation: our account and the buddy's normalised name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct ConvKey {
-    pub(crate) account: AccountId,
-    pub(crate) buddy: String,
+pub struct ConvKey {
+    pub account: AccountId,
+    pub buddy: String,
 }
 
 /// How a notice looks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Level {
+pub enum Level {
     Info,
     Warning,
 }
 
 /// Something the adapter must do in libpurple.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Effect {
+pub enum Effect {
     /// Send a protocol message to the buddy (never shown in our window).
     Transmit { conv: ConvKey, text: String },
     /// Show a line in the conversation (created if needed).
@@ -65,7 +65,7 @@ pub(crate) enum Effect {
         conv: ConvKey,
         question: Option<String>,
     },
-    /// Make a key for this account in the background; call [`Bridge::key_ready`] after.
+    /// Make a key for this account in the background; call [`Client::key_ready`] after.
     GenerateKey { account: AccountId },
     /// The conversation's state changed (menu labels, status).
     StateChanged { conv: ConvKey },
@@ -75,36 +75,36 @@ pub(crate) enum Effect {
 
 /// Settings that decide how a conversation behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ConvSettings {
-    pub(crate) policy: Policy,
+pub struct ConvSettings {
+    pub policy: Policy,
     /// Keep private conversations out of the logs.
-    pub(crate) avoid_logging: bool,
+    pub avoid_logging: bool,
     /// Hold outgoing messages in a private conversation until the buddy is verified.
-    pub(crate) only_verified: bool,
+    pub only_verified: bool,
     /// Whether the account logs IMs when we don't interfere (to say so in the notice).
-    pub(crate) logging_default: bool,
+    pub logging_default: bool,
 }
 
 /// The result of the user sending a message.
 #[derive(Debug, Default)]
-pub(crate) struct Sent {
+pub struct Sent {
     /// What goes on the wire, in order (the adapter lets libpurple send the last one, so
     /// it is echoed as the typed text).
-    pub(crate) wire: Vec<String>,
-    pub(crate) effects: Vec<Effect>,
+    pub wire: Vec<String>,
+    pub effects: Vec<Effect>,
 }
 
 /// The result of a message arriving.
 #[derive(Debug, Default)]
-pub(crate) struct Arrived {
+pub struct Arrived {
     /// Text to show in place of what arrived; `None` swallows it.
-    pub(crate) display: Option<String>,
-    pub(crate) effects: Vec<Effect>,
+    pub display: Option<String>,
+    pub effects: Vec<Effect>,
 }
 
 /// XMPP servers refuse big stanzas (prosody: 256 KiB by default): split well below that.
 /// The other sizes are what pidgin-otr uses, so peers see the same fragments.
-pub(crate) fn default_max_message_size(protocol: &str) -> usize {
+pub fn default_max_message_size(protocol: &str) -> usize {
     match protocol {
         "prpl-jabber" => 65_536,
         "prpl-msn" => 1409,
@@ -137,7 +137,7 @@ struct Conv {
 }
 
 /// All conversations of all accounts, with the keys and trust behind them.
-pub(crate) struct Bridge {
+pub struct Client {
     store: Store,
     rng: ChaCha20Rng,
     convs: HashMap<ConvKey, Conv>,
@@ -145,9 +145,9 @@ pub(crate) struct Bridge {
     generating: Vec<AccountId>,
 }
 
-impl fmt::Debug for Bridge {
+impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Bridge")
+        f.debug_struct("Client")
             .field("conversations", &self.convs.len())
             .finish_non_exhaustive()
     }
@@ -178,16 +178,16 @@ fn transmit(conv: &ConvKey, out: &mut Outcome, effects: &mut Vec<Effect>) {
     }
 }
 
-impl Bridge {
+impl Client {
     /// A bridge over an opened store; the RNG is seeded from the OS.
-    pub(crate) fn new(store: Store) -> Result<Bridge, getrandom::Error> {
+    pub fn new(store: Store) -> Result<Client, getrandom::Error> {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed)?;
-        Ok(Bridge::with_rng(store, ChaCha20Rng::from_seed(seed)))
+        Ok(Client::with_rng(store, ChaCha20Rng::from_seed(seed)))
     }
 
-    pub(crate) fn with_rng(store: Store, rng: ChaCha20Rng) -> Bridge {
-        Bridge {
+    pub fn with_rng(store: Store, rng: ChaCha20Rng) -> Client {
+        Client {
             store,
             rng,
             convs: HashMap::new(),
@@ -195,11 +195,11 @@ impl Bridge {
         }
     }
 
-    pub(crate) fn store(&self) -> &Store {
+    pub fn store(&self) -> &Store {
         &self.store
     }
 
-    pub(crate) fn store_mut(&mut self) -> &mut Store {
+    pub fn store_mut(&mut self) -> &mut Store {
         &mut self.store
     }
 
@@ -210,7 +210,7 @@ impl Bridge {
     }
 
     /// Our own fingerprint for an account, if it has a key.
-    pub(crate) fn own_fingerprint(&self, account: &AccountId) -> Option<Fingerprint> {
+    pub fn own_fingerprint(&self, account: &AccountId) -> Option<Fingerprint> {
         self.key(account).map(|k| k.public().fingerprint())
     }
 
@@ -291,7 +291,7 @@ impl Bridge {
     }
 
     /// The state of a conversation, in words.
-    pub(crate) fn describe(&self, key: &ConvKey) -> String {
+    pub fn describe(&self, key: &ConvKey) -> String {
         match self.convs.get(key) {
             None => wording::state_line(&key.buddy, MessageState::Plaintext, Trust::Unverified),
             Some(c) => {
@@ -304,12 +304,12 @@ impl Bridge {
         }
     }
 
-    pub(crate) fn status(&self, key: &ConvKey) -> Option<Status> {
+    pub fn status(&self, key: &ConvKey) -> Option<Status> {
         self.convs.get(key).map(|c| c.session.status())
     }
 
     /// Whether the conversation is private with a verified key.
-    pub(crate) fn is_verified(&self, key: &ConvKey) -> bool {
+    pub fn is_verified(&self, key: &ConvKey) -> bool {
         self.status(key)
             .and_then(|s| s.fingerprint.filter(|_| s.is_private()))
             .is_some_and(|fp| self.trust(key, &fp) == Trust::Verified)
@@ -332,7 +332,7 @@ impl Bridge {
     // ---- the user --------------------------------------------------------------------------
 
     /// The user typed `text` to the buddy.
-    pub(crate) fn outgoing(
+    pub fn outgoing(
         &mut self,
         key: &ConvKey,
         settings: &ConvSettings,
@@ -377,7 +377,7 @@ impl Bridge {
                     format!(
                         "Not sent yet: {} is not verified, and you chose to send only to verified buddies. \
                          Verify them, or send anyway with /otr send-held.",
-                        super::text::escape_markup(&key.buddy)
+                        escape_markup(&key.buddy)
                     ),
                 ));
                 return sent;
@@ -398,21 +398,15 @@ impl Bridge {
                 }
                 self.apply(key, settings, out, &mut sent.effects);
             }
-            Err(e) => sent.effects.push(warning(
-                key,
-                format!("Not sent: {}", super::text::escape_markup(&e)),
-            )),
+            Err(e) => sent
+                .effects
+                .push(warning(key, format!("Not sent: {}", escape_markup(&e)))),
         }
         sent
     }
 
     /// "Start/Refresh private conversation".
-    pub(crate) fn start(
-        &mut self,
-        key: &ConvKey,
-        settings: &ConvSettings,
-        now: u64,
-    ) -> Vec<Effect> {
+    pub fn start(&mut self, key: &ConvKey, settings: &ConvSettings, now: u64) -> Vec<Effect> {
         let mut effects = Vec::new();
         if self.needs_key(key, &mut effects) {
             if let Ok(conv) = self.conv(key, settings) {
@@ -424,13 +418,13 @@ impl Bridge {
         effects.push(notice(key, wording::starting(&key.buddy, refresh)));
         match self.run(key, settings, now, |s, env| s.start(env)) {
             Ok(out) => self.apply(key, settings, out, &mut effects),
-            Err(e) => effects.push(warning(key, super::text::escape_markup(&e))),
+            Err(e) => effects.push(warning(key, escape_markup(&e))),
         }
         effects
     }
 
     /// "End private conversation". `peer_online` decides whether the buddy is told.
-    pub(crate) fn end(
+    pub fn end(
         &mut self,
         key: &ConvKey,
         settings: &ConvSettings,
@@ -448,7 +442,7 @@ impl Bridge {
     }
 
     /// Marks the buddy's current key as verified by hand, or not.
-    pub(crate) fn set_verified(
+    pub fn set_verified(
         &mut self,
         key: &ConvKey,
         settings: &ConvSettings,
@@ -473,13 +467,13 @@ impl Bridge {
                 if verified {
                     format!(
                         "You marked {}'s key {} as verified.",
-                        super::text::escape_markup(&key.buddy),
+                        escape_markup(&key.buddy),
                         fp.human()
                     )
                 } else {
                     format!(
                         "You marked {}'s key {} as not verified.",
-                        super::text::escape_markup(&key.buddy),
+                        escape_markup(&key.buddy),
                         fp.human()
                     )
                 },
@@ -488,7 +482,7 @@ impl Bridge {
                 key,
                 format!(
                     "Could not save the verification: {}",
-                    super::text::escape_markup(&e.to_string())
+                    escape_markup(&e.to_string())
                 ),
             )),
         }
@@ -544,12 +538,7 @@ impl Bridge {
     }
 
     /// `/otr send-held`: send what waits for verification or for a key the user now accepts.
-    pub(crate) fn send_held(
-        &mut self,
-        key: &ConvKey,
-        settings: &ConvSettings,
-        now: u64,
-    ) -> Vec<Effect> {
+    pub fn send_held(&mut self, key: &ConvKey, settings: &ConvSettings, now: u64) -> Vec<Effect> {
         let mut effects = self.release_for_verification(key, settings, now);
         if let Ok(out) = self.run(key, settings, now, |s, env| s.send_held_anyway(env)) {
             self.apply(key, settings, out, &mut effects);
@@ -558,7 +547,7 @@ impl Bridge {
     }
 
     /// `/otr drop-held`.
-    pub(crate) fn drop_held(&mut self, key: &ConvKey, settings: &ConvSettings) -> Vec<Effect> {
+    pub fn drop_held(&mut self, key: &ConvKey, settings: &ConvSettings) -> Vec<Effect> {
         let mut effects = Vec::new();
         let Some(conv) = self.convs.get_mut(key) else {
             return effects;
@@ -584,7 +573,7 @@ impl Bridge {
         effects
     }
 
-    pub(crate) fn smp_start(
+    pub fn smp_start(
         &mut self,
         key: &ConvKey,
         settings: &ConvSettings,
@@ -608,7 +597,7 @@ impl Bridge {
                     key,
                     format!(
                         "Authenticating {}: waiting for their answer…",
-                        super::text::escape_markup(&key.buddy)
+                        escape_markup(&key.buddy)
                     ),
                 ));
                 self.apply(key, settings, out, &mut effects);
@@ -618,7 +607,7 @@ impl Bridge {
         effects
     }
 
-    pub(crate) fn smp_respond(
+    pub fn smp_respond(
         &mut self,
         key: &ConvKey,
         settings: &ConvSettings,
@@ -639,12 +628,7 @@ impl Bridge {
         effects
     }
 
-    pub(crate) fn smp_abort(
-        &mut self,
-        key: &ConvKey,
-        settings: &ConvSettings,
-        now: u64,
-    ) -> Vec<Effect> {
+    pub fn smp_abort(&mut self, key: &ConvKey, settings: &ConvSettings, now: u64) -> Vec<Effect> {
         let mut effects = Vec::new();
         if let Ok(out) = self.run(key, settings, now, |s, env| s.smp_abort(env)) {
             effects.push(notice(key, "Authentication cancelled."));
@@ -656,7 +640,7 @@ impl Bridge {
     // ---- the network -----------------------------------------------------------------------
 
     /// A message arrived from the buddy.
-    pub(crate) fn incoming(
+    pub fn incoming(
         &mut self,
         key: &ConvKey,
         settings: &ConvSettings,
@@ -708,7 +692,7 @@ impl Bridge {
     }
 
     /// The background key generation finished.
-    pub(crate) fn key_ready(
+    pub fn key_ready(
         &mut self,
         account: &AccountId,
         key: DsaPrivateKey,
@@ -734,7 +718,7 @@ impl Bridge {
                     format!(
                         "Your new key could not be saved ({}); it is used for now, but fix the problem \
                          before you quit or it is lost.",
-                        super::text::escape_markup(&e.to_string())
+                        escape_markup(&e.to_string())
                     ),
                 ));
             }
@@ -768,7 +752,7 @@ impl Bridge {
     }
 
     /// Timers: AKE timeouts, messages that could not be sent in time.
-    pub(crate) fn poll(
+    pub fn poll(
         &mut self,
         now: u64,
         settings_of: impl Fn(&ConvKey) -> ConvSettings,
@@ -786,7 +770,7 @@ impl Bridge {
 
     /// The conversation window closed, the buddy signed off or the account went away: end
     /// privately (telling the peer only if `peer_online`) and wipe the session's keys.
-    pub(crate) fn forget(
+    pub fn forget(
         &mut self,
         key: &ConvKey,
         settings: &ConvSettings,
@@ -807,7 +791,7 @@ impl Bridge {
     }
 
     /// Every conversation of an account (sign-off, account removed).
-    pub(crate) fn conversations_of(&self, account: &AccountId) -> Vec<ConvKey> {
+    pub fn conversations_of(&self, account: &AccountId) -> Vec<ConvKey> {
         self.convs
             .keys()
             .filter(|k| &k.account == account)
@@ -815,7 +799,7 @@ impl Bridge {
             .collect()
     }
 
-    pub(crate) fn conversations(&self) -> Vec<ConvKey> {
+    pub fn conversations(&self) -> Vec<ConvKey> {
         self.convs.keys().cloned().collect()
     }
 
@@ -975,8 +959,8 @@ impl Bridge {
                 key,
                 format!(
                     "Could not save {}'s key: {}",
-                    super::text::escape_markup(&key.buddy),
-                    super::text::escape_markup(&e.to_string())
+                    escape_markup(&key.buddy),
+                    escape_markup(&e.to_string())
                 ),
             ));
         }
@@ -1031,7 +1015,7 @@ impl Bridge {
                         key,
                         format!(
                             "Could not save the result: {}",
-                            super::text::escape_markup(&e.to_string())
+                            escape_markup(&e.to_string())
                         ),
                     ));
                 }
@@ -1068,10 +1052,14 @@ mod tests {
 
     use super::*;
 
+    fn no_lock(_: &std::fs::File) -> std::io::Result<bool> {
+        Ok(true)
+    }
+
     fn temp_dir(label: &str) -> PathBuf {
         static N: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "purple-otr-bridge-{label}-{}-{}",
+            "purple-otr-client-{label}-{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         ));
@@ -1090,7 +1078,7 @@ mod tests {
     }
 
     struct Side {
-        bridge: Bridge,
+        bridge: Client,
         conv: ConvKey,
         dir: PathBuf,
         effects: Vec<Effect>,
@@ -1099,7 +1087,8 @@ mod tests {
 
     fn side(name: &str, peer: &str, seed: u64, with_key: bool) -> Side {
         let dir = temp_dir(name);
-        let mut bridge = Bridge::with_rng(Store::open(&dir), ChaCha20Rng::seed_from_u64(seed));
+        let mut bridge =
+            Client::with_rng(Store::open(&dir, no_lock), ChaCha20Rng::seed_from_u64(seed));
         let account = AccountId {
             name: format!("{name}@localhost/home"),
             protocol: "prpl-jabber".into(),
@@ -1259,7 +1248,7 @@ mod tests {
         let file = std::fs::read_to_string(a.dir.join("otr.fingerprints")).expect("written");
         assert!(file.ends_with("\tverified\n"), "{file}");
         // A fresh store sees it too (persisted at once).
-        let again = Store::open(&a.dir);
+        let again = Store::open(&a.dir, no_lock);
         let trust = again.fingerprints().trust_of(
             "alice@localhost/home",
             "prpl-jabber",
@@ -1350,7 +1339,7 @@ mod tests {
         let account = a.conv.account.clone();
         let effects = a.bridge.key_ready(&account, key, 102, |_| s);
         assert!(
-            Store::open(&a.dir)
+            Store::open(&a.dir, no_lock)
                 .key_for(&account.name, &account.protocol)
                 .is_some(),
             "key saved"
