@@ -637,6 +637,33 @@ impl Client {
         effects
     }
 
+    /// Forgets a buddy's key (from the list of known keys); refused while it is in use.
+    pub fn forget_fingerprint(
+        &mut self,
+        account: &AccountId,
+        buddy: &str,
+        fp: &Fingerprint,
+    ) -> Vec<Effect> {
+        let key = ConvKey {
+            account: account.clone(),
+            buddy: buddy.to_string(),
+        };
+        let in_use = self
+            .status(&key)
+            .is_some_and(|s| s.is_private() && s.fingerprint == Some(*fp));
+        if in_use {
+            return vec![warning(&key, wording::forget_in_use())];
+        }
+        let result = self
+            .store
+            .forget_fingerprint(&account.name, &account.protocol, buddy, fp);
+        vec![match result {
+            Ok(true) => notice(&key, wording::forgot(buddy, fp)),
+            Ok(false) => warning(&key, wording::forget_unknown()),
+            Err(e) => warning(&key, wording::forget_failed(&e.to_string())),
+        }]
+    }
+
     // ---- the network -----------------------------------------------------------------------
 
     /// A message arrived from the buddy.
@@ -749,6 +776,24 @@ impl Client {
             }
         }
         effects
+    }
+
+    /// Key generation failed: say so where it was waited for, and let the user try again
+    /// (the next start or message asks for a key anew). Messages stay held.
+    pub fn key_failed(&mut self, account: &AccountId, why: &str) -> Vec<Effect> {
+        self.generating.retain(|a| a != account);
+        self.conversations_of(account)
+            .iter()
+            .map(|k| warning(k, wording::key_failed(&account.name, why)))
+            .collect()
+    }
+
+    /// When [`Client::poll`] next has work, if ever (the earliest session deadline).
+    pub fn next_timeout(&self) -> Option<u64> {
+        self.convs
+            .values()
+            .filter_map(|c| c.session.next_timeout())
+            .min()
     }
 
     /// Timers: AKE timeouts, messages that could not be sent in time.

@@ -267,6 +267,31 @@ pub fn not_private_for(action: &str) -> String {
     format!("{action} needs a private conversation; start one first (/otr start).")
 }
 
+pub fn forget_in_use() -> String {
+    "That key is in use in the private conversation; end it first.".to_string()
+}
+
+pub fn forgot(buddy: &str, fp: &Fingerprint) -> String {
+    format!("Forgot {}'s key {}.", esc(buddy), fp.human())
+}
+
+pub fn forget_unknown() -> String {
+    "That key was not known.".to_string()
+}
+
+pub fn forget_failed(why: &str) -> String {
+    format!("Could not forget the key: {}", esc(why))
+}
+
+pub fn key_failed(account: &str, why: &str) -> String {
+    format!(
+        "Your private key for {} could not be made ({}). Messages you typed stay waiting; \
+         try again with “Start private conversation” (or /otr start).",
+        esc(account),
+        esc(why)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,79 +7,16 @@ use std::mem;
 
 use std::ptr;
 
-use super::actions;
 use super::debug;
 use super::ffi;
-use super::glue;
 use super::guard::guard;
+use super::host::SignalConnection;
 use super::menus;
 use super::objects::{Account, BlistNode, Buddy, Conversation, Plugin};
 use super::prefs;
+use super::runtime;
 use super::text::{c_string, lossy};
 use crate::client::Effect;
-
-/// One `purple_signal_connect` registration, disconnected when dropped.
-#[derive(Debug)]
-pub(crate) struct SignalConnection {
-    instance: *mut c_void,
-    signal: &'static CStr,
-    handle: *mut c_void,
-    func: ffi::PurpleCallback,
-}
-
-impl SignalConnection {
-    /// Connects `func` to `signal` on `instance` (a libpurple subsystem handle).
-    ///
-    /// # Safety
-    /// `func` is an `extern "C"` function whose real signature matches what libpurple
-    /// passes for `signal` (its arguments plus the trailing user-data pointer).
-    unsafe fn connect(
-        instance: *mut c_void,
-        signal: &'static CStr,
-        plugin: Plugin,
-        func: ffi::PurpleCallback,
-    ) -> Option<Self> {
-        // SAFETY: `instance` is a live subsystem handle, `signal` a static C string and
-        // `func` matches the signal per this function's contract; no user data.
-        let id = unsafe {
-            ffi::purple_signal_connect(
-                instance,
-                signal.as_ptr(),
-                plugin.handle(),
-                func,
-                std::ptr::null_mut(),
-            )
-        };
-        if id == 0 {
-            debug::error(&format!(
-                "could not connect to signal {}",
-                signal.to_string_lossy()
-            ));
-            return None;
-        }
-        Some(Self {
-            instance,
-            signal,
-            handle: plugin.handle(),
-            func,
-        })
-    }
-}
-
-impl Drop for SignalConnection {
-    fn drop(&mut self) {
-        // SAFETY: the same (instance, signal, handle, func) that was connected; libpurple
-        // ignores a connection that is already gone (e.g. after disconnect_by_handle).
-        unsafe {
-            ffi::purple_signal_disconnect(
-                self.instance,
-                self.signal.as_ptr(),
-                self.handle,
-                self.func,
-            );
-        }
-    }
-}
 
 /// Erases a handler's signature into libpurple's generic `PurpleCallback`
 /// (what the C macro PURPLE_CALLBACK does).
@@ -201,15 +138,15 @@ unsafe extern "C" fn sending_im_msg(
         if text.is_empty() {
             return;
         }
-        let key = glue::conv_key(account, &who);
+        let key = runtime::conv_key(account, &who);
         let settings = prefs::settings_of(&key);
-        let sent = glue::with(|b| b.outgoing(&key, &settings, &text, glue::now()));
+        let sent = runtime::with_client(|b| b.outgoing(&key, &settings, &text, runtime::now()));
         let Some(sent) = sent else {
             // No bridge to ask: never let the text go out unprotected, and say so.
             debug::error("sending-im-msg: no bridge; message withheld");
             // SAFETY: `message` points at libpurple's g_malloc'd string, which we own now.
             unsafe { replace(message, None) };
-            actions::notice(&key, "Your message was not sent: the OTR plugin could not process it (see the debug log).", true);
+            runtime::notice(&key, "Your message was not sent: the OTR plugin could not process it (see the debug log).", true);
             return;
         };
         debug::misc(&format!(
@@ -226,7 +163,7 @@ unsafe extern "C" fn sending_im_msg(
         }
         // SAFETY: as above.
         unsafe { replace(message, last.as_deref()) };
-        glue::apply(sent.effects);
+        runtime::apply(sent.effects);
     });
 }
 
@@ -267,9 +204,11 @@ unsafe extern "C" fn receiving_im_msg(
         }
         // SAFETY: both slots hold NUL-terminated strings (or NULL) for the signal.
         let (who, text) = unsafe { (lossy(*sender), lossy(*message)) };
-        let key = glue::conv_key(account, &who);
+        let key = runtime::conv_key(account, &who);
         let settings = prefs::settings_of(&key);
-        let Some(arrived) = glue::with(|b| b.incoming(&key, &settings, &text, glue::now())) else {
+        let Some(arrived) =
+            runtime::with_client(|b| b.incoming(&key, &settings, &text, runtime::now()))
+        else {
             return 0;
         };
         let keep = arrived.display.is_some();
@@ -277,7 +216,7 @@ unsafe extern "C" fn receiving_im_msg(
             // SAFETY: `*message` is libpurple's g_malloc'd string, ours to replace.
             unsafe { replace(message, arrived.display.as_deref()) };
         }
-        glue::apply(arrived.effects);
+        runtime::apply(arrived.effects);
         ffi::gboolean::from(!keep)
     })
 }
@@ -297,15 +236,15 @@ unsafe extern "C" fn deleting_conversation(conv: *mut ffi::PurpleConversation, _
     // SAFETY: libpurple passes a live conversation for the duration of the signal.
     let conv = unsafe { Conversation::from_ptr(conv) };
     guard("deleting-conversation", None, (), || {
-        let Some(key) = conv.filter(|c| c.is_im()).and_then(glue::key_of) else {
+        let Some(key) = conv.filter(|c| c.is_im()).and_then(runtime::key_of) else {
             return;
         };
         let settings = prefs::settings_of(&key);
-        let online = actions::peer_online(&key);
-        let effects =
-            glue::with(|b| b.forget(&key, &settings, glue::now(), online)).unwrap_or_default();
+        let online = runtime::peer_online(&key);
+        let effects = runtime::with_client(|b| b.forget(&key, &settings, runtime::now(), online))
+            .unwrap_or_default();
         // Only protocol messages: the window is going away.
-        glue::apply(
+        runtime::apply(
             effects
                 .into_iter()
                 .filter(|e| matches!(e, Effect::Transmit { .. }))
@@ -323,13 +262,13 @@ unsafe extern "C" fn buddy_signed_off(buddy: *mut ffi::PurpleBuddy, _data: *mut 
         let Some(account) = buddy.account() else {
             return;
         };
-        let key = glue::conv_key(account, &buddy.name());
+        let key = runtime::conv_key(account, &buddy.name());
         let settings = prefs::settings_of(&key);
-        let was_private =
-            glue::with(|b| b.status(&key).is_some_and(|s| s.is_private())).unwrap_or(false);
-        let _ = glue::with(|b| b.forget(&key, &settings, glue::now(), false));
+        let was_private = runtime::with_client(|b| b.status(&key).is_some_and(|s| s.is_private()))
+            .unwrap_or(false);
+        let _ = runtime::with_client(|b| b.forget(&key, &settings, runtime::now(), false));
         if was_private {
-            actions::notice(
+            runtime::notice(
                 &key,
                 &format!(
                     "{} went offline; the private conversation is over.",
@@ -347,9 +286,9 @@ unsafe extern "C" fn account_signed_off(gc: *mut ffi::PurpleConnection, _data: *
     let account = unsafe { Account::from_ptr(ffi::purple_connection_get_account(gc)) };
     guard("signed-off", None, (), || {
         let Some(account) = account else { return };
-        let id = glue::conv_key(account, "").account;
-        let now = glue::now();
-        let _ = glue::with(|b| {
+        let id = runtime::conv_key(account, "").account;
+        let now = runtime::now();
+        let _ = runtime::with_client(|b| {
             for key in b.conversations_of(&id) {
                 let settings = prefs::settings_of(&key);
                 b.forget(&key, &settings, now, false);
@@ -366,15 +305,17 @@ unsafe extern "C" fn quitting(_data: *mut c_void) {
 
 /// Ends every private conversation, telling online buddies; used at quit and unload.
 pub(crate) fn end_everything() {
-    let now = glue::now();
-    let keys = glue::with(|b| b.conversations()).unwrap_or_default();
+    let now = runtime::now();
+    let keys = runtime::with_client(|b| b.conversations()).unwrap_or_default();
     let mut effects = Vec::new();
     for key in keys {
         let settings = prefs::settings_of(&key);
-        let online = actions::peer_online(&key);
-        effects.extend(glue::with(|b| b.forget(&key, &settings, now, online)).unwrap_or_default());
+        let online = runtime::peer_online(&key);
+        effects.extend(
+            runtime::with_client(|b| b.forget(&key, &settings, now, online)).unwrap_or_default(),
+        );
     }
-    glue::apply(
+    runtime::apply(
         effects
             .into_iter()
             .filter(|e| matches!(e, Effect::Transmit { .. }))
@@ -418,8 +359,8 @@ unsafe extern "C" fn plugin_loaded(other: *mut ffi::PurplePlugin, _data: *mut c_
     // SAFETY: libpurple passes the live plugin it just loaded.
     let other = unsafe { Plugin::from_ptr(other) };
     guard("plugin-load", None, (), || {
-        if other.is_some_and(|p| p.id() == super::entry::PIDGIN_OTR_ID) {
-            super::entry::warn_conflict_after_load();
+        if other.is_some_and(|p| p.id() == super::conflict::PIDGIN_OTR_ID) {
+            super::conflict::warn_conflict_after_load();
         }
     });
 }
