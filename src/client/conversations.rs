@@ -88,9 +88,13 @@ pub struct ConvSettings {
 /// The result of the user sending a message.
 #[derive(Debug, Default)]
 pub struct Sent {
-    /// What goes on the wire, in order (the adapter lets libpurple send the last one, so
-    /// it is echoed as the typed text).
+    /// What goes on the wire, in order.
     pub wire: Vec<String>,
+    /// Whether `wire` carries the typed message itself (encrypted or, where allowed,
+    /// plain); the host may then let its own send path carry the last piece, so its window
+    /// shows what was typed. Otherwise the message was held or refused, and `wire` holds
+    /// protocol messages only (a query).
+    pub carries_message: bool,
     pub effects: Vec<Effect>,
 }
 
@@ -343,6 +347,7 @@ impl Client {
         let policy = settings.policy;
         if !policy.enabled() {
             sent.wire.push(text.to_string());
+            sent.carries_message = true;
             return sent;
         }
         // Privacy is wanted but the key is still being made: keep the message for later.
@@ -390,6 +395,11 @@ impl Client {
                     .events
                     .iter()
                     .any(|e| matches!(e, Event::MessageHeld { .. }));
+                sent.carries_message = !held
+                    && !out
+                        .events
+                        .iter()
+                        .any(|e| matches!(e, Event::NotSent { .. }));
                 if held {
                     sent.effects.push(Effect::ShowTyped {
                         conv: key.clone(),

@@ -292,6 +292,14 @@ pub fn key_failed(account: &str, why: &str) -> String {
     )
 }
 
+/// `typed` is the user's own markup, shown as they typed it.
+pub fn not_sent_internal_error(typed: &str) -> String {
+    format!(
+        "Not sent: “{typed}”. The OTR plugin hit an internal error while handling it (details \
+         in the debug log); nothing was sent. Try again, or restart the private conversation."
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use super::objects::{Account, BlistNode, Buddy, Conversation, Plugin};
 use super::prefs;
 use super::runtime;
 use super::text::{c_string, lossy};
-use crate::client::Effect;
+use crate::client::{wording, Effect};
 
 /// Erases a handler's signature into libpurple's generic `PurpleCallback`
 /// (what the C macro PURPLE_CALLBACK does).
@@ -138,34 +138,61 @@ unsafe extern "C" fn sending_im_msg(
         if text.is_empty() {
             return;
         }
+        // Fail closed: the text is withheld before any work, and only what the client
+        // decided goes back in. Whatever goes wrong below (a panic included), libpurple
+        // then sends nothing.
+        // SAFETY: `message` points at libpurple's g_malloc'd string, which we own now.
+        unsafe { replace(message, None) };
         let key = runtime::conv_key(account, &who);
-        let settings = prefs::settings_of(&key);
-        let sent = runtime::with_client(|b| b.outgoing(&key, &settings, &text, runtime::now()));
-        let Some(sent) = sent else {
-            // No bridge to ask: never let the text go out unprotected, and say so.
-            debug::error("sending-im-msg: no bridge; message withheld");
-            // SAFETY: `message` points at libpurple's g_malloc'd string, which we own now.
-            unsafe { replace(message, None) };
-            runtime::notice(&key, "Your message was not sent: the OTR plugin could not process it (see the debug log).", true);
-            return;
-        };
-        debug::misc(&format!(
-            "sending-im-msg: {} piece(s) to send, {} effect(s)",
-            sent.wire.len(),
-            sent.effects.len()
-        ));
-        // Fragments go out first, straight to the server, in order; libpurple sends the
-        // last piece itself, so the window shows what the user typed.
-        let mut wire = sent.wire;
-        let last = wire.pop();
-        for piece in &wire {
-            account.send_im(&who, piece);
+        let handled = guard("sending-im-msg (message)", None, false, || {
+            if runtime::with(|r| r.test_panic).unwrap_or(false) && text.contains(TEST_PANIC_SEND) {
+                panic!("test-only panic on the send path");
+            }
+            let settings = prefs::settings_of(&key);
+            let Some(sent) =
+                runtime::with_client(|c| c.outgoing(&key, &settings, &text, runtime::now()))
+            else {
+                return false;
+            };
+            debug::misc(&format!(
+                "sending-im-msg: {} piece(s) to send, message {}",
+                sent.wire.len(),
+                if sent.carries_message {
+                    "goes out"
+                } else {
+                    "held or refused"
+                }
+            ));
+            // Fragments and protocol messages go out first, straight to the server, in
+            // order. When the typed message itself goes out, libpurple sends its last piece,
+            // so the window shows (and logs, as the user chose) what was typed. A held
+            // message is shown by the client's effect, never logged, never shown twice.
+            let mut wire = sent.wire;
+            let last = if sent.carries_message {
+                wire.pop()
+            } else {
+                None
+            };
+            for piece in &wire {
+                account.send_im(&who, piece);
+            }
+            // SAFETY: as above; `*message` is NULL now.
+            unsafe { replace(message, last.as_deref()) };
+            runtime::apply(sent.effects);
+            true
+        });
+        if !handled {
+            debug::error("sending-im-msg: the message could not be processed; withheld");
+            if let Some(c) = runtime::conversation(&key) {
+                c.write_notice_markup(&wording::not_sent_internal_error(&text), true);
+            }
         }
-        // SAFETY: as above.
-        unsafe { replace(message, last.as_deref()) };
-        runtime::apply(sent.effects);
     });
 }
+
+/// In debug builds with PURPLE_OTR_TEST_PANIC=1, a message containing this panics on the
+/// send path (tests prove it fails closed).
+const TEST_PANIC_SEND: &str = "__purple_otr_test_panic_send__";
 
 /// Replaces a libpurple-owned `char *` (g_malloc'd) with a copy of `text`, or NULL.
 ///
