@@ -13,7 +13,7 @@ use rand_core::SeedableRng;
 
 use crate::otr::crypto::dsa::DsaPrivateKey;
 use crate::otr::crypto::fingerprint::Fingerprint;
-use crate::otr::events::Event;
+use crate::otr::events::{Event, HoldReason};
 use crate::otr::keystore::privkey::AccountKey;
 use crate::otr::policy::Policy;
 use crate::otr::session::{Env, MessageState, Outcome, Session, SessionConfig, Status};
@@ -21,6 +21,7 @@ use crate::otr::smp::SmpEvent;
 
 use super::markup::escape_markup;
 use super::store::Store;
+use super::trust::TrustLevel;
 use super::wording::{self, Trust};
 
 /// An account as the key files name it: libpurple's username (with resource, not
@@ -83,6 +84,8 @@ pub struct ConvSettings {
     pub only_verified: bool,
     /// Whether the account logs IMs when we don't interfere (to say so in the notice).
     pub logging_default: bool,
+    /// Whether the buddy is known to be online (so a goodbye would reach them).
+    pub peer_online: bool,
 }
 
 /// The result of the user sending a message.
@@ -126,18 +129,16 @@ struct Conv {
     session: Session,
     /// What we last told the user the state was, so each change is said once.
     shown: (MessageState, Option<Fingerprint>),
-    /// Typed while the account's key was being made.
-    waiting_for_key: Vec<String>,
-    /// The user asked to start (or a message needs privacy) while there was no key.
-    start_after_key: bool,
     /// AKE messages that arrived while there was no key, to process once there is one
     /// (answering them then keeps both sides in the same exchange; starting a new one
     /// while the peer still answers the old one can leave both waiting).
     replay_after_key: Vec<String>,
-    /// Typed while private but unverified, with "only send to verified buddies" on.
-    waiting_for_verification: Vec<String>,
     /// The buddy asked us an SMP question (so their success message reads differently).
     answering_question: bool,
+    /// The policy last applied, to notice a switch to Never.
+    policy: Policy,
+    /// Why messages wait, as last told to the user.
+    hold_said: Option<HoldReason>,
 }
 
 /// All conversations of all accounts, with the keys and trust behind them.
@@ -147,6 +148,8 @@ pub struct Client {
     convs: HashMap<ConvKey, Conv>,
     /// Accounts whose key is being made.
     generating: Vec<AccountId>,
+    /// The clock of the call in progress (events handled inside it act at the same time).
+    now: u64,
 }
 
 impl fmt::Debug for Client {
@@ -196,6 +199,7 @@ impl Client {
             rng,
             convs: HashMap::new(),
             generating: Vec::new(),
+            now: 0,
         }
     }
 
@@ -235,16 +239,17 @@ impl Client {
                 policy: settings.policy,
                 max_message_size: mms,
             });
+            let mut session = session;
+            session.set_trusted_keys(self.trusted_keys(key));
             self.convs.insert(
                 key.clone(),
                 Conv {
                     session,
                     shown: (MessageState::Plaintext, None),
-                    waiting_for_key: Vec::new(),
-                    start_after_key: false,
                     replay_after_key: Vec::new(),
-                    waiting_for_verification: Vec::new(),
                     answering_question: false,
+                    policy: settings.policy,
+                    hold_said: None,
                 },
             );
         }
@@ -253,7 +258,54 @@ impl Client {
             .get_mut(key)
             .ok_or_else(|| "conversation vanished".to_string())?;
         conv.session.set_policy(settings.policy);
+        conv.session.set_only_verified(settings.only_verified);
         Ok(conv)
+    }
+
+    /// The buddy's keys the user trusts (by hand or SMP), for the session's "only send to
+    /// verified buddies" gate.
+    fn trusted_keys(&self, key: &ConvKey) -> Vec<Fingerprint> {
+        self.store
+            .fingerprints()
+            .lookup(&key.account.name, &key.account.protocol, &key.buddy)
+            .filter(|e| e.is_trusted())
+            .map(|e| e.fingerprint)
+            .collect()
+    }
+
+    /// Applies settings that changed under a conversation. Turning OTR off (policy Never)
+    /// while a conversation must stay private ends it first, with the usual notice, so it
+    /// is never "private" and plain at once.
+    /// Returns whether it ended a private conversation.
+    fn sync_settings(
+        &mut self,
+        key: &ConvKey,
+        settings: &ConvSettings,
+        now: u64,
+        effects: &mut Vec<Effect>,
+    ) -> bool {
+        let Some(conv) = self.convs.get_mut(key) else {
+            return false;
+        };
+        let was = conv.policy;
+        conv.policy = settings.policy;
+        if settings.policy.enabled() || !conv.session.must_stay_private() {
+            return false;
+        }
+        effects.push(notice(key, wording::otr_turned_off(&key.buddy)));
+        // The engine refuses plaintext while it must stay private, whatever the policy;
+        // ending is the user's choice made by switching OTR off.
+        let with_otr = ConvSettings {
+            policy: was,
+            ..*settings
+        };
+        if let Ok(out) = self.run(key, &with_otr, now, |s, env| s.end(env, settings.peer_online)) {
+            self.apply(key, &with_otr, out, effects);
+        }
+        if let Some(conv) = self.convs.get_mut(key) {
+            conv.session.set_policy(settings.policy);
+        }
+        true
     }
 
     /// Runs `f` on the conversation's session with the clock, RNG and key.
@@ -273,6 +325,7 @@ impl Client {
             .convs
             .get_mut(key)
             .ok_or_else(|| "conversation vanished".to_string())?;
+        self.now = now;
         let mut env = Env {
             now,
             rng: &mut self.rng,
@@ -333,6 +386,14 @@ impl Client {
         true
     }
 
+    /// The user changed a setting of this conversation (e.g. its policy).
+    pub fn settings_changed(&mut self, key: &ConvKey, settings: &ConvSettings, now: u64) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        self.sync_settings(key, settings, now, &mut effects);
+        effects.push(Effect::StateChanged { conv: key.clone() });
+        effects
+    }
+
     // ---- the user --------------------------------------------------------------------------
 
     /// The user typed `text` to the buddy.
@@ -344,88 +405,58 @@ impl Client {
         now: u64,
     ) -> Sent {
         let mut sent = Sent::default();
-        let policy = settings.policy;
-        if !policy.enabled() {
-            sent.wire.push(text.to_string());
-            sent.carries_message = true;
-            return sent;
-        }
-        // Privacy is wanted but the key is still being made: keep the message for later.
-        let wants_private = policy.has(Policy::REQUIRE_ENCRYPTION)
-            || self
-                .convs
-                .get(key)
-                .is_some_and(|c| c.start_after_key || !c.waiting_for_key.is_empty());
-        if wants_private && self.needs_key(key, &mut sent.effects) {
-            if let Ok(conv) = self.conv(key, settings) {
-                conv.waiting_for_key.push(text.to_string());
-                conv.start_after_key = true;
-            }
+        if self.sync_settings(key, settings, now, &mut sent.effects) {
+            // The notice that it is no longer private must come before anything in the clear.
             sent.effects.push(Effect::ShowTyped {
                 conv: key.clone(),
                 text: text.to_string(),
             });
+            sent.effects
+                .push(warning(key, wording::not_sent_otr_just_off(text)));
             return sent;
         }
-        if settings.only_verified {
-            let private = self.status(key).is_some_and(|s| s.is_private());
-            if private && !self.is_verified(key) {
-                if let Ok(conv) = self.conv(key, settings) {
-                    conv.waiting_for_verification.push(text.to_string());
-                }
-                sent.effects.push(Effect::ShowTyped {
-                    conv: key.clone(),
-                    text: text.to_string(),
-                });
-                sent.effects.push(warning(
-                    key,
-                    format!(
-                        "Not sent yet: {} is not verified, and you chose to send only to verified buddies. \
-                         Verify them, or send anyway with /otr send-held.",
-                        escape_markup(&key.buddy)
-                    ),
-                ));
+        let out = match self.run(key, settings, now, |s, env| s.send(env, text)) {
+            Ok(out) => out,
+            Err(e) => {
+                sent.effects.push(warning(key, wording::not_sent_error(text, &e)));
                 return sent;
             }
+        };
+        let mut out = out;
+        let held = out
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::MessageHeld { .. }));
+        let refused = out
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::NotSent { .. }));
+        sent.carries_message = !held && !refused;
+        sent.wire = std::mem::take(&mut out.to_send);
+        if held {
+            sent.effects.push(Effect::ShowTyped {
+                conv: key.clone(),
+                text: text.to_string(),
+            });
+            // A private conversation is being asked for: the key must exist by the time
+            // the buddy answers.
+            self.needs_key(key, &mut sent.effects);
         }
-        match self.run(key, settings, now, |s, env| s.send(env, text)) {
-            Ok(mut out) => {
-                sent.wire = std::mem::take(&mut out.to_send);
-                let held = out
-                    .events
-                    .iter()
-                    .any(|e| matches!(e, Event::MessageHeld { .. }));
-                sent.carries_message = !held
-                    && !out
-                        .events
-                        .iter()
-                        .any(|e| matches!(e, Event::NotSent { .. }));
-                if held {
-                    sent.effects.push(Effect::ShowTyped {
-                        conv: key.clone(),
-                        text: text.to_string(),
-                    });
-                }
-                self.apply(key, settings, out, &mut sent.effects);
-            }
-            Err(e) => sent
-                .effects
-                .push(warning(key, format!("Not sent: {}", escape_markup(&e)))),
-        }
+        self.apply(key, settings, out, &mut sent.effects);
         sent
     }
 
-    /// "Start/Refresh private conversation".
+    /// "Start/Refresh private conversation". Without a key, one is made while the buddy
+    /// answers (the AKE waits for it).
     pub fn start(&mut self, key: &ConvKey, settings: &ConvSettings, now: u64) -> Vec<Effect> {
         let mut effects = Vec::new();
-        if self.needs_key(key, &mut effects) {
-            if let Ok(conv) = self.conv(key, settings) {
-                conv.start_after_key = true;
-            }
+        if self.sync_settings(key, settings, now, &mut effects) || !settings.policy.enabled() {
+            effects.push(warning(key, wording::otr_is_off(&key.buddy)));
             return effects;
         }
         let refresh = self.status(key).is_some_and(|s| s.is_private());
         effects.push(notice(key, wording::starting(&key.buddy, refresh)));
+        self.needs_key(key, &mut effects);
         match self.run(key, settings, now, |s, env| s.start(env)) {
             Ok(out) => self.apply(key, settings, out, &mut effects),
             Err(e) => effects.push(warning(key, escape_markup(&e))),
@@ -433,25 +464,22 @@ impl Client {
         effects
     }
 
-    /// "End private conversation". `peer_online` decides whether the buddy is told.
-    pub fn end(
-        &mut self,
-        key: &ConvKey,
-        settings: &ConvSettings,
-        now: u64,
-        peer_online: bool,
-    ) -> Vec<Effect> {
+    /// "End private conversation": the user's explicit choice of plain text from now on.
+    /// `settings.peer_online` decides whether the buddy is told.
+    pub fn end(&mut self, key: &ConvKey, settings: &ConvSettings, now: u64) -> Vec<Effect> {
         let mut effects = Vec::new();
         if !self.convs.contains_key(key) {
             return effects;
         }
-        if let Ok(out) = self.run(key, settings, now, |s, env| s.end(env, peer_online)) {
+        if let Ok(out) = self.run(key, settings, now, |s, env| s.end(env, settings.peer_online)) {
             self.apply(key, settings, out, &mut effects);
         }
         effects
     }
 
-    /// Marks the buddy's current key as verified by hand, or not.
+    /// Marks a key of the buddy as verified by hand, or not: the key the dialog showed,
+    /// which need not be the one in use now. Messages waiting for verification go out only
+    /// if the conversation is private with exactly that key.
     pub fn set_verified(
         &mut self,
         key: &ConvKey,
@@ -461,7 +489,11 @@ impl Client {
         now: u64,
     ) -> Vec<Effect> {
         let mut effects = Vec::new();
-        let trust = if verified { "verified" } else { "" };
+        let level = if verified {
+            TrustLevel::Verified
+        } else {
+            TrustLevel::None
+        };
         let _ =
             self.store
                 .record_fingerprint(&key.account.name, &key.account.protocol, &key.buddy, fp);
@@ -470,103 +502,49 @@ impl Client {
             &key.account.protocol,
             &key.buddy,
             fp,
-            trust,
+            level.as_file_str(),
         ) {
-            Ok(()) => effects.push(notice(
-                key,
-                if verified {
-                    format!(
-                        "You marked {}'s key {} as verified.",
-                        escape_markup(&key.buddy),
-                        fp.human()
-                    )
-                } else {
-                    format!(
-                        "You marked {}'s key {} as not verified.",
-                        escape_markup(&key.buddy),
-                        fp.human()
-                    )
-                },
-            )),
-            Err(e) => effects.push(warning(
-                key,
-                format!(
-                    "Could not save the verification: {}",
-                    escape_markup(&e.to_string())
-                ),
-            )),
+            Ok(()) => effects.push(notice(key, wording::marked(&key.buddy, fp, verified))),
+            Err(e) => effects.push(warning(key, wording::not_saved_verification(&e.to_string()))),
         }
         effects.push(Effect::StateChanged { conv: key.clone() });
-        if verified {
-            effects.extend(self.release_for_verification(key, settings, now));
+        let fp = *fp;
+        if let Ok(out) = self.run(key, settings, now, |s, env| s.set_trusted(env, fp, verified)) {
+            self.apply(key, settings, out, &mut effects);
         }
         effects
     }
 
-    fn release_for_verification(
-        &mut self,
-        key: &ConvKey,
-        settings: &ConvSettings,
-        now: u64,
-    ) -> Vec<Effect> {
-        let waiting = self
-            .convs
-            .get_mut(key)
-            .map(|c| std::mem::take(&mut c.waiting_for_verification))
-            .unwrap_or_default();
-        let mut effects = Vec::new();
-        for text in waiting {
-            let unrestricted = ConvSettings {
-                only_verified: false,
-                ..*settings
-            };
-            self.send_later(key, &unrestricted, &text, now, &mut effects);
-        }
-        effects
-    }
-
-    /// Sends a message the user typed earlier (it was already shown when typed), turning
-    /// what goes on the wire into effects.
-    fn send_later(
-        &mut self,
-        key: &ConvKey,
-        settings: &ConvSettings,
-        text: &str,
-        now: u64,
-        effects: &mut Vec<Effect>,
-    ) {
-        let sent = self.outgoing(key, settings, text, now);
-        effects.extend(sent.wire.into_iter().map(|text| Effect::Transmit {
-            conv: key.clone(),
-            text,
-        }));
-        effects.extend(
-            sent.effects
-                .into_iter()
-                .filter(|e| !matches!(e, Effect::ShowTyped { .. })),
-        );
-    }
-
-    /// `/otr send-held`: send what waits for verification or for a key the user now accepts.
+    /// `/otr send-held`: send what waits (for verification, or for a key that changed)
+    /// privately to the key in use now, if the conversation is private; otherwise keep
+    /// holding and say why.
     pub fn send_held(&mut self, key: &ConvKey, settings: &ConvSettings, now: u64) -> Vec<Effect> {
-        let mut effects = self.release_for_verification(key, settings, now);
+        let mut effects = Vec::new();
+        let private = self.status(key).is_some_and(|s| s.is_private());
+        let held = self.status(key).map_or(0, |s| s.held);
+        if held == 0 {
+            effects.push(notice(key, wording::nothing_held()));
+            return effects;
+        }
+        if !private {
+            effects.push(warning(key, wording::held_needs_private(&key.buddy, held)));
+            return effects;
+        }
         if let Ok(out) = self.run(key, settings, now, |s, env| s.send_held_anyway(env)) {
             self.apply(key, settings, out, &mut effects);
         }
         effects
     }
 
-    /// `/otr drop-held`.
+    /// `/otr drop-held`: the user gives up the waiting messages.
     pub fn drop_held(&mut self, key: &ConvKey, settings: &ConvSettings) -> Vec<Effect> {
         let mut effects = Vec::new();
         let Some(conv) = self.convs.get_mut(key) else {
+            effects.push(notice(key, wording::nothing_held()));
             return effects;
         };
-        let dropped = conv.waiting_for_verification.len() + conv.waiting_for_key.len();
-        conv.waiting_for_verification.clear();
-        conv.waiting_for_key.clear();
         let out = conv.session.discard_held();
-        let dropped = dropped + out.events.len();
+        let dropped = out.events.len();
         self.apply(
             key,
             settings,
@@ -576,10 +554,7 @@ impl Client {
             },
             &mut effects,
         );
-        effects.push(notice(
-            key,
-            format!("Dropped {dropped} waiting message(s)."),
-        ));
+        effects.push(notice(key, wording::dropped(dropped)));
         effects
     }
 
@@ -750,14 +725,7 @@ impl Client {
         // next write), so the conversation can go on; the user must know it is not on disk.
         if let Err(e) = self.store.add_key(entry) {
             for k in &waiting {
-                effects.push(warning(
-                    k,
-                    format!(
-                        "Your new key could not be saved ({}); it is used for now, but fix the problem \
-                         before you quit or it is lost.",
-                        escape_markup(&e.to_string())
-                    ),
-                ));
+                effects.push(warning(k, wording::key_not_saved(&e.to_string())));
             }
         }
         for k in &waiting {
@@ -765,24 +733,15 @@ impl Client {
         }
         for k in waiting {
             let settings = settings_of(&k);
-            let (typed, start, replay) = match self.convs.get_mut(&k) {
-                Some(c) => (
-                    std::mem::take(&mut c.waiting_for_key),
-                    std::mem::take(&mut c.start_after_key),
-                    std::mem::take(&mut c.replay_after_key),
-                ),
+            let replay = match self.convs.get_mut(&k) {
+                Some(c) => std::mem::take(&mut c.replay_after_key),
                 None => continue,
             };
-            let replaying = !replay.is_empty();
+            // The exchange that waited for the key goes on where it stopped; held messages
+            // go out when it completes.
             for text in replay {
                 let arrived = self.incoming(&k, &settings, &text, now);
                 effects.extend(arrived.effects);
-            }
-            if !replaying && (start || !typed.is_empty()) {
-                effects.extend(self.start(&k, &settings, now));
-            }
-            for text in typed {
-                self.send_later(&k, &settings, &text, now, &mut effects);
             }
         }
         effects
@@ -823,25 +782,93 @@ impl Client {
         effects
     }
 
-    /// The conversation window closed, the buddy signed off or the account went away: end
-    /// privately (telling the peer only if `peer_online`) and wipe the session's keys.
-    pub fn forget(
-        &mut self,
-        key: &ConvKey,
-        settings: &ConvSettings,
-        now: u64,
-        peer_online: bool,
-    ) -> Vec<Effect> {
+    // ---- presence and lifecycle -------------------------------------------------------------
+
+    /// The buddy went offline (or the server says so; it can lie). A private conversation
+    /// is paused, never dropped to plain text: its keys are wiped (the buddy's side is gone
+    /// or soon will be), and what the user types waits, shown, until it is private again
+    /// with the same key.
+    pub fn buddy_offline(&mut self, key: &ConvKey) -> Vec<Effect> {
         let mut effects = Vec::new();
-        if let Some(status) = self.status(key) {
-            if status.is_private() && peer_online {
-                if let Ok(mut out) = self.run(key, settings, now, |s, env| s.end(env, true)) {
-                    transmit(key, &mut out, &mut effects);
+        let Some(conv) = self.convs.get_mut(key) else {
+            return effects;
+        };
+        if conv.session.peer_offline() {
+            let held = conv.session.status().held;
+            effects.push(notice(key, wording::paused_buddy_offline(&key.buddy, held)));
+            effects.push(Effect::StateChanged { conv: key.clone() });
+        }
+        effects
+    }
+
+    /// The buddy is (back) online. A paused private conversation starts again by itself
+    /// under the opportunistic and always policies; under manual the user is told how.
+    pub fn buddy_online(&mut self, key: &ConvKey, settings: &ConvSettings, now: u64) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let Some(status) = self.status(key) else {
+            return effects;
+        };
+        if !status.paused {
+            if let Some(conv) = self.convs.get_mut(key) {
+                conv.session.peer_back();
+            }
+            return effects;
+        }
+        self.sync_settings(key, settings, now, &mut effects);
+        match self.run(key, settings, now, |s, env| s.peer_online(env)) {
+            Ok(out) => {
+                let restarting = !out.to_send.is_empty();
+                effects.push(notice(
+                    key,
+                    wording::buddy_back(&key.buddy, restarting, status.held),
+                ));
+                if restarting {
+                    self.needs_key(key, &mut effects);
+                }
+                self.apply(key, settings, out, &mut effects);
+            }
+            Err(e) => effects.push(warning(key, escape_markup(&e))),
+        }
+        effects
+    }
+
+    /// Our account went offline (network lost, kicked): every conversation of it is paused
+    /// like [`Client::buddy_offline`], with a notice in each one that was private.
+    pub fn account_offline(&mut self, account: &AccountId) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for key in self.conversations_of(account) {
+            let Some(conv) = self.convs.get_mut(&key) else {
+                continue;
+            };
+            if conv.session.peer_offline() {
+                let held = conv.session.status().held;
+                effects.push(notice(&key, wording::paused_we_offline(&key.buddy, held)));
+                effects.push(Effect::StateChanged { conv: key.clone() });
+            }
+        }
+        effects
+    }
+
+    /// The client quits or the plugin is unloaded: say goodbye to buddies we are private
+    /// with (if online), and report every message that waited and is now not sent, quoted.
+    /// The session (and every key in it) is wiped.
+    pub fn shut_down(&mut self, key: &ConvKey, settings: &ConvSettings, now: u64) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if !self.convs.contains_key(key) {
+            return effects;
+        }
+        if self.status(key).is_some_and(|s| s.is_private()) && settings.peer_online {
+            if let Ok(mut out) = self.run(key, settings, now, |s, env| s.end(env, true)) {
+                transmit(key, &mut out, &mut effects);
+            }
+        }
+        if let Some(mut conv) = self.convs.remove(key) {
+            for event in conv.session.discard_held().events {
+                if let Event::NotSent { text, .. } = event {
+                    effects.push(warning(key, wording::not_sent_closing(&text.0)));
                 }
             }
         }
-        // Dropping the session wipes every key it held.
-        self.convs.remove(key);
         effects
     }
 
@@ -924,13 +951,26 @@ impl Client {
                 effects.push(warning(key, wording::peer_ended(buddy)));
                 *changed = true;
             }
-            // One line when the first message starts waiting, not one per message.
-            Event::MessageHeld { pending, starting } => {
-                if pending == 1 {
-                    effects.push(notice(key, wording::held(buddy, pending, starting)));
+            // One line when the first message starts waiting (or waits for a new reason),
+            // not one per message.
+            Event::MessageHeld {
+                pending, reason, ..
+            } => {
+                let said = self.convs.get_mut(key).map(|c| {
+                    std::mem::replace(&mut c.hold_said, Some(reason))
+                });
+                if pending == 1 || said.flatten() != Some(reason) {
+                    effects.push(notice(key, wording::held(buddy, pending, reason)));
                 }
+                *changed = true;
             }
-            Event::HeldSent { count } => effects.push(notice(key, wording::held_sent(count))),
+            Event::HeldSent { count } => {
+                if let Some(c) = self.convs.get_mut(key) {
+                    c.hold_said = None;
+                }
+                effects.push(notice(key, wording::held_sent(count)));
+                *changed = true;
+            }
             Event::HeldForNewFingerprint {
                 expected,
                 actual,
@@ -962,8 +1002,20 @@ impl Client {
                 trust,
                 we_initiated,
                 question,
+                fingerprint,
                 ..
-            } => self.smp_event(key, event, trust, we_initiated, question, effects),
+            } => {
+                self.smp_event(key, event, trust, we_initiated, question, fingerprint, effects);
+                if trust == Some(true) {
+                    // Messages waiting for a verified buddy go out now, before newer ones.
+                    let now = self.now;
+                    if let Ok(out) = self.run(key, settings, now, |s, env| {
+                        s.set_trusted(env, fingerprint, true)
+                    }) {
+                        self.apply(key, settings, out, effects);
+                    }
+                }
+            }
             Event::SymmetricKey { usage, .. } => effects.push(Effect::Debug {
                 text: format!("buddy asked to use the extra symmetric key (use {usage})"),
             }),
@@ -1028,6 +1080,7 @@ impl Client {
         trust: Option<bool>,
         we_initiated: bool,
         question: bool,
+        fp: Fingerprint,
         effects: &mut Vec<Effect>,
     ) {
         let answering = self.convs.get(key).is_some_and(|c| c.answering_question);
@@ -1054,8 +1107,14 @@ impl Client {
             }
             _ => {}
         }
-        if let (Some(t), Some(fp)) = (trust, self.status(key).and_then(|s| s.fingerprint)) {
-            let value = if t { "smp" } else { "" };
+        // The key of the instance that ran SMP, not whichever is "best" now.
+        if let Some(t) = trust {
+            let value = if t {
+                TrustLevel::Smp
+            } else {
+                TrustLevel::None
+            }
+            .as_file_str();
             // A failed run does not take back a manual verification the user made.
             let keep_manual = !t && self.trust(key, &fp) == Trust::Verified;
             if !keep_manual {
@@ -1068,10 +1127,7 @@ impl Client {
                 ) {
                     effects.push(warning(
                         key,
-                        format!(
-                            "Could not save the result: {}",
-                            escape_markup(&e.to_string())
-                        ),
+                        wording::not_saved_smp(&e.to_string()),
                     ));
                 }
             }
@@ -1100,433 +1156,3 @@ impl Client {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::path::PathBuf;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use super::*;
-
-    fn no_lock(_: &std::fs::File) -> std::io::Result<bool> {
-        Ok(true)
-    }
-
-    fn temp_dir(label: &str) -> PathBuf {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "purple-otr-client-{label}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        dir
-    }
-
-    fn settings(policy: Policy) -> ConvSettings {
-        ConvSettings {
-            policy,
-            avoid_logging: true,
-            only_verified: false,
-            logging_default: true,
-        }
-    }
-
-    struct Side {
-        bridge: Client,
-        conv: ConvKey,
-        dir: PathBuf,
-        effects: Vec<Effect>,
-        shown: Vec<String>,
-    }
-
-    fn side(name: &str, peer: &str, seed: u64, with_key: bool) -> Side {
-        let dir = temp_dir(name);
-        let mut bridge =
-            Client::with_rng(Store::open(&dir, no_lock), ChaCha20Rng::seed_from_u64(seed));
-        let account = AccountId {
-            name: format!("{name}@localhost/home"),
-            protocol: "prpl-jabber".into(),
-        };
-        if with_key {
-            let mut rng = ChaCha20Rng::seed_from_u64(seed ^ 0xfeed);
-            let key = DsaPrivateKey::generate(&mut rng);
-            bridge
-                .store_mut()
-                .add_key(AccountKey::new(&account.name, &account.protocol, key))
-                .expect("key saved");
-        }
-        Side {
-            bridge,
-            conv: ConvKey {
-                account,
-                buddy: format!("{peer}@localhost"),
-            },
-            dir,
-            effects: vec![],
-            shown: vec![],
-        }
-    }
-
-    /// Delivers Transmit effects between the two sides until quiet; keeps the rest.
-    fn settle(a: &mut Side, b: &mut Side, mut pending: Vec<(bool, String)>, s: ConvSettings) {
-        let mut guard = 0;
-        while let Some((to_b, text)) = (!pending.is_empty()).then(|| pending.remove(0)) {
-            guard += 1;
-            assert!(guard < 1000, "does not settle");
-            let (dst, from_a) = if to_b {
-                (&mut *b, true)
-            } else {
-                (&mut *a, false)
-            };
-            let arrived = dst.bridge.incoming(&dst.conv.clone(), &s, &text, 100);
-            if let Some(d) = arrived.display {
-                dst.shown.push(d);
-            }
-            for e in arrived.effects {
-                match e {
-                    Effect::Transmit { text, .. } => pending.push((!from_a, text)),
-                    other => dst.effects.push(other),
-                }
-            }
-        }
-    }
-
-    fn route(from_a: bool, effects: Vec<Effect>, keep: &mut Vec<Effect>) -> Vec<(bool, String)> {
-        let mut out = Vec::new();
-        for e in effects {
-            match e {
-                Effect::Transmit { text, .. } => out.push((from_a, text)),
-                other => keep.push(other),
-            }
-        }
-        out
-    }
-
-    fn notices(s: &Side) -> Vec<String> {
-        s.effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Notice { text, .. } => Some(text.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn private_pair(policy: Policy) -> (Side, Side) {
-        let mut a = side("alice", "bob", 1, true);
-        let mut b = side("bob", "alice", 2, true);
-        let s = settings(policy);
-        let conv = a.conv.clone();
-        let effects = a.bridge.start(&conv, &s, 100);
-        let pending = route(true, effects, &mut a.effects);
-        settle(&mut a, &mut b, pending, s);
-        assert!(
-            a.bridge.status(&a.conv).is_some_and(|st| st.is_private()),
-            "{:?}",
-            a.effects
-        );
-        assert!(
-            b.bridge.status(&b.conv).is_some_and(|st| st.is_private()),
-            "{:?}",
-            b.effects
-        );
-        (a, b)
-    }
-
-    #[test]
-    fn start_goes_private_says_so_once_and_records_the_key() {
-        let (a, b) = private_pair(Policy::MANUAL);
-        let n = notices(&a);
-        assert!(n
-            .iter()
-            .any(|t| t.starts_with("Asking bob@localhost to start")));
-        assert_eq!(
-            n.iter()
-                .filter(|t| t.contains("first time you talk privately"))
-                .count(),
-            1
-        );
-        assert_eq!(
-            n.iter()
-                .filter(|t| t.contains("identity is not verified yet"))
-                .count(),
-            1
-        );
-        assert!(a.effects.contains(&Effect::Logging {
-            conv: a.conv.clone(),
-            private: true
-        }));
-        // The key is in otr.fingerprints, unverified, as pidgin-otr writes it.
-        let file = std::fs::read_to_string(a.dir.join("otr.fingerprints")).expect("written");
-        let bob_fp = b
-            .bridge
-            .own_fingerprint(&b.conv.account)
-            .expect("bob has a key");
-        assert_eq!(
-            file,
-            format!(
-                "bob@localhost\talice@localhost/home\tprpl-jabber\t{}\t\n",
-                bob_fp.to_hex()
-            )
-        );
-        assert_eq!(
-            a.bridge.describe(&a.conv),
-            "Private, but bob@localhost's identity is not verified."
-        );
-    }
-
-    #[test]
-    fn messages_are_private_and_shown() {
-        let (mut a, mut b) = private_pair(Policy::OPPORTUNISTIC);
-        let s = settings(Policy::OPPORTUNISTIC);
-        let conv = a.conv.clone();
-        let sent = a.bridge.outgoing(&conv, &s, "hi <b>bob</b>", 200);
-        assert_eq!(sent.wire.len(), 1);
-        assert!(sent.wire[0].starts_with("?OTR:AAMD"));
-        settle(&mut a, &mut b, vec![(true, sent.wire[0].clone())], s);
-        assert_eq!(b.shown, vec!["hi <b>bob</b>"]);
-    }
-
-    #[test]
-    fn manual_verification_is_saved_and_changes_the_state() {
-        let (mut a, b) = private_pair(Policy::MANUAL);
-        let fp = b.bridge.own_fingerprint(&b.conv.account).expect("key");
-        let conv = a.conv.clone();
-        a.bridge
-            .set_verified(&conv, &settings(Policy::MANUAL), &fp, true, 300);
-        assert!(a.bridge.is_verified(&a.conv));
-        assert_eq!(
-            a.bridge.describe(&a.conv),
-            "Private, and bob@localhost's identity is verified."
-        );
-        let file = std::fs::read_to_string(a.dir.join("otr.fingerprints")).expect("written");
-        assert!(file.ends_with("\tverified\n"), "{file}");
-        // A fresh store sees it too (persisted at once).
-        let again = Store::open(&a.dir, no_lock);
-        let trust = again.fingerprints().trust_of(
-            "alice@localhost/home",
-            "prpl-jabber",
-            "bob@localhost",
-            &fp,
-        );
-        assert_eq!(trust.as_deref(), Some("verified"));
-    }
-
-    #[test]
-    fn smp_with_a_question_sets_smp_trust_on_the_asker_only() {
-        let (mut a, mut b) = private_pair(Policy::MANUAL);
-        let s = settings(Policy::MANUAL);
-        let conv = a.conv.clone();
-        let effects = a
-            .bridge
-            .smp_start(&conv, &s, Some("our first city?"), "lyon", 400);
-        let pending = route(true, effects, &mut a.effects);
-        settle(&mut a, &mut b, pending, s);
-        let asked = b.effects.iter().find_map(|e| match e {
-            Effect::AskSecret { question, .. } => Some(question.clone()),
-            _ => None,
-        });
-        assert_eq!(asked, Some(Some("our first city?".to_string())));
-        let bconv = b.conv.clone();
-        let effects = b.bridge.smp_respond(&bconv, &s, "lyon", 400);
-        let pending = route(false, effects, &mut b.effects);
-        settle(&mut a, &mut b, pending, s);
-        assert!(a.bridge.is_verified(&a.conv), "{:?}", notices(&a));
-        assert!(
-            !b.bridge.is_verified(&b.conv),
-            "answering proves nothing about the asker"
-        );
-        assert!(notices(&a)
-            .iter()
-            .any(|t| t.contains("answered your question correctly")));
-        assert!(notices(&b)
-            .iter()
-            .any(|t| t.contains("has verified your identity")));
-        let file = std::fs::read_to_string(a.dir.join("otr.fingerprints")).expect("written");
-        assert!(file.ends_with("\tsmp\n"), "{file}");
-    }
-
-    #[test]
-    fn a_new_key_for_a_known_buddy_is_a_loud_warning() {
-        let (mut a, _) = private_pair(Policy::MANUAL);
-        let s = settings(Policy::MANUAL);
-        // "bob" again, from another computer with another key.
-        let mut b2 = side("bob", "alice", 9, true);
-        let conv = a.conv.clone();
-        a.bridge.end(&conv, &s, 500, false);
-        let effects = a.bridge.start(&conv, &s, 500);
-        let pending = route(true, effects, &mut a.effects);
-        settle(&mut a, &mut b2, pending, s);
-        assert!(a.bridge.status(&a.conv).is_some_and(|st| st.is_private()));
-        let warned = a.effects.iter().any(|e| {
-            matches!(e, Effect::Notice { text, level: Level::Warning, .. } if text.contains("key you have not seen before"))
-        });
-        assert!(warned, "{:?}", notices(&a));
-        assert!(!a.bridge.is_verified(&a.conv));
-    }
-
-    #[test]
-    fn a_missing_key_is_made_in_the_background_and_nothing_typed_is_lost() {
-        let mut a = side("alice", "bob", 3, false);
-        let mut b = side("bob", "alice", 4, true);
-        let s = settings(Policy::ALWAYS);
-        let conv = a.conv.clone();
-        let sent = a.bridge.outgoing(&conv, &s, "first words", 100);
-        assert!(sent.wire.is_empty());
-        assert!(sent.effects.contains(&Effect::GenerateKey {
-            account: a.conv.account.clone()
-        }));
-        assert!(sent.effects.contains(&Effect::ShowTyped {
-            conv: a.conv.clone(),
-            text: "first words".into()
-        }));
-        let sent = a.bridge.outgoing(&conv, &s, "second words", 101);
-        assert!(
-            !sent
-                .effects
-                .iter()
-                .any(|e| matches!(e, Effect::GenerateKey { .. })),
-            "only one generation"
-        );
-        // The key arrives from the background thread.
-        let key = DsaPrivateKey::generate(&mut ChaCha20Rng::seed_from_u64(33));
-        let account = a.conv.account.clone();
-        let effects = a.bridge.key_ready(&account, key, 102, |_| s);
-        assert!(
-            Store::open(&a.dir, no_lock)
-                .key_for(&account.name, &account.protocol)
-                .is_some(),
-            "key saved"
-        );
-        let pending = route(true, effects, &mut a.effects);
-        settle(&mut a, &mut b, pending, s);
-        assert_eq!(b.shown, vec!["first words", "second words"]);
-    }
-
-    #[test]
-    fn both_without_keys_meet_in_one_exchange() {
-        // Alice's key is ready first; bob's only once alice's DH-Key reached him. The
-        // message that needed bob's key is answered when it exists, not replaced by a new
-        // exchange that alice would not follow.
-        let mut a = side("alice", "bob", 5, false);
-        let mut b = side("bob", "alice", 6, false);
-        let s = settings(Policy::OPPORTUNISTIC);
-        let conv = a.conv.clone();
-        let effects = a.bridge.start(&conv, &s, 100);
-        assert!(effects.contains(&Effect::GenerateKey {
-            account: a.conv.account.clone()
-        }));
-        let account = a.conv.account.clone();
-        let effects = a.bridge.key_ready(
-            &account,
-            DsaPrivateKey::generate(&mut ChaCha20Rng::seed_from_u64(51)),
-            101,
-            |_| s,
-        );
-        let pending = route(true, effects, &mut a.effects);
-        settle(&mut a, &mut b, pending, s);
-        assert!(
-            b.effects.contains(&Effect::GenerateKey {
-                account: b.conv.account.clone()
-            }),
-            "{:?}",
-            b.effects
-        );
-        assert!(!a.bridge.status(&a.conv).is_some_and(|st| st.is_private()));
-        // The plugin's timer keeps running while bob's key is made.
-        for t in 102..110 {
-            assert!(b.bridge.poll(t, |_| s).is_empty());
-        }
-        let account = b.conv.account.clone();
-        let effects = b.bridge.key_ready(
-            &account,
-            DsaPrivateKey::generate(&mut ChaCha20Rng::seed_from_u64(52)),
-            102,
-            |_| s,
-        );
-        let pending = route(false, effects, &mut b.effects);
-        settle(&mut a, &mut b, pending, s);
-        assert!(
-            a.bridge.status(&a.conv).is_some_and(|st| st.is_private()),
-            "{:?}",
-            notices(&a)
-        );
-        assert!(
-            b.bridge.status(&b.conv).is_some_and(|st| st.is_private()),
-            "{:?}",
-            notices(&b)
-        );
-    }
-
-    #[test]
-    fn after_the_peer_ended_ending_and_restarting_holds_what_is_typed() {
-        let (mut a, mut b) = private_pair(Policy::OPPORTUNISTIC);
-        let s = settings(Policy::OPPORTUNISTIC);
-        let conv = a.conv.clone();
-        let effects = a.bridge.end(&conv, &s, 700, true);
-        let pending = route(true, effects, &mut a.effects);
-        settle(&mut a, &mut b, pending, s);
-        let bconv = b.conv.clone();
-        let refused = b.bridge.outgoing(&bconv, &s, "after end", 701);
-        assert!(refused.wire.is_empty());
-        b.bridge.end(&bconv, &s, 702, true);
-        let effects = b.bridge.start(&bconv, &s, 703);
-        let mut pending = route(false, effects, &mut b.effects);
-        let typed = b.bridge.outgoing(&bconv, &s, "typed at once", 703);
-        assert!(typed.wire.is_empty(), "not in plaintext: {:?}", typed.wire);
-        assert!(
-            typed.effects.contains(&Effect::ShowTyped {
-                conv: bconv.clone(),
-                text: "typed at once".into()
-            }),
-            "{:?}",
-            typed.effects
-        );
-        pending.extend(route(false, typed.effects, &mut b.effects));
-        settle(&mut a, &mut b, pending, s);
-        assert_eq!(a.shown, vec!["typed at once"]);
-    }
-
-    #[test]
-    fn only_verified_holds_messages_until_verification() {
-        let (mut a, mut b) = private_pair(Policy::MANUAL);
-        let s = ConvSettings {
-            only_verified: true,
-            ..settings(Policy::MANUAL)
-        };
-        let conv = a.conv.clone();
-        let sent = a.bridge.outgoing(&conv, &s, "for bob only", 600);
-        assert!(sent.wire.is_empty());
-        let fp = b.bridge.own_fingerprint(&b.conv.account).expect("key");
-        let effects = a.bridge.set_verified(&conv, &s, &fp, true, 601);
-        let pending = route(true, effects, &mut a.effects);
-        settle(&mut a, &mut b, pending, s);
-        assert_eq!(b.shown, vec!["for bob only"]);
-    }
-
-    #[test]
-    fn ending_tells_the_peer_and_the_peer_sees_it() {
-        let (mut a, mut b) = private_pair(Policy::MANUAL);
-        let s = settings(Policy::MANUAL);
-        let conv = a.conv.clone();
-        let effects = a.bridge.end(&conv, &s, 700, true);
-        let pending = route(true, effects, &mut a.effects);
-        settle(&mut a, &mut b, pending, s);
-        assert!(notices(&a).iter().any(|t| t.starts_with("You ended")));
-        assert_eq!(
-            b.bridge.status(&b.conv).map(|st| st.state),
-            Some(MessageState::Finished)
-        );
-        assert!(b.effects.iter().any(|e| matches!(e, Effect::Notice { text, .. } if text.contains("has ended the private conversation"))));
-        let bconv = b.conv.clone();
-        let sent = b.bridge.outgoing(&bconv, &s, "hello?", 701);
-        assert!(sent.wire.is_empty(), "nothing sent while finished");
-        assert!(
-            sent.effects
-                .iter()
-                .any(|e| matches!(e, Effect::Notice { text, .. } if text.contains("hello?"))),
-            "the text comes back"
-        );
-    }
-}

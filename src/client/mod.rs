@@ -9,14 +9,19 @@
 //!   under a lock.
 //! - [`wording`]: every sentence a user reads.
 //! - [`markup`]: escaping for libpurple's conversation markup.
+//! - [`trust`]: the trust levels `otr.fingerprints` records.
 #![forbid(unsafe_code)]
 
 pub mod conversations;
 pub mod markup;
 pub mod store;
+pub mod trust;
 pub mod wording;
 
 pub use conversations::{
     default_max_message_size, AccountId, Arrived, Client, ConvKey, ConvSettings, Effect, Level,
     Sent,
 };
+
+#[cfg(test)]
+mod tests;

@@ -4,7 +4,7 @@
 //! conversation text as markup.
 
 use crate::otr::crypto::fingerprint::Fingerprint;
-use crate::otr::events::NotSentReason;
+use crate::otr::events::{HoldReason, NotSentReason};
 use crate::otr::session::MessageState;
 use crate::otr::smp::SmpEvent;
 
@@ -114,17 +114,35 @@ pub fn peer_ended(buddy: &str) -> String {
     )
 }
 
-pub fn held(buddy: &str, pending: usize, starting: bool) -> String {
+pub fn held(buddy: &str, pending: usize, reason: HoldReason) -> String {
     let b = esc(buddy);
     let what = if pending == 1 {
-        "Your message".to_string()
+        "Your message is".to_string()
     } else {
-        format!("Your {pending} messages")
+        format!("Your {pending} messages are")
     };
-    if starting {
-        format!("{what} will be sent once the private conversation with {b} is set up. Asking {b} to start one…")
-    } else {
-        format!("{what} will be sent once the private conversation with {b} is set up.")
+    match reason {
+        HoldReason::Starting => format!(
+            "{what} waiting, not sent: it goes out once the private conversation with {b} is \
+             set up. Asking {b} to start one…"
+        ),
+        HoldReason::Negotiating => format!(
+            "{what} waiting, not sent: it goes out once the private conversation with {b} is set up."
+        ),
+        HoldReason::PeerOffline => format!(
+            "{what} waiting, not sent: the private conversation with {b} is paused while {b} is \
+             offline. It goes out privately when {b} is back."
+        ),
+        HoldReason::WaitingForUser => format!(
+            "{what} waiting, not sent: the private conversation with {b} was interrupted. Start it \
+             again (“Start private conversation”, /otr start) to send privately, or end it \
+             (/otr end) to send in the clear from now on."
+        ),
+        HoldReason::Unverified => format!(
+            "{what} waiting, not sent: {b}'s identity is not verified, and you chose to send only \
+             to verified buddies. Verify {b} (“Authenticate buddy”, “Verify fingerprint”), or \
+             send anyway with /otr send-held."
+        ),
     }
 }
 
@@ -295,9 +313,132 @@ pub fn key_failed(account: &str, why: &str) -> String {
 /// `typed` is the user's own markup, shown as they typed it.
 pub fn not_sent_internal_error(typed: &str) -> String {
     format!(
-        "Not sent: “{typed}”. The OTR plugin hit an internal error while handling it (details \
-         in the debug log); nothing was sent. Try again, or restart the private conversation."
+        "<b>Not sent:</b> “{}”. The OTR plugin hit an internal error while handling it (details \
+         in the debug log); nothing was sent. Try again, or restart the private conversation.",
+        esc(typed)
     )
+}
+
+pub fn not_sent_error(typed: &str, why: &str) -> String {
+    format!("<b>Not sent:</b> “{}” — {}", esc(typed), esc(why))
+}
+
+/// Said when the client quits or the plugin is unloaded with messages still waiting.
+pub fn not_sent_closing(typed: &str) -> String {
+    format!(
+        "<b>Not sent:</b> “{}” — it was still waiting for a private conversation when OTR was \
+         closed.",
+        esc(typed)
+    )
+}
+
+pub fn otr_turned_off(buddy: &str) -> String {
+    format!(
+        "Off-the-Record is now off for {}: the private conversation is ended first. From now \
+         on what you type is sent in the clear.",
+        esc(buddy)
+    )
+}
+
+pub fn not_sent_otr_just_off(typed: &str) -> String {
+    format!(
+        "<b>Not sent:</b> “{}” — it was typed for the private conversation, which ended just \
+         now because OTR was turned off. Type it again to send it in the clear.",
+        esc(typed)
+    )
+}
+
+pub fn otr_is_off(buddy: &str) -> String {
+    format!(
+        "Off-the-Record is off for {}. Choose another setting (/otr policy, or the buddy's OTR \
+         settings) to talk privately.",
+        esc(buddy)
+    )
+}
+
+pub fn marked(buddy: &str, fp: &Fingerprint, verified: bool) -> String {
+    format!(
+        "You marked {}'s key {} as {}.",
+        esc(buddy),
+        fp.human(),
+        if verified { "verified" } else { "not verified" }
+    )
+}
+
+pub fn not_saved_verification(why: &str) -> String {
+    format!("Could not save the verification: {}", esc(why))
+}
+
+pub fn not_saved_smp(why: &str) -> String {
+    format!("Could not save the result: {}", esc(why))
+}
+
+pub fn key_not_saved(why: &str) -> String {
+    format!(
+        "Your new key could not be saved ({}); it is used for now, but fix the problem before \
+         you quit or it is lost.",
+        esc(why)
+    )
+}
+
+pub fn nothing_held() -> &'static str {
+    "No message is waiting to be sent."
+}
+
+pub fn held_needs_private(buddy: &str, held: usize) -> String {
+    format!(
+        "{held} message(s) still wait: they go out only privately, and the conversation with {} \
+         is not private now. Start it (/otr start), or end it (/otr end) and type again to \
+         send in the clear.",
+        esc(buddy)
+    )
+}
+
+pub fn dropped(count: usize) -> String {
+    format!("Dropped {count} waiting message(s).")
+}
+
+pub fn paused_buddy_offline(buddy: &str, held: usize) -> String {
+    let b = esc(buddy);
+    let waiting = if held > 0 {
+        format!(" {held} message(s) are waiting.")
+    } else {
+        String::new()
+    };
+    format!(
+        "{b} went offline: the private conversation is paused. Nothing you type is sent in the \
+         clear; it waits and goes out privately when {b} is back.{waiting}"
+    )
+}
+
+pub fn paused_we_offline(buddy: &str, held: usize) -> String {
+    let b = esc(buddy);
+    let waiting = if held > 0 {
+        format!(" {held} message(s) are waiting.")
+    } else {
+        String::new()
+    };
+    format!(
+        "You went offline: the private conversation with {b} is paused. Nothing you type is \
+         sent in the clear; it waits and goes out privately once you and {b} are back.{waiting}"
+    )
+}
+
+pub fn buddy_back(buddy: &str, restarting: bool, held: usize) -> String {
+    let b = esc(buddy);
+    if restarting {
+        format!("{b} is back: starting the private conversation again…")
+    } else if held > 0 {
+        format!(
+            "{b} is back. {held} message(s) wait: start the private conversation again \
+             (“Start private conversation”, /otr start) to send them privately."
+        )
+    } else {
+        format!(
+            "{b} is back. Start the private conversation again (“Start private conversation”, \
+             /otr start) to keep talking privately."
+        )
+    }
 }
 
 #[cfg(test)]

@@ -37,8 +37,7 @@ pub(crate) fn refresh_private(conv: Conversation) {
 pub(crate) fn end_private(conv: Conversation) {
     with_key(conv, |key| {
         let settings = prefs::settings_of(key);
-        let online = peer_online(key);
-        let effects = runtime::with_client(|b| b.end(key, &settings, runtime::now(), online))
+        let effects = runtime::with_client(|b| b.end(key, &settings, runtime::now()))
             .unwrap_or_default();
         if effects.is_empty() {
             notice(key, "This conversation is not private.", false);
@@ -185,6 +184,8 @@ pub(crate) fn set_policy(conv: Conversation, arg: &str) {
             },
         };
         prefs::set_buddy_policy(node, policy);
+        let settings = prefs::settings_of(key);
+        runtime::dispatch(|c, now| c.settings_changed(key, &settings, now));
         notice(
             key,
             &format!(

@@ -215,6 +215,12 @@ fn answered(token: *mut c_void, fields: *mut ffi::PurpleRequestFields, ok: bool)
                 .map(|b| b.node())
             {
                 prefs::set_buddy_policy(node, policy);
+                let key = ConvKey {
+                    account: account.clone(),
+                    buddy: buddy.clone(),
+                };
+                let settings = prefs::settings_of(&key);
+                return runtime::dispatch(|c, now| c.settings_changed(&key, &settings, now));
             }
             None
         }

@@ -115,14 +115,19 @@ pub(crate) fn set_buddy_policy(node: BlistNode, policy: Option<Policy>) {
 
 /// Everything that decides how the conversation `key` behaves.
 pub(crate) fn settings_of(key: &ConvKey) -> ConvSettings {
-    let node = Account::find(&key.account.name, &key.account.protocol)
-        .and_then(|a| a.buddy(&key.buddy))
-        .map(|b| b.node());
+    let account = Account::find(&key.account.name, &key.account.protocol);
+    let buddy = account.and_then(|a| a.buddy(&key.buddy));
     ConvSettings {
-        policy: node.and_then(buddy_policy).unwrap_or_else(default_policy),
+        policy: buddy
+            .map(|b| b.node())
+            .and_then(buddy_policy)
+            .unwrap_or_else(default_policy),
         avoid_logging: get_bool(AVOID_LOGGING),
         only_verified: get_bool(ONLY_VERIFIED),
         logging_default: get_bool(LOG_IMS),
+        // On our list and online, as pidgin-otr decides whether to say goodbye.
+        peer_online: account.is_some_and(|a| a.is_connected())
+            && buddy.is_some_and(|b| b.is_online()),
     }
 }
 

@@ -62,7 +62,7 @@ pub(crate) fn connect_all(plugin: Plugin) -> Option<Vec<SignalConnection>> {
     type ConnectionOnly = unsafe extern "C" fn(*mut ffi::PurpleConnection, *mut c_void);
     type Quitting = unsafe extern "C" fn(*mut c_void);
 
-    let table: [(*mut c_void, &'static CStr, ffi::PurpleCallback); 10] = [
+    let table: [(*mut c_void, &'static CStr, ffi::PurpleCallback); 12] = [
         (
             convs,
             c"sending-im-msg",
@@ -104,9 +104,19 @@ pub(crate) fn connect_all(plugin: Plugin) -> Option<Vec<SignalConnection>> {
             callback!(buddy_signed_off, BuddyOnly),
         ),
         (
+            blist,
+            c"buddy-signed-on",
+            callback!(buddy_signed_on, BuddyOnly),
+        ),
+        (
             connections,
             c"signed-off",
             callback!(account_signed_off, ConnectionOnly),
+        ),
+        (
+            connections,
+            c"signed-on",
+            callback!(account_signed_on, ConnectionOnly),
         ),
         (core, c"quitting", callback!(quitting, Quitting)),
     ];
@@ -258,29 +268,20 @@ unsafe extern "C" fn conversation_created(conv: *mut ffi::PurpleConversation, _d
     });
 }
 
-/// The window closed: end privately (the buddy is told if online) and wipe the keys.
+/// The window closed. The private conversation survives it (as in pidgin-otr): a window
+/// opened later, by us or by the buddy's next message, shows the same state, and messages
+/// that wait keep waiting.
 unsafe extern "C" fn deleting_conversation(conv: *mut ffi::PurpleConversation, _data: *mut c_void) {
     // SAFETY: libpurple passes a live conversation for the duration of the signal.
     let conv = unsafe { Conversation::from_ptr(conv) };
     guard("deleting-conversation", None, (), || {
-        let Some(key) = conv.filter(|c| c.is_im()).and_then(runtime::key_of) else {
-            return;
-        };
-        let settings = prefs::settings_of(&key);
-        let online = runtime::peer_online(&key);
-        let effects = runtime::with_client(|b| b.forget(&key, &settings, runtime::now(), online))
-            .unwrap_or_default();
-        // Only protocol messages: the window is going away.
-        runtime::apply(
-            effects
-                .into_iter()
-                .filter(|e| matches!(e, Effect::Transmit { .. }))
-                .collect(),
-        );
+        if conv.is_some_and(Conversation::is_im) {
+            debug::misc("deleting-conversation: the session stays");
+        }
     });
 }
 
-/// The buddy went offline: their side of any session is gone; wipe ours.
+/// The buddy went offline: a private conversation is paused, never dropped to plain text.
 unsafe extern "C" fn buddy_signed_off(buddy: *mut ffi::PurpleBuddy, _data: *mut c_void) {
     // SAFETY: libpurple passes the live buddy for the duration of the signal.
     let buddy = unsafe { Buddy::from_ptr(buddy) };
@@ -290,37 +291,51 @@ unsafe extern "C" fn buddy_signed_off(buddy: *mut ffi::PurpleBuddy, _data: *mut 
             return;
         };
         let key = runtime::conv_key(account, &buddy.name());
-        let settings = prefs::settings_of(&key);
-        let was_private = runtime::with_client(|b| b.status(&key).is_some_and(|s| s.is_private()))
-            .unwrap_or(false);
-        let _ = runtime::with_client(|b| b.forget(&key, &settings, runtime::now(), false));
-        if was_private {
-            runtime::notice(
-                &key,
-                &format!(
-                    "{} went offline; the private conversation is over.",
-                    key.buddy
-                ),
-                false,
-            );
-        }
+        runtime::dispatch(|c, _| c.buddy_offline(&key));
     });
 }
 
-/// Our account went offline: every session of it is over; wipe them.
+/// The buddy is online (again): a paused private conversation starts again.
+unsafe extern "C" fn buddy_signed_on(buddy: *mut ffi::PurpleBuddy, _data: *mut c_void) {
+    // SAFETY: libpurple passes the live buddy for the duration of the signal.
+    let buddy = unsafe { Buddy::from_ptr(buddy) };
+    guard("buddy-signed-on", None, (), || {
+        let Some(buddy) = buddy else { return };
+        let Some(account) = buddy.account() else {
+            return;
+        };
+        let key = runtime::conv_key(account, &buddy.name());
+        let settings = prefs::settings_of(&key);
+        runtime::dispatch(|c, now| c.buddy_online(&key, &settings, now));
+    });
+}
+
+/// Our account went offline: every private conversation of it is paused.
 unsafe extern "C" fn account_signed_off(gc: *mut ffi::PurpleConnection, _data: *mut c_void) {
     // SAFETY: libpurple passes the live connection; its account outlives it.
     let account = unsafe { Account::from_ptr(ffi::purple_connection_get_account(gc)) };
     guard("signed-off", None, (), || {
         let Some(account) = account else { return };
-        let id = runtime::conv_key(account, "").account;
-        let now = runtime::now();
-        let _ = runtime::with_client(|b| {
-            for key in b.conversations_of(&id) {
+        let id = runtime::account_id(account);
+        runtime::dispatch(|c, _| c.account_offline(&id));
+    });
+}
+
+/// Our account is back: buddies on the list announce themselves (buddy-signed-on); those
+/// without presence (not on the list) are taken as back now.
+unsafe extern "C" fn account_signed_on(gc: *mut ffi::PurpleConnection, _data: *mut c_void) {
+    // SAFETY: libpurple passes the live connection; its account outlives it.
+    let account = unsafe { Account::from_ptr(ffi::purple_connection_get_account(gc)) };
+    guard("signed-on", None, (), || {
+        let Some(account) = account else { return };
+        let id = runtime::account_id(account);
+        let keys = runtime::with_client(|c| c.conversations_of(&id)).unwrap_or_default();
+        for key in keys {
+            if account.buddy(&key.buddy).is_none() {
                 let settings = prefs::settings_of(&key);
-                b.forget(&key, &settings, now, false);
+                runtime::dispatch(|c, now| c.buddy_online(&key, &settings, now));
             }
-        });
+        }
     });
 }
 
@@ -330,24 +345,14 @@ unsafe extern "C" fn quitting(_data: *mut c_void) {
     guard("quitting", None, (), end_everything);
 }
 
-/// Ends every private conversation, telling online buddies; used at quit and unload.
+/// Ends every private conversation, telling online buddies, and reports (quoted) every
+/// message that waited and is now not sent; used at quit and unload.
 pub(crate) fn end_everything() {
-    let now = runtime::now();
-    let keys = runtime::with_client(|b| b.conversations()).unwrap_or_default();
-    let mut effects = Vec::new();
+    let keys = runtime::with_client(|c| c.conversations()).unwrap_or_default();
     for key in keys {
         let settings = prefs::settings_of(&key);
-        let online = runtime::peer_online(&key);
-        effects.extend(
-            runtime::with_client(|b| b.forget(&key, &settings, now, online)).unwrap_or_default(),
-        );
+        runtime::dispatch(|c, now| c.shut_down(&key, &settings, now));
     }
-    runtime::apply(
-        effects
-            .into_iter()
-            .filter(|e| matches!(e, Effect::Transmit { .. }))
-            .collect(),
-    );
 }
 
 unsafe extern "C" fn conversation_extended_menu(
