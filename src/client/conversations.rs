@@ -299,7 +299,9 @@ impl Client {
             policy: was,
             ..*settings
         };
-        if let Ok(out) = self.run(key, &with_otr, now, |s, env| s.end(env, settings.peer_online)) {
+        if let Ok(out) = self.run(key, &with_otr, now, |s, env| {
+            s.end(env, settings.peer_online)
+        }) {
             self.apply(key, &with_otr, out, effects);
         }
         if let Some(conv) = self.convs.get_mut(key) {
@@ -387,7 +389,12 @@ impl Client {
     }
 
     /// The user changed a setting of this conversation (e.g. its policy).
-    pub fn settings_changed(&mut self, key: &ConvKey, settings: &ConvSettings, now: u64) -> Vec<Effect> {
+    pub fn settings_changed(
+        &mut self,
+        key: &ConvKey,
+        settings: &ConvSettings,
+        now: u64,
+    ) -> Vec<Effect> {
         let mut effects = Vec::new();
         self.sync_settings(key, settings, now, &mut effects);
         effects.push(Effect::StateChanged { conv: key.clone() });
@@ -418,7 +425,8 @@ impl Client {
         let out = match self.run(key, settings, now, |s, env| s.send(env, text)) {
             Ok(out) => out,
             Err(e) => {
-                sent.effects.push(warning(key, wording::not_sent_error(text, &e)));
+                sent.effects
+                    .push(warning(key, wording::not_sent_error(text, &e)));
                 return sent;
             }
         };
@@ -471,7 +479,9 @@ impl Client {
         if !self.convs.contains_key(key) {
             return effects;
         }
-        if let Ok(out) = self.run(key, settings, now, |s, env| s.end(env, settings.peer_online)) {
+        if let Ok(out) = self.run(key, settings, now, |s, env| {
+            s.end(env, settings.peer_online)
+        }) {
             self.apply(key, settings, out, &mut effects);
         }
         effects
@@ -505,11 +515,16 @@ impl Client {
             level.as_file_str(),
         ) {
             Ok(()) => effects.push(notice(key, wording::marked(&key.buddy, fp, verified))),
-            Err(e) => effects.push(warning(key, wording::not_saved_verification(&e.to_string()))),
+            Err(e) => effects.push(warning(
+                key,
+                wording::not_saved_verification(&e.to_string()),
+            )),
         }
         effects.push(Effect::StateChanged { conv: key.clone() });
         let fp = *fp;
-        if let Ok(out) = self.run(key, settings, now, |s, env| s.set_trusted(env, fp, verified)) {
+        if let Ok(out) = self.run(key, settings, now, |s, env| {
+            s.set_trusted(env, fp, verified)
+        }) {
             self.apply(key, settings, out, &mut effects);
         }
         effects
@@ -803,7 +818,12 @@ impl Client {
 
     /// The buddy is (back) online. A paused private conversation starts again by itself
     /// under the opportunistic and always policies; under manual the user is told how.
-    pub fn buddy_online(&mut self, key: &ConvKey, settings: &ConvSettings, now: u64) -> Vec<Effect> {
+    pub fn buddy_online(
+        &mut self,
+        key: &ConvKey,
+        settings: &ConvSettings,
+        now: u64,
+    ) -> Vec<Effect> {
         let mut effects = Vec::new();
         let Some(status) = self.status(key) else {
             return effects;
@@ -956,9 +976,10 @@ impl Client {
             Event::MessageHeld {
                 pending, reason, ..
             } => {
-                let said = self.convs.get_mut(key).map(|c| {
-                    std::mem::replace(&mut c.hold_said, Some(reason))
-                });
+                let said = self
+                    .convs
+                    .get_mut(key)
+                    .map(|c| std::mem::replace(&mut c.hold_said, Some(reason)));
                 if pending == 1 || said.flatten() != Some(reason) {
                     effects.push(notice(key, wording::held(buddy, pending, reason)));
                 }
@@ -1005,7 +1026,15 @@ impl Client {
                 fingerprint,
                 ..
             } => {
-                self.smp_event(key, event, trust, we_initiated, question, fingerprint, effects);
+                self.smp_event(
+                    key,
+                    event,
+                    trust,
+                    we_initiated,
+                    question,
+                    fingerprint,
+                    effects,
+                );
                 if trust == Some(true) {
                     // Messages waiting for a verified buddy go out now, before newer ones.
                     let now = self.now;
@@ -1109,12 +1138,7 @@ impl Client {
         }
         // The key of the instance that ran SMP, not whichever is "best" now.
         if let Some(t) = trust {
-            let value = if t {
-                TrustLevel::Smp
-            } else {
-                TrustLevel::None
-            }
-            .as_file_str();
+            let value = if t { TrustLevel::Smp } else { TrustLevel::None }.as_file_str();
             // A failed run does not take back a manual verification the user made.
             let keep_manual = !t && self.trust(key, &fp) == Trust::Verified;
             if !keep_manual {
@@ -1125,10 +1149,7 @@ impl Client {
                     &fp,
                     value,
                 ) {
-                    effects.push(warning(
-                        key,
-                        wording::not_saved_smp(&e.to_string()),
-                    ));
+                    effects.push(warning(key, wording::not_saved_smp(&e.to_string())));
                 }
             }
             effects.push(Effect::StateChanged { conv: key.clone() });
@@ -1155,4 +1176,3 @@ impl Client {
         }
     }
 }
-

@@ -50,8 +50,7 @@ struct Side {
 
 fn side(name: &str, peer: &str, seed: u64, with_key: bool) -> Side {
     let dir = temp_dir(name);
-    let mut bridge =
-        Client::with_rng(Store::open(&dir, no_lock), ChaCha20Rng::seed_from_u64(seed));
+    let mut bridge = Client::with_rng(Store::open(&dir, no_lock), ChaCha20Rng::seed_from_u64(seed));
     let account = AccountId {
         name: format!("{name}@localhost/home"),
         protocol: "prpl-jabber".into(),
@@ -212,12 +211,10 @@ fn manual_verification_is_saved_and_changes_the_state() {
     assert!(file.ends_with("\tverified\n"), "{file}");
     // A fresh store sees it too (persisted at once).
     let again = Store::open(&a.dir, no_lock);
-    let trust = again.fingerprints().trust_of(
-        "alice@localhost/home",
-        "prpl-jabber",
-        "bob@localhost",
-        &fp,
-    );
+    let trust =
+        again
+            .fingerprints()
+            .trust_of("alice@localhost/home", "prpl-jabber", "bob@localhost", &fp);
     assert_eq!(trust.as_deref(), Some("verified"));
 }
 
@@ -281,7 +278,14 @@ fn a_missing_key_is_made_in_the_background_and_nothing_typed_is_lost() {
     let s = settings(Policy::ALWAYS);
     let conv = a.conv.clone();
     let sent = a.bridge.outgoing(&conv, &s, "first words", 100);
-    assert!(sent.wire.is_empty());
+    assert!(!sent.carries_message);
+    assert!(
+        sent.wire.iter().all(|w| w.starts_with("?OTRv")),
+        "only a query: {:?}",
+        sent.wire
+    );
+    // Bob answers at once; alice's side of the exchange waits for her key.
+    let first_wire: Vec<(bool, String)> = sent.wire.iter().map(|w| (true, w.clone())).collect();
     assert!(sent.effects.contains(&Effect::GenerateKey {
         account: a.conv.account.clone()
     }));
@@ -297,6 +301,8 @@ fn a_missing_key_is_made_in_the_background_and_nothing_typed_is_lost() {
             .any(|e| matches!(e, Effect::GenerateKey { .. })),
         "only one generation"
     );
+    settle(&mut a, &mut b, first_wire, s);
+    assert!(b.shown.is_empty());
     // The key arrives from the background thread.
     let key = DsaPrivateKey::generate(&mut ChaCha20Rng::seed_from_u64(33));
     let account = a.conv.account.clone();
@@ -325,6 +331,9 @@ fn both_without_keys_meet_in_one_exchange() {
     assert!(effects.contains(&Effect::GenerateKey {
         account: a.conv.account.clone()
     }));
+    // The query goes out at once; the exchange waits where a key is needed.
+    let pending = route(true, effects, &mut a.effects);
+    settle(&mut a, &mut b, pending, s);
     let account = a.conv.account.clone();
     let effects = a.bridge.key_ready(
         &account,
@@ -438,11 +447,16 @@ fn ending_tells_the_peer_and_the_peer_sees_it() {
     );
 }
 
-
 // ---- the first rule: every path where a private conversation could fall back ----------------
 
 /// What one side put on the wire, and the pending deliveries it makes.
-fn typed(side: &mut Side, from_a: bool, text: &str, s: ConvSettings, now: u64) -> Vec<(bool, String)> {
+fn typed(
+    side: &mut Side,
+    from_a: bool,
+    text: &str,
+    s: ConvSettings,
+    now: u64,
+) -> Vec<(bool, String)> {
     let conv = side.conv.clone();
     let sent = side.bridge.outgoing(&conv, &s, text, now);
     let mut pending: Vec<(bool, String)> = sent.wire.into_iter().map(|w| (from_a, w)).collect();
@@ -462,7 +476,10 @@ fn assert_none_in_clear(pending: &[(bool, String)], texts: &[&str]) {
 /// The buddy's client crashed and came back: a fresh client over the same files (same key,
 /// same instance tag), with no session.
 fn restarted(old: Side, seed: u64) -> Side {
-    let bridge = Client::with_rng(Store::open(&old.dir, no_lock), ChaCha20Rng::seed_from_u64(seed));
+    let bridge = Client::with_rng(
+        Store::open(&old.dir, no_lock),
+        ChaCha20Rng::seed_from_u64(seed),
+    );
     Side {
         bridge,
         conv: old.conv,
@@ -476,7 +493,11 @@ fn held(side: &Side) -> usize {
     side.bridge.status(&side.conv).map_or(0, |s| s.held)
 }
 
-const TYPED: [&str; 3] = ["typed-while-away-1", "typed-while-away-2", "typed-while-away-3"];
+const TYPED: [&str; 3] = [
+    "typed-while-away-1",
+    "typed-while-away-2",
+    "typed-while-away-3",
+];
 
 #[test]
 fn buddy_offline_pauses_and_what_is_typed_goes_out_privately_when_they_are_back() {
@@ -485,7 +506,11 @@ fn buddy_offline_pauses_and_what_is_typed_goes_out_privately_when_they_are_back(
     let conv = a.conv.clone();
     let effects = a.bridge.buddy_offline(&conv);
     assert!(route(true, effects, &mut a.effects).is_empty());
-    assert!(notices(&a).iter().any(|n| n.contains("paused")), "{:?}", notices(&a));
+    assert!(
+        notices(&a).iter().any(|n| n.contains("paused")),
+        "{:?}",
+        notices(&a)
+    );
     assert!(a.bridge.status(&conv).is_some_and(|st| st.paused));
     // Bob's client died without a goodbye and starts again.
     let mut b = restarted(b, 22);
@@ -494,12 +519,18 @@ fn buddy_offline_pauses_and_what_is_typed_goes_out_privately_when_they_are_back(
         wire.extend(typed(&mut a, true, t, s, 200));
     }
     assert_none_in_clear(&wire, &TYPED);
-    assert!(wire.is_empty(), "nothing goes to a buddy who is offline: {wire:?}");
+    assert!(
+        wire.is_empty(),
+        "nothing goes to a buddy who is offline: {wire:?}"
+    );
     assert_eq!(held(&a), 3);
     // Bob is back: the conversation starts again by itself, and the three go out once.
     let effects = a.bridge.buddy_online(&conv, &s, 210);
     let pending = route(true, effects, &mut a.effects);
-    assert!(pending.iter().any(|(_, w)| w.starts_with("?OTR")), "{pending:?}");
+    assert!(
+        pending.iter().any(|(_, w)| w.starts_with("?OTR")),
+        "{pending:?}"
+    );
     assert_none_in_clear(&pending, &TYPED);
     settle(&mut a, &mut b, pending, s);
     assert_eq!(b.shown, TYPED.to_vec());
@@ -543,7 +574,11 @@ fn a_buddy_back_with_another_key_gets_nothing_until_the_user_accepts_it() {
     let pending = route(true, effects, &mut a.effects);
     settle(&mut a, &mut b2, pending, s);
     assert!(a.bridge.status(&conv).is_some_and(|st| st.is_private()));
-    assert!(b2.shown.is_empty(), "sent to an unaccepted key: {:?}", b2.shown);
+    assert!(
+        b2.shown.is_empty(),
+        "sent to an unaccepted key: {:?}",
+        b2.shown
+    );
     assert_eq!(held(&a), 1);
     // Typed now: waits behind, not to the new key either.
     let pending = typed(&mut a, true, TYPED[1], s, 211);
@@ -566,8 +601,13 @@ fn our_own_sign_off_pauses_every_private_conversation_of_the_account() {
     let s = settings(Policy::ALWAYS);
     let conv = a.conv.clone();
     let account = conv.account.clone();
-    a.bridge.account_offline(&account);
-    assert!(notices(&a).iter().any(|n| n.contains("You went offline")), "{:?}", notices(&a));
+    let effects = a.bridge.account_offline(&account);
+    assert!(route(true, effects, &mut a.effects).is_empty());
+    assert!(
+        notices(&a).iter().any(|n| n.contains("You went offline")),
+        "{:?}",
+        notices(&a)
+    );
     // The server forgets bob's session too (his client reconnects as well).
     let mut b = restarted(b, 24);
     let mut wire = Vec::new();
@@ -590,7 +630,11 @@ fn switching_otr_off_ends_first_and_only_then_sends_in_the_clear() {
     let conv = a.conv.clone();
     let sent = a.bridge.outgoing(&conv, &never, "meant-privately", 400);
     assert!(!sent.carries_message);
-    assert!(sent.wire.iter().all(|w| w.starts_with("?OTR")), "{:?}", sent.wire);
+    assert!(
+        sent.wire.iter().all(|w| w.starts_with("?OTR")),
+        "{:?}",
+        sent.wire
+    );
     assert!(!sent.wire.iter().any(|w| w.contains("meant-privately")));
     let told = sent
         .effects
@@ -599,7 +643,9 @@ fn switching_otr_off_ends_first_and_only_then_sends_in_the_clear() {
     assert!(told, "{:?}", sent.effects);
     assert!(!a.bridge.status(&conv).is_some_and(|st| st.is_private()));
     // Bob learns it (the disconnect TLV).
-    let pending: Vec<(bool, String)> = sent.wire.into_iter().map(|w| (true, w)).collect();
+    let mut pending: Vec<(bool, String)> = sent.wire.into_iter().map(|w| (true, w)).collect();
+    pending.extend(route(true, sent.effects, &mut a.effects));
+    assert_none_in_clear(&pending, &["meant-privately"]);
     settle(&mut a, &mut b, pending, settings(Policy::OPPORTUNISTIC));
     assert_eq!(
         b.bridge.status(&b.conv).map(|st| st.state),
@@ -619,29 +665,35 @@ fn only_verified_holds_when_not_private_and_releases_in_order_after_smp() {
         only_verified: true,
         ..settings(Policy::OPPORTUNISTIC)
     };
-    let plain = settings(Policy::OPPORTUNISTIC);
     // Not private: it behaves like Always (hold and start), never plain text.
     let pending = typed(&mut a, true, "first", s, 100);
     assert_none_in_clear(&pending, &["first"]);
-    assert!(pending.iter().any(|(_, w)| w.starts_with("?OTR")), "{pending:?}");
-    settle(&mut a, &mut b, pending, plain);
+    assert!(
+        pending.iter().any(|(_, w)| w.starts_with("?OTR")),
+        "{pending:?}"
+    );
+    settle(&mut a, &mut b, pending, s);
     assert!(a.bridge.status(&a.conv).is_some_and(|st| st.is_private()));
-    assert!(b.shown.is_empty(), "went to an unverified key: {:?}", b.shown);
+    assert!(
+        b.shown.is_empty(),
+        "went to an unverified key: {:?}",
+        b.shown
+    );
     let pending = typed(&mut a, true, "second", s, 101);
-    settle(&mut a, &mut b, pending, plain);
+    settle(&mut a, &mut b, pending, s);
     assert!(b.shown.is_empty());
     // SMP succeeds: the waiting messages go, in order, before anything newer.
     let conv = a.conv.clone();
     let effects = a.bridge.smp_start(&conv, &s, None, "our secret", 102);
     let pending = route(true, effects, &mut a.effects);
-    settle(&mut a, &mut b, pending, plain);
+    settle(&mut a, &mut b, pending, s);
     let bconv = b.conv.clone();
-    let effects = b.bridge.smp_respond(&bconv, &plain, "our secret", 103);
+    let effects = b.bridge.smp_respond(&bconv, &s, "our secret", 103);
     let pending = route(false, effects, &mut b.effects);
     settle(&mut a, &mut b, pending, s);
     assert!(a.bridge.is_verified(&conv), "{:?}", notices(&a));
     let pending = typed(&mut a, true, "third", s, 104);
-    settle(&mut a, &mut b, pending, plain);
+    settle(&mut a, &mut b, pending, s);
     assert_eq!(b.shown, vec!["first", "second", "third"]);
 }
 
@@ -681,7 +733,11 @@ fn send_held_never_sends_outside_a_private_conversation() {
     assert_none_in_clear(&pending, &["still-mine"]);
     assert!(pending.is_empty(), "{pending:?}");
     assert_eq!(held(&a), 1);
-    assert!(notices(&a).iter().any(|n| n.contains("still wait")), "{:?}", notices(&a));
+    assert!(
+        notices(&a).iter().any(|n| n.contains("still wait")),
+        "{:?}",
+        notices(&a)
+    );
 }
 
 #[test]
@@ -718,7 +774,9 @@ fn a_failed_key_generation_is_reported_and_can_be_retried() {
     assert_eq!(held(&a), 1, "the message still waits");
     let effects = a.bridge.start(&conv, &s, 101);
     assert!(
-        effects.iter().any(|e| matches!(e, Effect::GenerateKey { .. })),
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::GenerateKey { .. })),
         "a new attempt: {effects:?}"
     );
 }

@@ -138,6 +138,11 @@ pub fn held(buddy: &str, pending: usize, reason: HoldReason) -> String {
              again (“Start private conversation”, /otr start) to send privately, or end it \
              (/otr end) to send in the clear from now on."
         ),
+        HoldReason::NewKey => format!(
+            "{what} waiting, not sent: {b} is using a key this conversation was not private \
+             with before. Check it (“Verify fingerprint”, “Authenticate buddy”); send anyway to \
+             the new key with /otr send-held, or drop with /otr drop-held."
+        ),
         HoldReason::Unverified => format!(
             "{what} waiting, not sent: {b}'s identity is not verified, and you chose to send only \
              to verified buddies. Verify {b} (“Authenticate buddy”, “Verify fingerprint”), or \

@@ -37,8 +37,8 @@ pub(crate) fn refresh_private(conv: Conversation) {
 pub(crate) fn end_private(conv: Conversation) {
     with_key(conv, |key| {
         let settings = prefs::settings_of(key);
-        let effects = runtime::with_client(|b| b.end(key, &settings, runtime::now()))
-            .unwrap_or_default();
+        let effects =
+            runtime::with_client(|b| b.end(key, &settings, runtime::now())).unwrap_or_default();
         if effects.is_empty() {
             notice(key, "This conversation is not private.", false);
         }

@@ -53,6 +53,7 @@ impl Session {
             return;
         };
         let last_sent = p.last_sent;
+        let fingerprint = p.fingerprint;
         let (text, tlvs) = tlv::split_plaintext(&opened.plaintext);
         let mut text = Zeroizing::new(text);
         let mut replies = Vec::new();
@@ -66,6 +67,7 @@ impl Session {
                     if let Some(event) = outcome.event {
                         out.events.push(Event::Smp {
                             instance: tag,
+                            fingerprint,
                             event,
                             trust: outcome.trust,
                             we_initiated: outcome.we_initiated,
