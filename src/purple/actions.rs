@@ -8,7 +8,7 @@ use crate::otr::policy::Policy;
 use super::dialogs;
 use super::objects::{BlistNode, Conversation};
 use super::prefs;
-use super::runtime::{self, notice, peer_online};
+use super::runtime::{self, notice};
 use crate::client::{AccountId, ConvKey};
 
 fn with_key(conv: Conversation, f: impl FnOnce(&ConvKey)) {

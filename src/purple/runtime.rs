@@ -207,15 +207,6 @@ pub(crate) fn account(id: &AccountId) -> Option<Account> {
     Account::find(&id.name, &id.protocol)
 }
 
-/// Whether the buddy is on our list and online (as pidgin-otr decides whether to say
-/// goodbye).
-pub(crate) fn peer_online(key: &ConvKey) -> bool {
-    account(&key.account)
-        .filter(|a| a.is_connected())
-        .and_then(|a| a.buddy(&key.buddy))
-        .is_some_and(|b| b.is_online())
-}
-
 /// Writes a plain-text notice into the conversation of `key` (if its window is open).
 pub(crate) fn notice(key: &ConvKey, text: &str, warning: bool) {
     if let Some(c) = conversation(key) {

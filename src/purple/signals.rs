@@ -16,7 +16,7 @@ use super::objects::{Account, BlistNode, Buddy, Conversation, Plugin};
 use super::prefs;
 use super::runtime;
 use super::text::{c_string, lossy};
-use crate::client::{wording, Effect};
+use crate::client::wording;
 
 /// Erases a handler's signature into libpurple's generic `PurpleCallback`
 /// (what the C macro PURPLE_CALLBACK does).
