@@ -401,3 +401,32 @@ fn a_panic_on_the_send_path_fails_closed() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A buddy with their own "always" setting leaves the buddy list: the setting stays in
+/// effect (the user is told), so the next message is held, never sent in the clear.
+#[test]
+fn a_removed_buddys_always_setting_stays_in_effect() {
+    let server = Prosody::alice_and_bob();
+    let proxy = support::proxy::Proxy::start(server.port);
+    let mut host = loaded_host(&[]);
+    host.connect_xmpp(ALICE, server.password("alice"), proxy.port);
+    host.cmd(&["buddy_add", ALICE, BOB]);
+    host.cmd(&["conv_open", ALICE, BOB]);
+    host.cmd(&["conv_cmd", ALICE, BOB, "/otr policy always"]);
+    host.wait_conv_line(ALICE, BOB, "Always", WAIT);
+    host.cmd(&["buddy_remove", ALICE, BOB]);
+    host.wait_conv_line(ALICE, BOB, "stays in effect", WAIT);
+    host.cmd(&["send_im", ALICE, BOB, "only-privately-please"]);
+    host.wait_conv_line(ALICE, BOB, "waiting, not sent", WAIT);
+    // Give a wrongly sent message time to cross the proxy.
+    std::thread::sleep(Duration::from_millis(500));
+    let wire = proxy.recorded();
+    assert!(
+        !wire.contains("only-privately-please"),
+        "sent in the clear after the buddy left the list"
+    );
+    assert!(
+        wire.contains("?OTRv"),
+        "a private conversation is asked for"
+    );
+}

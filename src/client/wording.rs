@@ -446,6 +446,15 @@ pub fn buddy_back(buddy: &str, restarting: bool, held: usize) -> String {
     }
 }
 
+/// `label` is the setting's name as the settings show it.
+pub fn policy_kept(buddy: &str, label: &str) -> String {
+    format!(
+        "{} was removed from your buddy list; their Off-the-Record setting ({}) stays in \
+         effect for this conversation.",
+        buddy, label
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

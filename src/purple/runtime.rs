@@ -203,6 +203,11 @@ pub(crate) fn conversation(key: &ConvKey) -> Option<Conversation> {
     account(&key.account).and_then(|a| a.conversation(&key.buddy))
 }
 
+/// The conversation window of `key` if one is open (never opens one).
+pub(crate) fn conversation_if_open(key: &ConvKey) -> Option<Conversation> {
+    account(&key.account).and_then(|a| a.open_conversation(&key.buddy))
+}
+
 pub(crate) fn account(id: &AccountId) -> Option<Account> {
     Account::find(&id.name, &id.protocol)
 }

@@ -62,7 +62,7 @@ pub(crate) fn connect_all(plugin: Plugin) -> Option<Vec<SignalConnection>> {
     type ConnectionOnly = unsafe extern "C" fn(*mut ffi::PurpleConnection, *mut c_void);
     type Quitting = unsafe extern "C" fn(*mut c_void);
 
-    let table: [(*mut c_void, &'static CStr, ffi::PurpleCallback); 12] = [
+    let table: [(*mut c_void, &'static CStr, ffi::PurpleCallback); 13] = [
         (
             convs,
             c"sending-im-msg",
@@ -103,6 +103,7 @@ pub(crate) fn connect_all(plugin: Plugin) -> Option<Vec<SignalConnection>> {
             c"buddy-signed-off",
             callback!(buddy_signed_off, BuddyOnly),
         ),
+        (blist, c"buddy-removed", callback!(buddy_removed, BuddyOnly)),
         (
             blist,
             c"buddy-signed-on",
@@ -292,6 +293,28 @@ unsafe extern "C" fn buddy_signed_off(buddy: *mut ffi::PurpleBuddy, _data: *mut 
         };
         let key = runtime::conv_key(account, &buddy.name());
         runtime::dispatch(|c, _| c.buddy_offline(&key));
+    });
+}
+
+/// A buddy left the buddy list: a policy of their own (say Always) is kept, so their
+/// conversations do not silently fall back to the default.
+unsafe extern "C" fn buddy_removed(buddy: *mut ffi::PurpleBuddy, _data: *mut c_void) {
+    // SAFETY: libpurple passes the buddy being removed, live (not freed yet) for the signal.
+    let buddy = unsafe { Buddy::from_ptr(buddy) };
+    guard("buddy-removed", None, (), || {
+        let Some(buddy) = buddy else {
+            return;
+        };
+        let (Some(account), Some(policy)) = (buddy.account(), prefs::buddy_policy(buddy.node()))
+        else {
+            return;
+        };
+        let key = runtime::conv_key(account, &buddy.name());
+        prefs::keep_policy(&key, policy);
+        if runtime::conversation_if_open(&key).is_some() {
+            let label = prefs::policy_label(Some(policy));
+            runtime::notice(&key, &wording::policy_kept(&key.buddy, label), false);
+        }
     });
 }
 
