@@ -11,7 +11,7 @@
 //! - k^-1 mod q: crypto-bigint's constant-time (safegcd) inversion;
 //! - x·r, the sum with the hash and the product with k^-1 mod q: Montgomery arithmetic;
 //! - drawing x and k: 224 random bits reduced with the constant-time `rem` (bias < 2^-64);
-//! - the private-key check y == g^x compares with crypto-bigint's `CtEq`.
+//! - the private-key check y == g^x compares with `subtle`'s `ConstantTimeEq`.
 //!
 //! Variable time (only public values involved): signature verification, key validation, and
 //! the search for the domain parameters p, q, g during key generation. The only secret-derived

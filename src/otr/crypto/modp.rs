@@ -254,11 +254,14 @@ pub fn to_mpi_bytes_secret(a: &Int) -> Zeroizing<Vec<u8>> {
 }
 
 /// A uniformly random exponent of `bits` bits (top bits cleared), from the injected RNG.
-pub fn random_exponent<R: rand_core::CryptoRngCore + ?Sized>(rng: &mut R, bits: u32) -> Zeroizing<Int> {
+pub fn random_exponent<R: rand_core::CryptoRngCore + ?Sized>(
+    rng: &mut R,
+    bits: u32,
+) -> Zeroizing<Int> {
     let nbytes = bits.div_ceil(8) as usize;
     let mut buf = Zeroizing::new([0u8; MODULUS_BYTES]);
     rng.fill_bytes(&mut buf[MODULUS_BYTES - nbytes..]);
-    let extra = (nbytes * 8) as u32 - bits;
+    let extra = bits.div_ceil(8) * 8 - bits;
     if extra > 0 {
         buf[MODULUS_BYTES - nbytes] &= 0xff >> extra;
     }
