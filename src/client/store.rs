@@ -558,7 +558,7 @@ impl Store {
         &mut self,
         account: &str,
         protocol: &str,
-        rng: &mut dyn rand_core::CryptoRng,
+        rng: &mut dyn rand_core::CryptoRngCore,
     ) -> (u32, Result<(), StoreError>) {
         if let Some(tag) = self.known_tag(account, protocol) {
             return (tag, Ok(()));
@@ -622,7 +622,7 @@ impl Store {
     /// anything was added. Returns whether it wrote.
     fn save_tags(
         &mut self,
-        new: Option<(&str, &str, &mut dyn rand_core::CryptoRng)>,
+        new: Option<(&str, &str, &mut dyn rand_core::CryptoRngCore)>,
     ) -> Result<bool, StoreError> {
         let (_lock, disk) = match self.lock_and_read_tags() {
             Ok(v) => v,
