@@ -82,7 +82,7 @@ pub use timers::{AKE_TIMEOUT_SECS, HEARTBEAT_SECS};
 pub struct Env<'a> {
     /// Seconds on any monotonic or wall clock; only differences matter.
     pub now: u64,
-    pub rng: &'a mut dyn rand_core::CryptoRng,
+    pub rng: &'a mut dyn rand_core::CryptoRngCore,
     /// Our long-term DSA key for this account, if the host has one yet.
     pub our_key: Option<&'a DsaPrivateKey>,
 }
