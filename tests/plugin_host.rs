@@ -163,12 +163,7 @@ fn buddy_and_contact_menus_carry_the_plugin_items() {
         "contact",
         "Authenticate buddy",
     ]);
-    host.wait_conv_line(
-        ALICE,
-        BOB,
-        "Authenticating needs a private conversation",
-        WAIT,
-    );
+    host.wait_conv_line(ALICE, BOB, "needs a private conversation", WAIT);
     host.cmd(&[
         "blist_menu_invoke",
         ALICE,

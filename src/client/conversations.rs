@@ -66,6 +66,15 @@ pub enum Effect {
         conv: ConvKey,
         question: Option<String>,
     },
+    /// Open the "Verify fingerprint" dialog for `theirs` (the key it verifies).
+    OpenVerify {
+        conv: ConvKey,
+        ours: Option<Fingerprint>,
+        theirs: Fingerprint,
+        verified: bool,
+    },
+    /// Open the "Authenticate buddy" (SMP) dialog.
+    OpenAuthenticate { conv: ConvKey },
     /// Make a key for this account in the background; call [`Client::key_ready`] after.
     GenerateKey { account: AccountId },
     /// The conversation's state changed (menu labels, status).
@@ -160,7 +169,7 @@ impl fmt::Debug for Client {
     }
 }
 
-fn notice(conv: &ConvKey, text: impl Into<String>) -> Effect {
+pub(crate) fn notice(conv: &ConvKey, text: impl Into<String>) -> Effect {
     Effect::Notice {
         conv: conv.clone(),
         text: text.into(),
@@ -168,7 +177,7 @@ fn notice(conv: &ConvKey, text: impl Into<String>) -> Effect {
     }
 }
 
-fn warning(conv: &ConvKey, text: impl Into<String>) -> Effect {
+pub(crate) fn warning(conv: &ConvKey, text: impl Into<String>) -> Effect {
     Effect::Notice {
         conv: conv.clone(),
         text: text.into(),
@@ -476,13 +485,15 @@ impl Client {
     /// `settings.peer_online` decides whether the buddy is told.
     pub fn end(&mut self, key: &ConvKey, settings: &ConvSettings, now: u64) -> Vec<Effect> {
         let mut effects = Vec::new();
-        if !self.convs.contains_key(key) {
-            return effects;
+        if self.convs.contains_key(key) {
+            if let Ok(out) = self.run(key, settings, now, |s, env| {
+                s.end(env, settings.peer_online)
+            }) {
+                self.apply(key, settings, out, &mut effects);
+            }
         }
-        if let Ok(out) = self.run(key, settings, now, |s, env| {
-            s.end(env, settings.peer_online)
-        }) {
-            self.apply(key, settings, out, &mut effects);
+        if effects.is_empty() {
+            effects.push(notice(key, wording::not_private_now()));
         }
         effects
     }
@@ -593,13 +604,7 @@ impl Client {
                 if let Some(c) = self.convs.get_mut(key) {
                     c.answering_question = false;
                 }
-                effects.push(notice(
-                    key,
-                    format!(
-                        "Authenticating {}: waiting for their answer…",
-                        escape_markup(&key.buddy)
-                    ),
-                ));
+                effects.push(notice(key, wording::smp_waiting(&key.buddy)));
                 self.apply(key, settings, out, &mut effects);
             }
             _ => effects.push(warning(key, wording::not_private_for("Authentication"))),
@@ -620,10 +625,7 @@ impl Client {
         });
         match result {
             Ok(out) if !out.to_send.is_empty() => self.apply(key, settings, out, &mut effects),
-            _ => effects.push(warning(
-                key,
-                "There is no authentication request to answer.",
-            )),
+            _ => effects.push(warning(key, wording::smp_nothing_to_answer())),
         }
         effects
     }
@@ -631,7 +633,7 @@ impl Client {
     pub fn smp_abort(&mut self, key: &ConvKey, settings: &ConvSettings, now: u64) -> Vec<Effect> {
         let mut effects = Vec::new();
         if let Ok(out) = self.run(key, settings, now, |s, env| s.smp_abort(env)) {
-            effects.push(notice(key, "Authentication cancelled."));
+            effects.push(notice(key, wording::smp_cancelled()));
             self.apply(key, settings, out, &mut effects);
         }
         effects

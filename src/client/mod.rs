@@ -5,6 +5,7 @@
 //! (`cargo test --no-default-features`).
 //!
 //! - [`conversations`]: [`Client`], every conversation and the one model of held messages.
+//! - [`commands`]: what the user asks for by name (`/otr` subcommands, reports, dialogs).
 //! - [`store`]: pidgin-otr's key, fingerprint and instance-tag files, written atomically
 //!   under a lock.
 //! - [`wording`]: every sentence a user reads.
@@ -12,6 +13,7 @@
 //! - [`trust`]: the trust levels `otr.fingerprints` records.
 #![forbid(unsafe_code)]
 
+pub mod commands;
 pub mod conversations;
 pub mod markup;
 pub mod store;

@@ -451,8 +451,112 @@ pub fn policy_kept(buddy: &str, label: &str) -> String {
     format!(
         "{} was removed from your buddy list; their Off-the-Record setting ({}) stays in \
          effect for this conversation.",
-        buddy, label
+        esc(buddy),
+        esc(label)
     )
+}
+
+pub fn not_private_now() -> &'static str {
+    "This conversation is not private."
+}
+
+pub fn status_extra(held: usize, instances: usize, paused: bool) -> String {
+    let mut text = String::new();
+    if paused {
+        text.push_str(" The private conversation is paused; nothing is sent in the clear.");
+    }
+    if held > 0 {
+        text.push_str(&format!(" {held} message(s) wait to be sent."));
+    }
+    if instances > 1 {
+        text.push_str(&format!(" Your buddy is logged in {instances} times."));
+    }
+    text
+}
+
+pub fn fingerprints(
+    account: &str,
+    buddy: &str,
+    ours: Option<&Fingerprint>,
+    theirs: Option<&Fingerprint>,
+) -> String {
+    let ours = ours.map_or_else(
+        || "none yet (made on your first private conversation)".to_string(),
+        Fingerprint::human,
+    );
+    let theirs = theirs.map_or_else(
+        || "unknown until a private conversation starts".to_string(),
+        Fingerprint::human,
+    );
+    format!(
+        "Your fingerprint ({}): {ours}<br>{}'s fingerprint: {theirs}",
+        esc(account),
+        esc(buddy)
+    )
+}
+
+pub fn known_keys(buddy: &str, keys: &[(Fingerprint, bool)]) -> String {
+    if keys.is_empty() {
+        return format!("No key of {} is known yet.", esc(buddy));
+    }
+    let lines: Vec<String> = keys
+        .iter()
+        .map(|(fp, trusted)| {
+            format!(
+                "  {} ({})",
+                fp.human(),
+                if *trusted { "verified" } else { "not verified" }
+            )
+        })
+        .collect();
+    format!("Known keys of {}:<br>{}", esc(buddy), lines.join("<br>"))
+}
+
+pub fn own_fingerprints(keys: &[(String, String, Fingerprint)]) -> String {
+    if keys.is_empty() {
+        return "No account has a key yet. One is made on your first private conversation."
+            .to_string();
+    }
+    keys.iter()
+        .map(|(account, protocol, fp)| format!("{account} ({protocol}): {}", fp.human()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn verify_needs_private() -> &'static str {
+    "Verifying needs a private conversation, so that your buddy's key is known: start one first."
+}
+
+pub fn forget_usage() -> &'static str {
+    "Give the whole fingerprint (40 hex digits, spaces allowed); /otr fingerprints lists them."
+}
+
+pub fn smp_waiting(buddy: &str) -> String {
+    format!("Authenticating {}: waiting for their answer…", esc(buddy))
+}
+
+pub fn smp_nothing_to_answer() -> &'static str {
+    "There is no authentication request to answer."
+}
+
+pub fn smp_cancelled() -> &'static str {
+    "Authentication cancelled."
+}
+
+pub fn no_account() -> &'static str {
+    "This conversation has no account."
+}
+
+pub fn own_setting_needs_buddy_list() -> &'static str {
+    "Only buddies on your buddy list can have their own setting; the default applies."
+}
+
+pub fn policy_is(buddy: &str, label: &str) -> String {
+    format!("Private conversations with {}: {}", esc(buddy), esc(label))
+}
+
+pub fn policy_usage() -> &'static str {
+    "Use one of: default, never, manual, opportunistic, always."
 }
 
 #[cfg(test)]

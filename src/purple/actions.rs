@@ -1,31 +1,47 @@
-//! What the plugin does when the user asks for something, whether through a menu item
-//! or an `/otr` subcommand: one function per action, each given the IM conversation it
-//! concerns.
+//! What the plugin does when the user asks for something, whether through a menu item or
+//! an `/otr` subcommand: one function per action, each given the IM conversation it
+//! concerns. Each asks the client and shows what comes back; the logic and the words are in
+//! `crate::client`.
 
-use crate::otr::crypto::fingerprint::Fingerprint;
+use crate::client::commands::KnownKey;
+use crate::client::{wording, ConvKey, Effect, Level};
 use crate::otr::policy::Policy;
 
 use super::dialogs;
 use super::objects::{BlistNode, Conversation};
 use super::prefs;
-use super::runtime::{self, notice};
-use crate::client::{AccountId, ConvKey};
+use super::runtime;
 
-fn with_key(conv: Conversation, f: impl FnOnce(&ConvKey)) {
+/// Runs `f` for the conversation's key with its current settings, then applies the effects.
+fn act(
+    conv: Conversation,
+    f: impl FnOnce(
+        &mut crate::client::Client,
+        &ConvKey,
+        &crate::client::ConvSettings,
+        u64,
+    ) -> Vec<Effect>,
+) {
     match runtime::key_of(conv) {
-        Some(key) => f(&key),
-        None => conv.write_error("This conversation has no account."),
+        Some(key) => {
+            let settings = prefs::settings_of(&key);
+            runtime::dispatch(|c, now| f(c, &key, &settings, now));
+        }
+        None => conv.write_error(wording::no_account()),
     }
+}
+
+fn say(key: &ConvKey, markup: &str, warning: bool) {
+    runtime::apply(vec![Effect::Notice {
+        conv: key.clone(),
+        text: markup.to_string(),
+        level: if warning { Level::Warning } else { Level::Info },
+    }]);
 }
 
 /// Start (or restart) an encrypted, private conversation with this buddy.
 pub(crate) fn start_private(conv: Conversation) {
-    with_key(conv, |key| {
-        let settings = prefs::settings_of(key);
-        let effects =
-            runtime::with_client(|b| b.start(key, &settings, runtime::now())).unwrap_or_default();
-        runtime::apply(effects);
-    });
+    act(conv, |c, key, s, now| c.start(key, s, now));
 }
 
 /// Renegotiate the session keys of the private conversation (the same as starting again).
@@ -33,104 +49,29 @@ pub(crate) fn refresh_private(conv: Conversation) {
     start_private(conv);
 }
 
-/// End the private conversation and go back to plain messages.
+/// End the private conversation and go back to plain messages: the user's explicit choice.
 pub(crate) fn end_private(conv: Conversation) {
-    with_key(conv, |key| {
-        let settings = prefs::settings_of(key);
-        let effects =
-            runtime::with_client(|b| b.end(key, &settings, runtime::now())).unwrap_or_default();
-        if effects.is_empty() {
-            notice(key, "This conversation is not private.", false);
-        }
-        runtime::apply(effects);
-    });
+    act(conv, |c, key, s, now| c.end(key, s, now));
 }
 
 /// Say whether the conversation is private and whether the buddy is verified.
 pub(crate) fn show_status(conv: Conversation) {
-    with_key(conv, |key| {
-        let text = runtime::with_client(|b| {
-            let mut text = b.describe(key);
-            if let Some(st) = b.status(key) {
-                if st.held > 0 {
-                    text.push_str(&format!(" {} message(s) wait to be sent.", st.held));
-                }
-                if st.instances > 1 {
-                    text.push_str(&format!(" Your buddy is logged in {} times.", st.instances));
-                }
-            }
-            text
-        });
-        if let Some(text) = text {
-            if let Some(c) = runtime::account(&key.account).and_then(|a| a.conversation(&key.buddy))
-            {
-                c.write_notice_markup(&text, false);
-            }
-        }
-    });
+    act(conv, |c, key, _, _| c.status_report(key));
 }
 
 /// Show our own fingerprint and the buddy's.
 pub(crate) fn show_fingerprint(conv: Conversation) {
-    with_key(conv, |key| {
-        let (ours, theirs) = runtime::with_client(|b| {
-            (
-                b.own_fingerprint(&key.account),
-                b.status(key).and_then(|s| s.fingerprint),
-            )
-        })
-        .unwrap_or((None, None));
-        let ours = ours.map_or_else(
-            || "none yet (made on your first private conversation)".to_string(),
-            |f| f.human(),
-        );
-        let theirs = theirs.map_or_else(
-            || "unknown until a private conversation starts".to_string(),
-            |f| f.human(),
-        );
-        notice(
-            key,
-            &format!(
-                "Your fingerprint ({}): {ours}\n{}'s fingerprint: {theirs}",
-                key.account.name, key.buddy
-            ),
-            false,
-        );
-    });
+    act(conv, |c, key, _, _| c.fingerprint_report(key));
 }
 
 /// Compare the buddy's fingerprint by hand and mark it verified (or not).
 pub(crate) fn verify_fingerprint(conv: Conversation) {
-    with_key(conv, |key| {
-        let found = runtime::with_client(|b| {
-            let theirs = b
-                .status(key)
-                .and_then(|s| s.fingerprint.filter(|_| s.is_private()))?;
-            Some((b.own_fingerprint(&key.account), theirs, b.is_verified(key)))
-        })
-        .flatten();
-        match found {
-            Some((ours, theirs, verified)) => dialogs::verify(key, ours, theirs, verified),
-            None => notice(key, "Verifying needs a private conversation, so that your buddy's key is known: start one first.", true),
-        }
-    });
+    act(conv, |c, key, _, _| c.ask_verify(key));
 }
 
 /// Authenticate the buddy with a shared secret or a question (SMP).
 pub(crate) fn authenticate_buddy(conv: Conversation) {
-    with_key(conv, |key| {
-        let private = runtime::with_client(|b| b.status(key).is_some_and(|s| s.is_private()))
-            .unwrap_or(false);
-        if private {
-            dialogs::start_smp(key);
-        } else {
-            notice(
-                key,
-                "Authenticating needs a private conversation: start one first.",
-                true,
-            );
-        }
-    });
+    act(conv, |c, key, _, _| c.ask_authenticate(key));
 }
 
 /// "OTR settings for this buddy" (buddy list).
@@ -144,94 +85,42 @@ pub(crate) fn buddy_settings(node: BlistNode) {
 
 /// `/otr policy [default|never|manual|opportunistic|always]`.
 pub(crate) fn set_policy(conv: Conversation, arg: &str) {
-    with_key(conv, |key| {
-        let Some(node) = runtime::account(&key.account)
-            .and_then(|a| a.buddy(&key.buddy))
-            .map(|b| b.node())
-        else {
-            notice(
-                key,
-                "Only buddies on your buddy list can have their own setting; the default applies.",
-                true,
-            );
-            return;
-        };
-        if arg.is_empty() {
-            let current = prefs::buddy_policy(node);
-            notice(
-                key,
-                &format!(
-                    "Private conversations with {}: {}",
-                    key.buddy,
-                    prefs::policy_label(current)
-                ),
-                false,
-            );
-            return;
-        }
-        let policy = match arg {
-            "default" => None,
-            name => match Policy::from_name(name) {
-                Some(p) => Some(p),
-                None => {
-                    notice(
-                        key,
-                        "Use one of: default, never, manual, opportunistic, always.",
-                        true,
-                    );
-                    return;
-                }
-            },
-        };
-        prefs::set_buddy_policy(node, policy);
-        let settings = prefs::settings_of(key);
-        runtime::dispatch(|c, now| c.settings_changed(key, &settings, now));
-        notice(
-            key,
-            &format!(
-                "Private conversations with {}: {}",
-                key.buddy,
-                prefs::policy_label(policy)
-            ),
-            false,
-        );
-    });
+    let Some(key) = runtime::key_of(conv) else {
+        conv.write_error(wording::no_account());
+        return;
+    };
+    let Some(node) = runtime::account(&key.account)
+        .and_then(|a| a.buddy(&key.buddy))
+        .map(|b| b.node())
+    else {
+        say(&key, wording::own_setting_needs_buddy_list(), true);
+        return;
+    };
+    if arg.is_empty() {
+        let current = prefs::policy_label(prefs::buddy_policy(node));
+        say(&key, &wording::policy_is(&key.buddy, current), false);
+        return;
+    }
+    let policy = match arg {
+        "default" => None,
+        name => match Policy::from_name(name) {
+            Some(p) => Some(p),
+            None => {
+                say(&key, wording::policy_usage(), true);
+                return;
+            }
+        },
+    };
+    prefs::set_buddy_policy(node, policy);
+    let label = prefs::policy_label(policy);
+    say(&key, &wording::policy_is(&key.buddy, label), false);
+    let settings = prefs::settings_of(&key);
+    runtime::dispatch(|c, now| c.settings_changed(&key, &settings, now));
 }
 
 /// `/otr smp ...`: abort, answer a pending request, or start.
 pub(crate) fn smp_command(conv: Conversation, args: &str) {
-    with_key(conv, |key| {
-        let settings = prefs::settings_of(key);
-        let now = runtime::now();
-        let args = args.trim();
-        let effects = if args == "abort" {
-            runtime::with_client(|b| b.smp_abort(key, &settings, now))
-        } else if args.is_empty() {
-            authenticate_buddy(conv);
-            None
-        } else {
-            let awaiting =
-                runtime::with_client(|b| b.status(key).is_some_and(|s| s.smp_in_progress))
-                    .unwrap_or(false);
-            // "/otr smp question? answer" asks; "/otr smp secret" answers or starts.
-            match args.split_once('?') {
-                Some((q, a)) if !awaiting && !a.trim().is_empty() => {
-                    let question = format!("{}?", q.trim());
-                    runtime::with_client(|b| {
-                        b.smp_start(key, &settings, Some(&question), a.trim(), now)
-                    })
-                }
-                _ => runtime::with_client(|b| {
-                    if b.status(key).is_some_and(|s| s.smp_in_progress) {
-                        b.smp_respond(key, &settings, args, now)
-                    } else {
-                        b.smp_start(key, &settings, None, args, now)
-                    }
-                }),
-            }
-        };
-        runtime::apply(effects.unwrap_or_default());
-    });
+    act(conv, |c, key, s, now| c.smp_command(key, s, args, now));
 }
 
 /// `/otr verify [yes|no]`: without an argument, the dialog.
@@ -241,136 +130,42 @@ pub(crate) fn verify_command(conv: Conversation, arg: &str) {
         "no" => false,
         _ => return verify_fingerprint(conv),
     };
-    with_key(conv, |key| {
-        let settings = prefs::settings_of(key);
-        let theirs = runtime::with_client(|b| {
-            b.status(key)
-                .and_then(|s| s.fingerprint.filter(|_| s.is_private()))
-        })
-        .flatten();
-        match theirs {
-            Some(fp) => {
-                let effects = runtime::with_client(|b| {
-                    b.set_verified(key, &settings, &fp, verdict, runtime::now())
-                })
-                .unwrap_or_default();
-                runtime::apply(effects);
-            }
-            None => notice(
-                key,
-                "There is no private conversation whose key could be verified.",
-                true,
-            ),
-        }
+    act(conv, |c, key, s, now| {
+        c.verify_command(key, s, verdict, now)
     });
 }
 
 pub(crate) fn send_held(conv: Conversation) {
-    with_key(conv, |key| {
-        let settings = prefs::settings_of(key);
-        let effects = runtime::with_client(|b| b.send_held(key, &settings, runtime::now()))
-            .unwrap_or_default();
-        runtime::apply(effects);
-    });
+    act(conv, |c, key, s, now| c.send_held(key, s, now));
 }
 
 pub(crate) fn drop_held(conv: Conversation) {
-    with_key(conv, |key| {
-        let settings = prefs::settings_of(key);
-        let effects = runtime::with_client(|b| b.drop_held(key, &settings)).unwrap_or_default();
-        runtime::apply(effects);
-    });
+    act(conv, |c, key, s, _| c.drop_held(key, s));
 }
 
-/// Every known buddy key: (account, buddy, fingerprint, verified).
-pub(crate) fn known_fingerprints() -> Vec<(AccountId, String, Fingerprint, bool)> {
-    runtime::with_client(|b| {
-        b.store()
-            .fingerprints()
-            .entries()
-            .map(|e| {
-                (
-                    AccountId {
-                        name: e.accountname.clone(),
-                        protocol: e.protocol.clone(),
-                    },
-                    e.username.clone(),
-                    e.fingerprint,
-                    e.is_trusted(),
-                )
-            })
-            .collect()
-    })
-    .unwrap_or_default()
+/// Every known buddy key (the list dialog).
+pub(crate) fn known_fingerprints() -> Vec<KnownKey> {
+    runtime::with_client(|c| c.known_keys()).unwrap_or_default()
 }
 
 /// `/otr fingerprints`: this buddy's known keys.
 pub(crate) fn list_fingerprints(conv: Conversation) {
-    with_key(conv, |key| {
-        let list: Vec<String> = known_fingerprints()
-            .into_iter()
-            .filter(|(a, b, _, _)| *a == key.account && *b == key.buddy)
-            .map(|(_, _, fp, v)| {
-                format!(
-                    "  {} ({})",
-                    fp.human(),
-                    if v { "verified" } else { "not verified" }
-                )
-            })
-            .collect();
-        if list.is_empty() {
-            notice(
-                key,
-                &format!("No key of {} is known yet.", key.buddy),
-                false,
-            );
-        } else {
-            notice(
-                key,
-                &format!("Known keys of {}:\n{}", key.buddy, list.join("\n")),
-                false,
-            );
-        }
-    });
+    act(conv, |c, key, _, _| c.known_keys_report(key));
 }
 
 /// `/otr forget <fingerprint>` (hex, spaces allowed).
 pub(crate) fn forget_command(conv: Conversation, arg: &str) {
-    with_key(conv, |key| {
-        let hex: String = arg.chars().filter(|c| !c.is_whitespace()).collect();
-        match Fingerprint::from_hex(&hex) {
-            Some(fp) => forget_fingerprint(&key.account, &key.buddy, &fp),
-            None => notice(key, "Give the whole fingerprint (40 hex digits, spaces allowed); /otr fingerprints lists them.", true),
-        }
-    });
-}
-
-pub(crate) fn forget_fingerprint(account: &AccountId, buddy: &str, fp: &Fingerprint) {
-    runtime::dispatch(|c, _| c.forget_fingerprint(account, buddy, fp));
+    act(conv, |c, key, _, _| c.forget_command(key, arg));
 }
 
 /// Our own fingerprint for every account that has a key.
 pub(crate) fn show_own_fingerprints() {
-    let lines: Vec<String> = runtime::with_client(|b| {
-        b.store()
-            .keys()
-            .iter()
-            .map(|k| {
-                format!(
-                    "{} ({}): {}",
-                    k.account_name,
-                    k.protocol,
-                    k.fingerprint().human()
-                )
-            })
-            .collect()
-    })
-    .unwrap_or_default();
-    let body = if lines.is_empty() {
-        "No account has a key yet. One is made on your first private conversation.".to_string()
-    } else {
-        lines.join("\n")
-    };
+    let keys: Vec<(String, String, _)> = runtime::with_client(|c| c.own_fingerprints())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(a, fp)| (a.name, a.protocol, fp))
+        .collect();
+    let body = wording::own_fingerprints(&keys);
     let handle = runtime::plugin_handle();
     super::objects::notify_info(handle, "My fingerprints", "Your keys' fingerprints", &body);
 }

@@ -19,6 +19,7 @@ use super::objects::{Account, BlistNode};
 use super::prefs;
 use super::runtime;
 use super::text::{c_string, lossy};
+use crate::client::commands::KnownKey;
 use crate::client::{AccountId, ConvKey};
 
 enum Pending {
@@ -381,19 +382,24 @@ pub(crate) fn buddy_settings(account: Account, buddy: &str, node: BlistNode) {
 }
 
 /// Known fingerprints, with the choice of one to forget.
-pub(crate) fn known_fingerprints(entries: Vec<(AccountId, String, Fingerprint, bool)>) {
+pub(crate) fn known_fingerprints(entries: Vec<KnownKey>) {
     let form = Form::new();
     if entries.is_empty() {
         form.label(c"none", "No buddy's key is known yet.");
     }
     let labels: Vec<String> = entries
         .iter()
-        .map(|(a, b, fp, v)| {
+        .map(|k| {
             format!(
-                "{b} — {} — {} ({})",
-                fp.human(),
-                if *v { "verified" } else { "not verified" },
-                a.name
+                "{} — {} — {} ({})",
+                k.buddy,
+                k.fingerprint.human(),
+                if k.trusted {
+                    "verified"
+                } else {
+                    "not verified"
+                },
+                k.account.name
             )
         })
         .collect();
@@ -404,7 +410,7 @@ pub(crate) fn known_fingerprints(entries: Vec<(AccountId, String, Fingerprint, b
     let token = remember(Pending::Forget(
         entries
             .into_iter()
-            .map(|(a, b, fp, _)| (a, b, fp))
+            .map(|k| (k.account, k.buddy, k.fingerprint))
             .collect(),
     ));
     form.show(

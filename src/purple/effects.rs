@@ -37,6 +37,13 @@ pub(crate) fn apply(effects: Vec<Effect>) {
             Effect::AskSecret { conv, question } => {
                 dialogs::ask_smp_secret(&conv, question.as_deref())
             }
+            Effect::OpenVerify {
+                conv,
+                ours,
+                theirs,
+                verified,
+            } => dialogs::verify(&conv, ours, theirs, verified),
+            Effect::OpenAuthenticate { conv } => dialogs::start_smp(&conv),
             // Taken care of by the runtime before the rest.
             Effect::GenerateKey { .. } => {}
             Effect::StateChanged { .. } => {}

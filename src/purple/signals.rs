@@ -311,9 +311,9 @@ unsafe extern "C" fn buddy_removed(buddy: *mut ffi::PurpleBuddy, _data: *mut c_v
         };
         let key = runtime::conv_key(account, &buddy.name());
         prefs::keep_policy(&key, policy);
-        if runtime::conversation_if_open(&key).is_some() {
+        if let Some(c) = runtime::conversation_if_open(&key) {
             let label = prefs::policy_label(Some(policy));
-            runtime::notice(&key, &wording::policy_kept(&key.buddy, label), false);
+            c.write_notice_markup(&wording::policy_kept(&key.buddy, label), false);
         }
     });
 }
