@@ -105,6 +105,9 @@ endif
 uninstall:
 	@[ -n "$(PLUGIN_DIR)" ] || { echo "pkg-config knows no plugindir for purple (apt-get install libpurple-dev)"; exit 1; }
 	$(call refuse_if_packaged,$(PLUGIN_DIR)/purple-otr.so)
+ifneq ($(PREFIX),)
+	@case "$(DATA_DIR)" in */purple-otr) ;; *) echo "DATA_DIR=$(DATA_DIR) is not ours to remove"; exit 1;; esac
+endif
 	rm -f $(DESTDIR)$(PLUGIN_DIR)/purple-otr.so
 ifneq ($(PREFIX),)
 	rm -rf $(DESTDIR)$(DATA_DIR)
