@@ -3,7 +3,23 @@
 # that starts libpurple inside a private network namespace with loopback only.
 
 CARGO      ?= cargo
+
+# Where `make install` puts the plugin. Without PREFIX: for the current user, in
+# ~/.purple/plugins (Pidgin and Finch both look there), the plugin file only. With
+# PREFIX=/usr: system-wide, in the directory libpurple searches (pkg-config's plugindir,
+# e.g. /usr/lib/x86_64-linux-gnu/purple-2), with the icons (icons/*.png, *.svg) under
+# PREFIX/share/pixmaps/purple-otr and the translations (po/*.po) under PREFIX/share/locale.
+# Another PREFIX moves all of it (libpurple then does not look there by itself). DESTDIR
+# puts either into a staging root (packaging).
+PREFIX  ?=
+DESTDIR ?=
+ifeq ($(PREFIX),)
 PLUGIN_DIR ?= $(HOME)/.purple/plugins
+else
+PLUGIN_DIR ?= $(shell pkg-config --define-variable=prefix=$(PREFIX) --variable=plugindir purple)
+DATA_DIR   ?= $(PREFIX)/share/pixmaps/purple-otr
+LOCALE_DIR ?= $(PREFIX)/share/locale
+endif
 
 # Debian/Ubuntu packages needed to build the plugin ...
 BUILD_PACKAGES := build-essential pkg-config libpurple-dev libglib2.0-dev libclang-dev clang
@@ -40,7 +56,17 @@ define ensure_packages
 	fi
 endef
 
-.PHONY: install test demo build-deps test-deps
+# Stops when FILE (a system path) belongs to an installed Debian package and DESTDIR is
+# empty: apt owns it, and `make install`/`uninstall` must not change it behind dpkg's back.
+define refuse_if_packaged
+	@if [ -z "$(DESTDIR)" ] && command -v dpkg-query >/dev/null && \
+	    owner=$$(dpkg-query -S "$(1)" 2>/dev/null); then \
+	  echo "$(1) belongs to the Debian package $${owner%%:*}: use apt (sudo apt remove $${owner%%:*}) instead."; \
+	  exit 1; \
+	fi
+endef
+
+.PHONY: install uninstall deb test demo build-deps test-deps
 
 build-deps:
 	$(call ensure_packages,$(BUILD_PACKAGES))
@@ -50,13 +76,53 @@ test-deps:
 	$(call ensure_packages,$(TEST_PACKAGES))
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust >= 1.85 (Debian 13: apt install cargo; elsewhere https://rustup.rs)"; exit 1; }
 
-# Build the release plugin and install it for the current user (Pidgin and Finch both look
-# in ~/.purple/plugins/).
+# Build the release plugin and install it: for the current user by default (Pidgin and
+# Finch both look in ~/.purple/plugins/), system-wide with PREFIX=/usr (see PREFIX above).
 install: build-deps
 	$(CARGO) build --release --lib
-	install -D -m 0644 target/release/libpurple_otr.so $(PLUGIN_DIR)/purple-otr.so
-	@echo "Installed $(PLUGIN_DIR)/purple-otr.so"
+	@[ -n "$(PLUGIN_DIR)" ] || { echo "pkg-config knows no plugindir for purple (apt-get install libpurple-dev)"; exit 1; }
+	$(call refuse_if_packaged,$(PLUGIN_DIR)/purple-otr.so)
+	install -D -m 0644 target/release/libpurple_otr.so $(DESTDIR)$(PLUGIN_DIR)/purple-otr.so
+ifneq ($(PREFIX),)
+	@if [ -d icons ]; then \
+	  find icons -type f \( -name '*.png' -o -name '*.svg' \) | sort | while read -r f; do \
+	    echo "install -D -m 0644 $$f $(DESTDIR)$(DATA_DIR)/$${f#icons/}"; \
+	    install -D -m 0644 "$$f" "$(DESTDIR)$(DATA_DIR)/$${f#icons/}" || exit 1; \
+	  done; \
+	fi
+	@for po in po/*.po; do \
+	  [ -e "$$po" ] || continue; \
+	  command -v msgfmt >/dev/null || { echo "msgfmt not found: sudo apt-get install gettext"; exit 1; }; \
+	  mo="$(DESTDIR)$(LOCALE_DIR)/$$(basename "$$po" .po)/LC_MESSAGES/purple-otr.mo"; \
+	  echo "msgfmt --check -o $$mo $$po"; \
+	  mkdir -p "$$(dirname "$$mo")" && msgfmt --check -o "$$mo" "$$po" && chmod 0644 "$$mo" || exit 1; \
+	done
+endif
+	@echo "Installed $(DESTDIR)$(PLUGIN_DIR)/purple-otr.so"
 	@echo "Enable it in Pidgin (Tools > Plugins) or Finch (Actions > Plugins): \"Off-the-Record Messaging\"."
+
+# Removes what `make install` with the same PREFIX (and DESTDIR) put in place.
+uninstall:
+	@[ -n "$(PLUGIN_DIR)" ] || { echo "pkg-config knows no plugindir for purple (apt-get install libpurple-dev)"; exit 1; }
+	$(call refuse_if_packaged,$(PLUGIN_DIR)/purple-otr.so)
+ifneq ($(PREFIX),)
+	@case "$(DATA_DIR)" in */purple-otr) ;; *) echo "DATA_DIR=$(DATA_DIR) is not ours to remove"; exit 1;; esac
+endif
+	rm -f $(DESTDIR)$(PLUGIN_DIR)/purple-otr.so
+ifneq ($(PREFIX),)
+	rm -rf $(DESTDIR)$(DATA_DIR)
+	rm -f $(DESTDIR)$(LOCALE_DIR)/*/LC_MESSAGES/purple-otr.mo
+endif
+
+# A Debian package (purple-otr_<version>-<revision>_<arch>.deb in this directory) built
+# with dpkg-deb from what `make install PREFIX=/usr DESTDIR=<staging>` installs, plus the
+# Debian files from packaging/deb/ (see packaging/build-deb.sh). Only dpkg-dev's own tools:
+# cargo-deb would mean installing a binary crate from crates.io, and everything it adds
+# fits in one short script.
+DEB_REVISION ?= 1
+deb: build-deps
+	$(call ensure_packages,dpkg-dev gettext)
+	CARGO="$(CARGO)" MAKE="$(MAKE)" DEB_REVISION="$(DEB_REVISION)" packaging/build-deb.sh
 
 # The whole suite: the plugin with libpurple (host tests, prosody end-to-end, Finch, Pidgin)
 # and the engine alone without libpurple. Everything that needs the network (crates) is

@@ -179,7 +179,7 @@ fn pidgin_shows_the_plugin_in_its_plugin_dialog() {
     let log_path = dir.path().join("pidgin.log");
     let log = fs::File::create(&log_path).expect("pidgin log");
     let _pidgin = Killed(
-        Command::new("pidgin")
+        gui::set_test_locale(&mut Command::new("pidgin"))
             .arg("-d") // debug log on stdout: shows our plugin loading
             .arg("-c")
             .arg(dir.path())

@@ -16,6 +16,17 @@ use crate::support::host::{plugin_path, TempDir};
 /// An address where no session bus listens: the clients must not autolaunch one.
 pub const NO_BUS: &str = "unix:path=/nonexistent/purple-otr-test-bus";
 
+/// The locale every program a test starts runs in. Finch (ncurses) draws its frames with
+/// UTF-8 line drawing only in a UTF-8 locale; under POSIX (LANG unset, as for a fresh CI
+/// user) it switches to the terminal's alternate character set, and the test would read
+/// `lqqk` for `┌──┐`. C.UTF-8 ships with libc on Debian, no `locales` package needed.
+/// LANGUAGE goes too: the tests read English text.
+pub fn set_test_locale(cmd: &mut Command) -> &mut Command {
+    cmd.env("LANG", "C.UTF-8")
+        .env("LC_ALL", "C.UTF-8")
+        .env_remove("LANGUAGE")
+}
+
 /// Runs a helper program; panics with the package to install when it is missing.
 pub fn run(program: &str, package: &str, args: &[&str]) -> std::process::Output {
     Command::new(program)
@@ -132,12 +143,12 @@ pub struct Tmux {
 
 impl Tmux {
     /// A detached 160x50 session running `command` (a shell command line).
+    /// The tmux server (a new one per session) passes its environment, with the test
+    /// locale, to `command`.
     pub fn start(name: &str, command: &str) -> Tmux {
         let socket = format!("purple-otr-{name}-{}", std::process::id());
-        let out = run(
-            "tmux",
-            "tmux",
-            &[
+        let out = set_test_locale(&mut Command::new("tmux"))
+            .args([
                 "-L",
                 &socket,
                 "-f",
@@ -151,8 +162,9 @@ impl Tmux {
                 "-y",
                 "50",
                 command,
-            ],
-        );
+            ])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run tmux ({e}): apt-get install tmux"));
         assert!(
             out.status.success(),
             "tmux: {}",
@@ -161,13 +173,22 @@ impl Tmux {
         Tmux { socket }
     }
 
+    /// The pane's text, frames always as Unicode line drawing (see [`decode_pane`]).
     pub fn screen(&self) -> String {
         let out = run(
             "tmux",
             "tmux",
-            &["-L", &self.socket, "capture-pane", "-p", "-t", "finch"],
+            &[
+                "-L",
+                &self.socket,
+                "capture-pane",
+                "-p",
+                "-e",
+                "-t",
+                "finch",
+            ],
         );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        decode_pane(&String::from_utf8_lossy(&out.stdout))
     }
 
     /// `keys` as tmux key names (M-a, Enter, C-x) or, with `literal`, as raw bytes.
@@ -220,6 +241,74 @@ impl Drop for Tmux {
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "kill-server"])
             .output();
+    }
+}
+
+/// `capture-pane -e` output as plain text with Unicode frames. Escape sequences (colours)
+/// are dropped. A client drawing with the terminal's alternate character set (ncurses in a
+/// non-UTF-8 locale) shows as SO ... SI around its cells, the VT100 letters inside meaning
+/// line drawing (`lqqk` = `┌──┐`, `a` = `▒`); they are mapped to the characters a UTF-8
+/// client draws, so either form reads the same. The shift state carries across lines, as
+/// tmux only writes changes.
+pub fn decode_pane(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut acs = false;
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x0e' => acs = true,
+            '\x0f' => acs = false,
+            '\x1b' => match chars.next() {
+                // CSI: parameters up to a final byte in @..~.
+                Some('[') => {
+                    for p in chars.by_ref() {
+                        if ('@'..='~').contains(&p) {
+                            break;
+                        }
+                    }
+                }
+                // OSC (e.g. a hyperlink): up to BEL or ESC \.
+                Some(']') => {
+                    while let Some(p) = chars.next() {
+                        if p == '\x07' || (p == '\x1b' && chars.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            c if acs => out.push(acs_char(c)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The VT100 special graphics character set (what `smacs` selects) as Unicode.
+fn acs_char(c: char) -> char {
+    match c {
+        'j' => '┘',
+        'k' => '┐',
+        'l' => '┌',
+        'm' => '└',
+        'n' => '┼',
+        'q' => '─',
+        't' => '├',
+        'u' => '┤',
+        'v' => '┴',
+        'w' => '┬',
+        'x' => '│',
+        'a' => '▒',
+        '`' => '◆',
+        'f' => '°',
+        'g' => '±',
+        '~' => '·',
+        '0' => '█',
+        ',' => '←',
+        '+' => '→',
+        '.' => '↓',
+        '-' => '↑',
+        other => other,
     }
 }
 
@@ -366,4 +455,16 @@ pub fn publish(shot: &Path, name: &str) {
         fs::create_dir_all(&docs).expect("docs/screenshots");
         fs::copy(shot, docs.join(name)).expect("update docs screenshot");
     }
+}
+
+#[test]
+fn alternate_charset_frames_read_as_unicode() {
+    // What capture-pane -e gives for a Finch title bar and two rows in the POSIX locale
+    // (frames in the alternate set, colours around the title) and in a UTF-8 one.
+    let acs = "\x0elqqu\x1b[37m\x1b[44m\x0fNew\x1b[39m\x1b[49m\x0etqqk\nx\x0fProtocol:\x0ex\n\
+               x\x0f ax \x0ea\x1b[39mx\x0f\n";
+    let utf8 = "┌──┤\x1b[37mNew\x1b[39m├──┐\n│Protocol:│\n│ ax ▒│\n";
+    assert_eq!(decode_pane(acs), "┌──┤New├──┐\n│Protocol:│\n│ ax ▒│\n");
+    assert_eq!(decode_pane(utf8), decode_pane(acs));
+    assert_eq!(decode_pane("a\x1b]8;;http://x\x1b\\b\x1b]0;t\x07c"), "abc");
 }
