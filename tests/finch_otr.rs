@@ -246,7 +246,7 @@ fn menu_items(screen: &str) -> Vec<String> {
                 return None;
             }
             let cell: String = r.get(left..)?.iter().take_while(|c| **c != '│').collect();
-            let cell = cell.trim_end_matches(|c: char| c == '▒' || c == ' ');
+            let cell = cell.trim_end_matches(['▒', ' ']);
             let (label, _) = cell.strip_suffix(')')?.rsplit_once('(')?;
             let label = label.trim();
             let label = label

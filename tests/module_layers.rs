@@ -317,11 +317,10 @@ fn each_layer_names_only_the_layers_below_it() {
     let mut wrong = Vec::new();
     for (from, to) in &g {
         for t in to {
-            let bad = match (top(from).as_str(), top(t).as_str()) {
-                ("otr", "client" | "purple") => true,
-                ("client", "purple") => true,
-                _ => false,
-            };
+            let bad = matches!(
+                (top(from).as_str(), top(t).as_str()),
+                ("otr", "client" | "purple") | ("client", "purple")
+            );
             if bad {
                 wrong.push(format!("{} -> {}", show(from), show(t)));
             }

@@ -150,6 +150,16 @@ struct Conv {
     hold_said: Option<HoldReason>,
 }
 
+/// One SMP step, as the engine reported it (`Event::Smp`).
+struct SmpReport {
+    event: SmpEvent,
+    trust: Option<bool>,
+    we_initiated: bool,
+    question: bool,
+    /// The key of the instance that ran the exchange.
+    fingerprint: Fingerprint,
+}
+
 /// All conversations of all accounts, with the keys and trust behind them.
 pub struct Client {
     store: Store,
@@ -594,10 +604,8 @@ impl Client {
     ) -> Vec<Effect> {
         let mut effects = Vec::new();
         let result = self.run(key, settings, now, |s, env| {
-            match s.smp_start(env, question, secret.as_bytes()) {
-                Ok(out) => out,
-                Err(_) => Outcome::default(),
-            }
+            s.smp_start(env, question, secret.as_bytes())
+                .unwrap_or_default()
         });
         match result {
             Ok(out) if !out.to_send.is_empty() => {
@@ -978,10 +986,7 @@ impl Client {
             Event::MessageHeld {
                 pending, reason, ..
             } => {
-                let said = self
-                    .convs
-                    .get_mut(key)
-                    .map(|c| std::mem::replace(&mut c.hold_said, Some(reason)));
+                let said = self.convs.get_mut(key).map(|c| c.hold_said.replace(reason));
                 if pending == 1 || said.flatten() != Some(reason) {
                     effects.push(notice(key, wording::held(buddy, pending, reason)));
                 }
@@ -1028,15 +1033,14 @@ impl Client {
                 fingerprint,
                 ..
             } => {
-                self.smp_event(
-                    key,
+                let report = SmpReport {
                     event,
                     trust,
                     we_initiated,
                     question,
                     fingerprint,
-                    effects,
-                );
+                };
+                self.smp_event(key, report, effects);
                 if trust == Some(true) {
                     // Messages waiting for a verified buddy go out now, before newer ones.
                     let now = self.now;
@@ -1095,25 +1099,19 @@ impl Client {
         {
             effects.push(warning(
                 key,
-                format!(
-                    "Could not save {}'s key: {}",
-                    escape_markup(&key.buddy),
-                    escape_markup(&e.to_string())
-                ),
+                wording::key_record_failed(&key.buddy, &e.to_string()),
             ));
         }
     }
 
-    fn smp_event(
-        &mut self,
-        key: &ConvKey,
-        event: SmpEvent,
-        trust: Option<bool>,
-        we_initiated: bool,
-        question: bool,
-        fp: Fingerprint,
-        effects: &mut Vec<Effect>,
-    ) {
+    fn smp_event(&mut self, key: &ConvKey, smp: SmpReport, effects: &mut Vec<Effect>) {
+        let SmpReport {
+            event,
+            trust,
+            we_initiated,
+            question,
+            fingerprint: fp,
+        } = smp;
         let answering = self.convs.get(key).is_some_and(|c| c.answering_question);
         match &event {
             SmpEvent::AskForAnswer { question } => {

@@ -215,7 +215,7 @@ fn manual_verification_is_saved_and_changes_the_state() {
         again
             .fingerprints()
             .trust_of("alice@localhost/home", "prpl-jabber", "bob@localhost", &fp);
-    assert_eq!(trust.as_deref(), Some("verified"));
+    assert_eq!(trust, Some("verified"));
 }
 
 #[test]

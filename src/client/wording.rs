@@ -559,6 +559,10 @@ pub fn policy_usage() -> &'static str {
     "Use one of: default, never, manual, opportunistic, always."
 }
 
+pub fn key_record_failed(buddy: &str, why: &str) -> String {
+    format!("Could not save {}'s key: {}", esc(buddy), esc(why))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

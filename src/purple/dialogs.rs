@@ -108,7 +108,9 @@ impl Form {
         }
     }
 
-    /// Shows the dialog; `ok`/`cancel` texts label the buttons.
+    /// Shows the dialog; `ok`/`cancel` texts label the buttons. (The arguments are
+    /// `purple_request_fields`' own.)
+    #[allow(clippy::too_many_arguments)]
     fn show(
         self,
         title: &str,

@@ -438,8 +438,14 @@ pub fn pixels_differing(a: &Path, b: &Path) -> u64 {
     let text = String::from_utf8_lossy(&out.stderr);
     text.split_whitespace()
         .next()
+        // `compare -metric AE` prints a whole count (sometimes as "1.2e+03").
         .and_then(|n| n.parse::<f64>().ok())
-        .map(|n| n as u64)
+        // A pixel count of one screenshot: far below u64's range.
+        .map(|n| {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let count = n.max(0.0).round() as u64;
+            count
+        })
         .unwrap_or_else(|| panic!("compare said {text:?}"))
 }
 
