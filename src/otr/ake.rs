@@ -578,6 +578,14 @@ impl Ake {
         }
     }
 
+    /// Whether we started the exchange under way (we sent the DH-Commit).
+    pub fn we_started(&self) -> bool {
+        matches!(
+            self.state,
+            AuthState::AwaitingDhKey(_) | AuthState::AwaitingSig(_)
+        )
+    }
+
     /// Whether we are waiting for a DH-Key to our commit.
     pub fn awaiting_dh_key(&self) -> bool {
         matches!(self.state, AuthState::AwaitingDhKey(_))

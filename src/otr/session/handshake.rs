@@ -157,6 +157,7 @@ impl Session {
             success.their_public,
             success.their_keyid,
         );
+        inst.last_authenticated = env.now;
         inst.msg = MsgState::Encrypted(Box::new(Private {
             version: success.version,
             ratchet,
