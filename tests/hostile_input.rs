@@ -1969,3 +1969,52 @@ fn replayed_dh_key_and_signature_soon_after_the_ake_do_not_reset_the_keys() {
     }
     assert_still_talking(&mut p, "replayed DH-Key and Signature");
 }
+
+#[test]
+fn a_replayed_ake_from_another_instance_tag_makes_no_second_private_instance() {
+    let mut p = Pair::new(Policy::MANUAL);
+    p.establish(Who::Alice);
+    // Alice's DH-Key and Signature of that AKE.
+    let replay: Vec<EncodedMessage> = p
+        .wire
+        .iter()
+        .filter(|(w, m)| *w == Who::Alice && m.starts_with("?OTR:"))
+        .map(|(_, m)| decode(m))
+        .collect();
+    assert_eq!(replay.len(), 2);
+    let first = decode(&p.send(Who::Bob, "first").to_send[0]);
+    p.run();
+    // Within the master commit's 60 s, the same messages come from an instance tag Alice
+    // never used (the tag is outside what the AKE authenticates).
+    const PHANTOM: u32 = 0x5555_5555;
+    for m in &replay {
+        let mut m = m.clone();
+        m.header.sender_instance = PHANTOM;
+        bob_receives(&mut p, &wrap(&m));
+    }
+    assert!(
+        !has(&p.bob.events, |e| matches!(
+            e,
+            Event::GoneSecure {
+                instance: PHANTOM,
+                ..
+            }
+        )),
+        "a second private instance with the same keys"
+    );
+    assert_eq!(p.bob.session.status().instance, ALICE_TAG);
+    // Bob's next message goes to Alice's instance, under a keystream never used before.
+    let out = p.send(Who::Bob, "second");
+    let next = decode(&out.to_send[0]);
+    assert_eq!(next.header.receiver_instance, ALICE_TAG);
+    let (Message::Data(a), Message::Data(b)) = (&first.message, &next.message) else {
+        panic!("not data messages");
+    };
+    assert_ne!(
+        (a.sender_keyid, a.recipient_keyid, a.ctr_top),
+        (b.sender_keyid, b.recipient_keyid, b.ctr_top),
+        "AES-CTR keystream reused"
+    );
+    p.run();
+    assert_eq!(p.shown_texts(Who::Alice), vec!["first", "second"]);
+}

@@ -127,10 +127,23 @@ impl Session {
 
     fn go_secure(&mut self, env: &mut Env<'_>, slot: Slot, success: AkeSuccess, out: &mut Outcome) {
         let fingerprint = success.their_long_term.fingerprint();
+        // The same exchange (same shared secret, so the same ssid) already private on another
+        // instance: a replay under an instance tag the AKE does not authenticate. A second
+        // instance with the same keys would reuse the first one's keystream.
+        let duplicate = self.slots().any(|s| {
+            s != slot
+                && matches!(&self.inst_ref(s).msg, MsgState::Encrypted(p) if p.ssid == success.ssid)
+        });
         let inst = self.inst(slot);
         let tag = inst.tag;
         inst.ake.reset();
         inst.crossed_ake = None;
+        if duplicate {
+            out.events.push(Event::AkeIgnored {
+                reason: "exchange already private on another instance",
+            });
+            return;
+        }
         let was_private_with_same_key =
             matches!(&inst.msg, MsgState::Encrypted(p) if p.fingerprint == fingerprint);
         if let MsgState::Encrypted(p) = &inst.msg {

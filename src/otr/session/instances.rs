@@ -33,11 +33,6 @@ pub(super) struct Instance {
     /// When this instance last proved itself (an AKE completed, a data message opened): the
     /// only recency that may decide where the user's messages go.
     pub(super) last_authenticated: u64,
-    /// The master's commit (its hash) this instance took over, and the DH-Key (g^y) it took
-    /// it over for (see `crossed.rs`). The same pair never restarts an exchange: a
-    /// replayed DH-Key would rebuild the AKE's keys, and a replayed Signature would then
-    /// reset a running private conversation to them.
-    pub(super) took_commit: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Instance {
@@ -52,7 +47,6 @@ impl Instance {
             fragments: Reassembler::new(REASSEMBLY_CAP),
             last_received: 0,
             last_authenticated: 0,
-            took_commit: None,
         }
     }
 }

@@ -45,6 +45,8 @@ mod held;
 mod instances;
 mod offer;
 mod routing;
+#[cfg(test)]
+mod tests;
 mod timers;
 
 use std::collections::VecDeque;
@@ -67,7 +69,7 @@ use crate::otr::wire::messages::{
 };
 use crate::otr::wire::tlv::{self, Tlv};
 
-use crossed::CommitAnswer;
+use crossed::{CommitAnswer, CommitAnswers};
 use held::{Held, LastSent};
 use instances::{Instance, Slot};
 use offer::Offer;
@@ -211,6 +213,8 @@ pub struct Session {
     /// When the user last asked for a private conversation (we sent a query). Until the AKE
     /// completes or this times out, typed messages wait rather than go out in plaintext.
     asked_at: Option<u64>,
+    /// Which DH-Keys took over the master's commit (see `crossed.rs`).
+    commit_answers: CommitAnswers,
 }
 
 impl fmt::Debug for Session {
@@ -238,6 +242,7 @@ impl Session {
             resend: None,
             last_sent: None,
             asked_at: None,
+            commit_answers: CommitAnswers::default(),
         }
     }
 
