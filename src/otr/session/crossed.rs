@@ -2,7 +2,7 @@
 //! over by the instance that answers it, and what happens when that instance's own commit
 //! crossed ours (spec "AKE: commit collisions", and libotr's behaviour).
 
-use crate::otr::ake::Ake;
+use crate::otr::ake::{Ake, AkeError};
 use crate::otr::events::Event;
 use crate::otr::wire::messages::Message;
 
@@ -91,7 +91,7 @@ impl Session {
         if let Some(theirs) = &crossed {
             if &ours <= theirs {
                 out.events.push(Event::AkeIgnored {
-                    reason: "crossed commits: staying responder",
+                    reason: AkeError::CommitCollisionLost,
                 });
                 return CommitAnswer::StayResponder;
             }

@@ -140,7 +140,7 @@ impl Session {
         inst.crossed_ake = None;
         if duplicate {
             out.events.push(Event::AkeIgnored {
-                reason: "exchange already private on another instance",
+                reason: AkeError::DuplicateExchange,
             });
             return;
         }
@@ -204,21 +204,6 @@ fn ake_ignored(e: AkeError, out: &mut Outcome) {
     out.events.push(if e == AkeError::Reflected {
         Event::Reflected
     } else {
-        Event::AkeIgnored {
-            reason: ake_error_name(e),
-        }
+        Event::AkeIgnored { reason: e }
     });
-}
-
-fn ake_error_name(e: AkeError) -> &'static str {
-    match e {
-        AkeError::WrongState => "message not expected in this AKE state",
-        AkeError::VersionMismatch => "protocol version differs from the exchange in progress",
-        AkeError::Malformed => "malformed AKE message",
-        AkeError::BadCommitment => "revealed key does not match the commitment",
-        AkeError::BadGroupElement => "DH value out of range",
-        AkeError::BadMac => "AKE MAC does not verify",
-        AkeError::BadSignature => "AKE signature does not verify",
-        AkeError::Reflected => "our own AKE message reflected back",
-    }
 }

@@ -5,6 +5,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
 use super::*;
+use crate::otr::ake::AkeError;
 use crate::otr::wire::envelope::{classify, Incoming};
 
 fn config(name: &str, tag: u32) -> SessionConfig {
@@ -88,7 +89,12 @@ fn the_same_exchange_never_goes_private_on_a_second_instance() {
         events.extend(bob.receive(&mut env, &replayed).events);
     }
     assert!(
-        events.iter().any(|e| matches!(e, Event::AkeIgnored { .. })),
+        events.iter().any(|e| matches!(
+            e,
+            Event::AkeIgnored {
+                reason: AkeError::DuplicateExchange
+            }
+        )),
         "{events:?}"
     );
     assert!(!events.iter().any(|e| matches!(e, Event::GoneSecure { .. })));
