@@ -847,12 +847,11 @@ fn a_full_instance_table_never_drops_an_ake_we_started() {
 
 #[test]
 fn an_unreadable_message_never_changes_which_instance_we_send_to() {
-    // Bob is private with two instances: Mallory's (her own key) and then Alice's.
-    let mut p = Pair::new(Policy::MANUAL);
+    // Bob is private with two instances: Alice's and then Mallory's (her own key).
+    let mut p = private_pair();
+    p.now += 1;
     let mut m = Mallory::new(MALLORY_TAG, V3);
     m.connect(&mut p);
-    p.now += 1;
-    p.establish(Who::Alice);
     p.now += 1;
     p.send(Who::Alice, "hello");
     p.run();

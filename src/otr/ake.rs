@@ -189,7 +189,7 @@ fn parse_group_element(bytes: &[u8]) -> Result<modp::Int, AkeError> {
 /// X = pubkey, keyid, sig(M) with M = MAC_m1(our_dh, their_dh, pubkey, keyid), encrypted with
 /// `enc_key` and MACed with `mac_key` (spec: "Reveal Signature Message" steps).
 fn authenticator(
-    rng: &mut dyn rand_core::CryptoRng,
+    rng: &mut dyn rand_core::CryptoRngCore,
     our_key: &DsaPrivateKey,
     our_dh: &modp::Int,
     their_dh: &modp::Int,
@@ -298,7 +298,7 @@ impl Ake {
     /// Starts an exchange (on a query message or a whitespace tag): the DH-Commit to send.
     pub fn start(
         &mut self,
-        rng: &mut dyn rand_core::CryptoRng,
+        rng: &mut dyn rand_core::CryptoRngCore,
         version: ProtocolVersion,
         now: u64,
     ) -> DhCommit {
@@ -327,7 +327,7 @@ impl Ake {
     /// answers it, so it always yields (libotr auth.c).
     pub fn handle_dh_commit(
         &mut self,
-        rng: &mut dyn rand_core::CryptoRng,
+        rng: &mut dyn rand_core::CryptoRngCore,
         version: ProtocolVersion,
         commit: &DhCommit,
         is_master: bool,
@@ -343,7 +343,7 @@ impl Ake {
     /// A DH-Key arrived: answer with our Reveal Signature.
     pub fn handle_dh_key(
         &mut self,
-        rng: &mut dyn rand_core::CryptoRng,
+        rng: &mut dyn rand_core::CryptoRngCore,
         version: ProtocolVersion,
         dh_key: &DhKey,
         our_key: &DsaPrivateKey,
@@ -356,7 +356,7 @@ impl Ake {
     /// A Reveal Signature arrived: verify Bob, answer with our Signature, done.
     pub fn handle_reveal_signature(
         &mut self,
-        rng: &mut dyn rand_core::CryptoRng,
+        rng: &mut dyn rand_core::CryptoRngCore,
         version: ProtocolVersion,
         reveal: &RevealSignature,
         our_key: &DsaPrivateKey,
@@ -435,7 +435,7 @@ impl Ake {
 impl AuthState {
     fn on_dh_commit(
         self,
-        rng: &mut dyn rand_core::CryptoRng,
+        rng: &mut dyn rand_core::CryptoRngCore,
         version: ProtocolVersion,
         commit: &DhCommit,
         is_master: bool,
@@ -463,7 +463,7 @@ impl AuthState {
 
     fn on_dh_key(
         self,
-        rng: &mut dyn rand_core::CryptoRng,
+        rng: &mut dyn rand_core::CryptoRngCore,
         version: ProtocolVersion,
         dh_key: &DhKey,
         our_key: &DsaPrivateKey,
@@ -494,7 +494,7 @@ impl AuthState {
 
     fn on_reveal_signature(
         self,
-        rng: &mut dyn rand_core::CryptoRng,
+        rng: &mut dyn rand_core::CryptoRngCore,
         version: ProtocolVersion,
         reveal: &RevealSignature,
         our_key: &DsaPrivateKey,
@@ -555,7 +555,7 @@ impl AuthState {
 
 /// Answers a commit with a fresh DH key: AUTHSTATE_AWAITING_REVEALSIG.
 fn answer_commit(
-    rng: &mut dyn rand_core::CryptoRng,
+    rng: &mut dyn rand_core::CryptoRngCore,
     version: ProtocolVersion,
     commit: &DhCommit,
 ) -> (AuthState, CommitReply) {
@@ -577,7 +577,7 @@ impl AwaitingDhKey {
     /// The Reveal Signature answering `dh_key`, with the peer's DH value and the AKE keys.
     fn reveal(
         &self,
-        rng: &mut dyn rand_core::CryptoRng,
+        rng: &mut dyn rand_core::CryptoRngCore,
         version: ProtocolVersion,
         dh_key: &DhKey,
         our_key: &DsaPrivateKey,
@@ -623,7 +623,7 @@ impl AwaitingRevealSig {
     /// Opens the commitment, verifies Bob and makes our Signature.
     fn verify(
         &self,
-        rng: &mut dyn rand_core::CryptoRng,
+        rng: &mut dyn rand_core::CryptoRngCore,
         version: ProtocolVersion,
         reveal: &RevealSignature,
         our_key: &DsaPrivateKey,

@@ -182,6 +182,7 @@ impl Session {
         }));
         inst.smp = Smp::new();
         self.asked_at = None;
+        self.guard.went_private(fingerprint);
         out.events.push(if was_private_with_same_key {
             Event::Refreshed {
                 instance: tag,

@@ -4,7 +4,7 @@
 use zeroize::Zeroizing;
 
 use crate::otr::crypto::fingerprint::Fingerprint;
-use crate::otr::events::{Event, NotSentReason, Redacted};
+use crate::otr::events::{Event, HoldReason, NotSentReason, Redacted};
 
 use super::{Env, MsgState, Outcome, Session, Slot};
 
@@ -20,8 +20,11 @@ const RESENT_PREFIX: &str = "[resent]";
 /// A message the user typed that waits for a private conversation.
 pub(super) struct Held {
     pub(super) text: Zeroizing<String>,
-    /// The key it was meant for; `None` if typed before any private conversation.
+    /// The key it was meant for; `None` if typed while not private with an accepted key
+    /// (it may go to any key the guard accepts).
     pub(super) intended: Option<Fingerprint>,
+    /// The user chose to send it to an unverified key ("only send to verified buddies").
+    pub(super) unverified_ok: bool,
 }
 
 /// The last message sent privately, in case the peer reports it unreadable.
@@ -44,18 +47,22 @@ impl Session {
         self.held.push_back(Held {
             text: Zeroizing::new(text.to_string()),
             intended,
+            unverified_ok: false,
         });
     }
 
-    /// Sends held messages that were meant for another key anyway (the user confirmed the
-    /// new key), if the conversation is private.
+    /// Sends held messages to the key in use now although they were meant for another, or
+    /// it is not verified: the user accepted this key. Only ever privately: when the
+    /// conversation is not private nothing happens.
     pub fn send_held_anyway(&mut self, env: &mut Env<'_>) -> Outcome {
         let mut out = Outcome::default();
         let slot = self.best();
         if let MsgState::Encrypted(p) = &self.inst_ref(slot).msg {
             let fingerprint = p.fingerprint;
+            self.guard.accept(fingerprint);
             for held in self.held.iter_mut() {
                 held.intended = Some(fingerprint);
+                held.unverified_ok = true;
             }
             if let Some(r) = self.resend.as_mut() {
                 r.intended = Some(fingerprint);
@@ -104,12 +111,24 @@ impl Session {
         }
         let mut sent = 0;
         while let Some(front) = self.held.front() {
-            if let Some(expected) = front.intended.filter(|e| *e != fingerprint) {
+            let expected = match front.intended {
+                Some(e) if e != fingerprint => Some(e),
+                Some(_) => None,
+                None if !self.guard.is_accepted(&fingerprint) => {
+                    Some(self.guard.last_accepted().unwrap_or(fingerprint))
+                }
+                None => None,
+            };
+            if let Some(expected) = expected {
                 out.events.push(Event::HeldForNewFingerprint {
                     expected,
                     actual: fingerprint,
                     pending: self.held.len(),
                 });
+                break;
+            }
+            if !self.guard.may_send_to(&fingerprint, front.unverified_ok) {
+                out.events.push(self.held_event(HoldReason::Unverified));
                 break;
             }
             let Some(held) = self.held.pop_front() else {
@@ -149,6 +168,7 @@ impl Session {
                 self.resend = Some(Held {
                     text: last.text,
                     intended: Some(last.fingerprint),
+                    unverified_ok: true,
                 });
             }
         }

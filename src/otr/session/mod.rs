@@ -40,6 +40,7 @@
 //! ```
 
 mod crossed;
+mod guard;
 mod handshake;
 mod held;
 mod instances;
@@ -57,7 +58,7 @@ use zeroize::Zeroizing;
 use crate::otr::crypto::dsa::{DsaPrivateKey, DsaPublicKey};
 use crate::otr::crypto::fingerprint::Fingerprint;
 use crate::otr::data;
-use crate::otr::events::{Event, NotSentReason, Redacted};
+use crate::otr::events::{Event, HoldReason, NotSentReason, Redacted};
 use crate::otr::fragment;
 use crate::otr::keys::KeyRatchet;
 use crate::otr::policy::Policy;
@@ -70,6 +71,7 @@ use crate::otr::wire::messages::{
 use crate::otr::wire::tlv::{self, Tlv};
 
 use crossed::{CommitAnswer, CommitAnswers};
+use guard::Guard;
 use held::{Held, LastSent};
 use instances::{Instance, Slot};
 use offer::Offer;
@@ -82,7 +84,7 @@ pub use timers::{AKE_TIMEOUT_SECS, HEARTBEAT_SECS};
 pub struct Env<'a> {
     /// Seconds on any monotonic or wall clock; only differences matter.
     pub now: u64,
-    pub rng: &'a mut dyn rand_core::CryptoRng,
+    pub rng: &'a mut dyn rand_core::CryptoRngCore,
     /// Our long-term DSA key for this account, if the host has one yet.
     pub our_key: Option<&'a DsaPrivateKey>,
 }
@@ -165,6 +167,11 @@ pub struct Status {
     pub held: usize,
     /// Instances of the buddy we know of (not counting the master).
     pub instances: usize,
+    /// The conversation was private and must stay so, but is not private now (the buddy or
+    /// we went offline, or the exchange is being redone): typed messages wait.
+    pub paused: bool,
+    /// The buddy (or our account) is offline, as the host last said.
+    pub peer_offline: bool,
 }
 
 impl Status {
@@ -215,6 +222,8 @@ pub struct Session {
     asked_at: Option<u64>,
     /// Which DH-Keys took over the master's commit (see `crossed.rs`).
     commit_answers: CommitAnswers,
+    /// What keeps a conversation private once it was (see `guard`).
+    guard: Guard,
 }
 
 impl fmt::Debug for Session {
@@ -243,6 +252,7 @@ impl Session {
             last_sent: None,
             asked_at: None,
             commit_answers: CommitAnswers::default(),
+            guard: Guard::default(),
         }
     }
 
@@ -277,6 +287,8 @@ impl Session {
             smp_in_progress: i.smp.is_in_progress(),
             held: self.held.len(),
             instances: self.children.len(),
+            paused: self.guard.active && matches!(i.msg, MsgState::Plaintext),
+            peer_offline: self.guard.peer_offline,
         }
     }
 
@@ -377,11 +389,14 @@ impl Session {
         }
     }
 
-    /// The user typed `text`.
+    /// The user typed `text`. It goes out encrypted to an accepted key, or in the clear only
+    /// where the policy allows it and the conversation never had to stay private (see
+    /// `guard`); otherwise it waits (an [`Event::MessageHeld`]) or comes back
+    /// ([`Event::NotSent`]).
     pub fn send(&mut self, env: &mut Env<'_>, text: &str) -> Outcome {
         let mut out = Outcome::default();
         let policy = self.config.policy;
-        if !policy.enabled() {
+        if !policy.enabled() && !self.guard.active {
             out.to_send.push(text.to_string());
             return out;
         }
@@ -391,21 +406,38 @@ impl Session {
             return self.start(env);
         }
         let slot = self.best();
-        let fingerprint = match &self.inst_ref(slot).msg {
+        let current = match &self.inst_ref(slot).msg {
             MsgState::Encrypted(p) => Some(p.fingerprint),
             _ => None,
         };
-        // Keep order: nothing overtakes a message that is already waiting.
+        // Keep order: nothing overtakes a message that is already waiting. A message typed
+        // while private with an accepted key stays bound to that key.
         if !self.held.is_empty() {
-            self.hold(text, fingerprint, &mut out);
-            out.events.push(Event::MessageHeld {
-                pending: self.held.len(),
-                starting: false,
-            });
+            let intended = current.filter(|fp| self.guard.is_accepted(fp));
+            self.hold(text, intended, &mut out);
+            let reason = match current {
+                Some(fp) => self.guard.why_not(&fp),
+                None => self.plaintext_hold(env.now).0,
+            };
+            out.events.push(self.held_event(reason));
             return out;
         }
         match self.inst_ref(slot).msg.public() {
             MessageState::Encrypted => {
+                let fingerprint = current.unwrap_or(Fingerprint([0; 20]));
+                if !self.guard.may_send_to(&fingerprint, false) {
+                    let reason = self.guard.why_not(&fingerprint);
+                    self.hold(text, None, &mut out);
+                    if reason == HoldReason::NewKey {
+                        out.events.push(Event::HeldForNewFingerprint {
+                            expected: self.guard.last_accepted().unwrap_or(fingerprint),
+                            actual: fingerprint,
+                            pending: self.held.len(),
+                        });
+                    }
+                    out.events.push(self.held_event(reason));
+                    return out;
+                }
                 match self.send_private_text(slot, env.now, text, &mut out) {
                     Ok(fingerprint) => {
                         self.last_sent = Some(LastSent {
@@ -425,16 +457,18 @@ impl Session {
                 reason: NotSentReason::PeerEndedSession,
             }),
             MessageState::Plaintext => {
-                let negotiating = self.negotiating(env.now);
-                if policy.has(Policy::REQUIRE_ENCRYPTION) || negotiating {
+                let must_wait = self.guard.active
+                    || self.guard.only_verified
+                    || policy.has(Policy::REQUIRE_ENCRYPTION)
+                    || self.negotiating(env.now);
+                if must_wait {
                     self.hold(text, None, &mut out);
-                    if !negotiating {
+                    let (reason, ask) = self.plaintext_hold(env.now);
+                    if ask {
                         out.to_send.push(self.query_message());
+                        self.asked_at = Some(env.now);
                     }
-                    out.events.push(Event::MessageHeld {
-                        pending: self.held.len(),
-                        starting: !negotiating,
-                    });
+                    out.events.push(self.held_event(reason));
                 } else {
                     let mut plain = text.to_string();
                     self.offer_whitespace_tag(&mut plain);
@@ -485,6 +519,8 @@ impl Session {
         }
         self.resend = None;
         self.asked_at = None;
+        // The user's explicit choice: from now on plain text is allowed again.
+        self.guard.release();
         out
     }
 
@@ -680,7 +716,7 @@ impl Session {
         if text.is_empty() {
             return;
         }
-        if self.any_private() || policy.has(Policy::REQUIRE_ENCRYPTION) {
+        if self.any_private() || self.guard.active || policy.has(Policy::REQUIRE_ENCRYPTION) {
             out.events.push(Event::UnencryptedReceived);
         }
         out.display = Some(Received {

@@ -54,6 +54,7 @@ impl Session {
         };
         let last_sent = p.last_sent;
         inst.last_authenticated = env.now;
+        let fingerprint = p.fingerprint;
         let (text, tlvs) = tlv::split_plaintext(&opened.plaintext);
         let mut text = Zeroizing::new(text);
         let mut replies = Vec::new();
@@ -67,6 +68,7 @@ impl Session {
                     if let Some(event) = outcome.event {
                         out.events.push(Event::Smp {
                             instance: tag,
+                            fingerprint,
                             event,
                             trust: outcome.trust,
                             we_initiated: outcome.we_initiated,

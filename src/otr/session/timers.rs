@@ -40,10 +40,13 @@ impl Session {
         }
         if !self.negotiating(now)
             && !self.any_private()
+            && !self.guard.active
+            && !self.guard.only_verified
             && !self.config.policy.has(Policy::REQUIRE_ENCRYPTION)
         {
             // Held only because an AKE was running, which has now failed: give them back
-            // rather than send them in plaintext behind the user's back.
+            // rather than send them in plaintext behind the user's back. (A conversation that
+            // must stay private keeps them until it is private again or the user decides.)
             self.give_back_held(&mut out);
         }
         out
