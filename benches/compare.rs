@@ -328,7 +328,7 @@ const WORKLOADS: [&str; 6] = ["keygen", "ake", "roundtrip", "oneway", "smp", "fr
 
 fn time_all(bench: &mut Bench, only: Option<&str>) -> bool {
     let mut known = false;
-    for w in WORKLOADS.iter().filter(|w| only.map_or(true, |o| o == **w)) {
+    for w in WORKLOADS.iter().filter(|w| only.is_none_or(|o| o == **w)) {
         known = true;
         time_workload(bench, w);
     }

@@ -360,7 +360,7 @@ fn a_new_key_after_an_injected_error_does_not_get_the_resent_message() {
             assert!(
                 out.display
                     .as_ref()
-                    .map_or(true, |d| !d.text.0.contains("secret plans")),
+                    .is_none_or(|d| !d.text.0.contains("secret plans")),
                 "Mallory read the resent message"
             );
             to_alice.extend(out.to_send);
