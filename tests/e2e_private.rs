@@ -63,10 +63,16 @@ fn wait_new_line(host: &mut Host, needle: &str, before: usize) -> Line {
                 .cloned()
                 .expect("counted");
         }
+        // Waits (at most 200 ms) for the line after the `before` already seen.
         let n = needle.to_owned();
+        let seen = std::cell::Cell::new(0);
         let _ = host.try_wait_event(
             "write_conv",
-            move |l| l.get("text").contains(&n) && false,
+            move |l| {
+                let hit = l.get("text").contains(&n);
+                seen.set(seen.get() + usize::from(hit));
+                hit && seen.get() > before
+            },
             Duration::from_millis(200),
         );
     }

@@ -785,6 +785,93 @@ fn invented_instance_tags_cannot_grow_the_instance_table() {
     assert_still_talking(&mut p, "200 invented instances");
 }
 
+/// What Mallory can send from a fresh instance tag without any key: a fragment, or a commit.
+fn forged_from_new_instance(kind: usize, i: u32, now: u64) -> String {
+    let tag = 0x4000_0000 + i;
+    if kind == 0 {
+        v3_fragment(tag, BOB_TAG, "1", "2", "?OTR:AAMD")
+    } else {
+        Mallory::new(tag, V3).commit(now)
+    }
+}
+
+#[test]
+fn a_full_instance_table_never_turns_a_finished_conversation_plaintext() {
+    for kind in 0..2 {
+        let mut p = private_pair();
+        p.act(Who::Alice, |s, env| s.end(env, true));
+        p.run();
+        assert_eq!(bob_state(&p), MessageState::Finished);
+        for i in 0..(MAX_INSTANCES as u32 + 4) {
+            let m = forged_from_new_instance(kind, i, p.now);
+            bob_receives(&mut p, &m);
+        }
+        // Nothing unauthenticated changed what Bob's next message does: still refused.
+        assert_eq!(bob_state(&p), MessageState::Finished, "kind {kind}");
+        assert_eq!(p.bob.session.status().instance, ALICE_TAG, "kind {kind}");
+        let out = p.send(Who::Bob, "typed after the peer ended");
+        assert!(
+            out.to_send.is_empty(),
+            "kind {kind}: sent {:?}",
+            out.to_send
+        );
+        assert!(has(&out.events, |e| matches!(e, Event::NotSent { .. })));
+    }
+}
+
+#[test]
+fn a_full_instance_table_never_drops_an_ake_we_started() {
+    for kind in 0..2 {
+        let mut p = Pair::new(Policy::MANUAL);
+        p.start(Who::Alice);
+        // Query to Bob, Bob's commit, Alice's DH-Key: Bob's instance for Alice now runs the
+        // exchange Bob started, and his Reveal Signature is in flight.
+        for _ in 0..3 {
+            p.deliver_one();
+        }
+        assert!(p.bob.session.status().ake_in_progress);
+        for i in 0..(MAX_INSTANCES as u32 + 4) {
+            let m = forged_from_new_instance(kind, i, p.now);
+            let out = p.act(Who::Bob, |s, env| s.receive(env, &m));
+            // Bob's answers to Mallory's commits go nowhere.
+            for sent in &out.to_send {
+                let at = p.in_flight.iter().rposition(|(_, m)| m == sent);
+                p.in_flight.remove(at.unwrap());
+            }
+        }
+        p.run();
+        assert!(p.both_private(), "kind {kind}: the AKE did not complete");
+        assert_eq!(p.bob.session.status().instance, ALICE_TAG);
+    }
+}
+
+#[test]
+fn an_unreadable_message_never_changes_which_instance_we_send_to() {
+    // Bob is private with two instances: Alice's and then Mallory's (her own key).
+    let mut p = private_pair();
+    p.now += 1;
+    let mut m = Mallory::new(MALLORY_TAG, V3);
+    m.connect(&mut p);
+    p.now += 1;
+    p.send(Who::Alice, "hello");
+    p.run();
+    assert_eq!(p.bob.session.status().instance, ALICE_TAG);
+    // Anyone can send a data message with Mallory's instance tag and a wrong MAC.
+    p.now += 5;
+    let forged = m.forge(Forge {
+        bad_mac: true,
+        ..Forge::text(b"not from anyone")
+    });
+    let out = bob_receives(&mut p, &forged);
+    assert!(unreadable(&out));
+    p.now += 1;
+    let commit = forged_from_new_instance(1, 7, p.now);
+    bob_receives(&mut p, &commit);
+    assert_eq!(p.bob.session.status().instance, ALICE_TAG);
+    let out = p.send(Who::Bob, "for alice");
+    assert_eq!(decode(&out.to_send[0]).header.receiver_instance, ALICE_TAG);
+}
+
 #[test]
 fn our_own_messages_reflected_back_are_ignored() {
     let mut p = private_pair();
@@ -1880,4 +1967,53 @@ fn replayed_dh_key_and_signature_soon_after_the_ake_do_not_reset_the_keys() {
         bob_receives(&mut p, m);
     }
     assert_still_talking(&mut p, "replayed DH-Key and Signature");
+}
+
+#[test]
+fn a_replayed_ake_from_another_instance_tag_makes_no_second_private_instance() {
+    let mut p = Pair::new(Policy::MANUAL);
+    p.establish(Who::Alice);
+    // Alice's DH-Key and Signature of that AKE.
+    let replay: Vec<EncodedMessage> = p
+        .wire
+        .iter()
+        .filter(|(w, m)| *w == Who::Alice && m.starts_with("?OTR:"))
+        .map(|(_, m)| decode(m))
+        .collect();
+    assert_eq!(replay.len(), 2);
+    let first = decode(&p.send(Who::Bob, "first").to_send[0]);
+    p.run();
+    // Within the master commit's 60 s, the same messages come from an instance tag Alice
+    // never used (the tag is outside what the AKE authenticates).
+    const PHANTOM: u32 = 0x5555_5555;
+    for m in &replay {
+        let mut m = m.clone();
+        m.header.sender_instance = PHANTOM;
+        bob_receives(&mut p, &wrap(&m));
+    }
+    assert!(
+        !has(&p.bob.events, |e| matches!(
+            e,
+            Event::GoneSecure {
+                instance: PHANTOM,
+                ..
+            }
+        )),
+        "a second private instance with the same keys"
+    );
+    assert_eq!(p.bob.session.status().instance, ALICE_TAG);
+    // Bob's next message goes to Alice's instance, under a keystream never used before.
+    let out = p.send(Who::Bob, "second");
+    let next = decode(&out.to_send[0]);
+    assert_eq!(next.header.receiver_instance, ALICE_TAG);
+    let (Message::Data(a), Message::Data(b)) = (&first.message, &next.message) else {
+        panic!("not data messages");
+    };
+    assert_ne!(
+        (a.sender_keyid, a.recipient_keyid, a.ctr_top),
+        (b.sender_keyid, b.recipient_keyid, b.ctr_top),
+        "AES-CTR keystream reused"
+    );
+    p.run();
+    assert_eq!(p.shown_texts(Who::Alice), vec!["first", "second"]);
 }

@@ -79,7 +79,7 @@ impl Link {
         out
     }
 
-    fn deliver_from_peer(&mut self, messages: Vec<String>) {
+    fn queue_from_peer(&mut self, messages: Vec<String>) {
         for m in messages {
             self.wire.push((false, m.clone()));
             self.to_us.push_back(m);
@@ -88,12 +88,12 @@ impl Link {
 
     fn peer_send(&mut self, i: usize, text: &str) {
         let out = self.peers[i].send(US, text);
-        self.deliver_from_peer(out);
+        self.queue_from_peer(out);
     }
 
     fn peer_start(&mut self, i: usize) {
         let out = self.peers[i].start(US);
-        self.deliver_from_peer(out);
+        self.queue_from_peer(out);
     }
 
     fn deliver_to_peer(&mut self, i: usize, m: &str) {
@@ -102,7 +102,7 @@ impl Link {
             self.peer_shown.push((i, d));
         }
         self.peer_events.extend(r.events);
-        self.deliver_from_peer(r.injected);
+        self.queue_from_peer(r.injected);
     }
 
     /// Delivers everything in flight, `keep` deciding per message (false drops it).
@@ -417,7 +417,7 @@ fn smp_with_libotr_both_ways() {
         l.peer_events
     );
     let out = l.peers[0].smp_respond(US, b"the zoo");
-    l.deliver_from_peer(out);
+    l.queue_from_peer(out);
     l.run();
     assert!(
         has(&l.events, |e| matches!(
@@ -440,7 +440,7 @@ fn smp_with_libotr_both_ways() {
     l.events.clear();
     l.peer_events.clear();
     let out = l.peers[0].smp_start(US, None, b"blue");
-    l.deliver_from_peer(out);
+    l.queue_from_peer(out);
     l.run();
     assert!(has(&l.events, |e| matches!(
         e,
@@ -472,7 +472,7 @@ fn smp_with_libotr_both_ways() {
     l.events.clear();
     l.peer_events.clear();
     let out = l.peers[0].smp_start(US, None, b"same secret");
-    l.deliver_from_peer(out);
+    l.queue_from_peer(out);
     l.run();
     l.ours(|s, env| s.smp_respond(env, b"same secret").expect("asked"));
     l.run();
@@ -492,7 +492,7 @@ fn smp_with_libotr_both_ways() {
     l.ours(|s, env| s.smp_abort(env));
     l.run();
     let out = l.peers[0].smp_start(US, None, b"again");
-    l.deliver_from_peer(out);
+    l.queue_from_peer(out);
     l.run();
     l.ours(|s, env| s.smp_respond(env, b"again").expect("asked"));
     l.run();
@@ -515,7 +515,7 @@ fn libotr_ends_and_we_end() {
     l.ours(|s, env| s.start(env));
     l.run();
     let out = l.peers[0].disconnect(US);
-    l.deliver_from_peer(out);
+    l.queue_from_peer(out);
     l.run();
     assert!(has(&l.events, |e| matches!(e, Event::PeerEnded { .. })));
     // We refresh; then we end and libotr sees it.

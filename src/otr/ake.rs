@@ -50,6 +50,19 @@ pub enum AkeError {
     BadSignature,
     /// The peer's DH value is our own: our messages are being reflected back to us.
     Reflected,
+    /// Our commit and the peer's crossed and ours is the lower: we stay responder, and a
+    /// DH-Key to our commit is ignored.
+    CommitCollisionLost,
+    /// The exchange completed, but the same exchange (same shared secret) is already private
+    /// on another instance: a replay under an instance tag the AKE does not authenticate.
+    DuplicateExchange,
+}
+
+/// The variant's name: a fact for a debug line; the wording a user reads is the host's.
+impl fmt::Display for AkeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
 }
 
 /// What the AKE produced: the keys and identity the data phase starts from.
@@ -132,10 +145,11 @@ pub enum CommitReply {
     DhCommit(DhCommit),
 }
 
-/// One side's AKE.
+/// One side's AKE. Each message is handled by the current state consuming itself and
+/// returning the next one (rustls's handshake states); on an error the state comes back
+/// unchanged, as the spec's "ignore the message" asks.
 pub struct Ake {
     state: AuthState,
-    initiated: bool,
 }
 
 impl Default for Ake {
@@ -242,7 +256,6 @@ impl Ake {
     pub fn new() -> Self {
         Ake {
             state: AuthState::None,
-            initiated: false,
         }
     }
 
@@ -269,7 +282,6 @@ impl Ake {
     /// Forgets any exchange under way (its secrets are wiped on drop).
     pub fn reset(&mut self) {
         self.state = AuthState::None;
-        self.initiated = false;
     }
 
     /// Drops a DH-Commit nobody answered within [`COMMIT_LIFETIME_SECS`].
@@ -307,29 +319,7 @@ impl Ake {
             commit: commit.clone(),
             sent_at: now,
         }));
-        self.initiated = true;
         commit
-    }
-
-    fn answer_commit(
-        &mut self,
-        rng: &mut dyn rand_core::CryptoRngCore,
-        version: ProtocolVersion,
-        commit: &DhCommit,
-    ) -> CommitReply {
-        let our_dh = DhKeyPair::generate(rng);
-        let dh_key = DhKey {
-            gy: modp::to_mpi_bytes(our_dh.public()),
-        };
-        self.state = AuthState::AwaitingRevealSig(Box::new(AwaitingRevealSig {
-            version,
-            our_dh,
-            their_encrypted_gx: commit.encrypted_gx.clone(),
-            their_hashed_gx: commit.hashed_gx.clone(),
-            dh_key: dh_key.clone(),
-        }));
-        self.initiated = false;
-        CommitReply::DhKey(dh_key)
     }
 
     /// A DH-Commit arrived. `is_master` is true for the context that stands for all of the
@@ -345,26 +335,9 @@ impl Ake {
         if commit.hashed_gx.len() != 32 {
             return Err(AkeError::Malformed);
         }
-        match &mut self.state {
-            AuthState::None | AuthState::AwaitingSig(_) => {
-                Ok(self.answer_commit(rng, version, commit))
-            }
-            AuthState::AwaitingDhKey(ours) => {
-                // Both sides sent a commit: the higher hash (as a big-endian number) wins.
-                if !is_master && ours.commit.hashed_gx.as_slice() > commit.hashed_gx.as_slice() {
-                    Ok(CommitReply::DhCommit(ours.commit.clone()))
-                } else {
-                    Ok(self.answer_commit(rng, version, commit))
-                }
-            }
-            AuthState::AwaitingRevealSig(s) => {
-                // Use the new commitment but resend the same DH-Key.
-                s.version = version;
-                s.their_encrypted_gx = commit.encrypted_gx.clone();
-                s.their_hashed_gx = commit.hashed_gx.clone();
-                Ok(CommitReply::DhKey(s.dh_key.clone()))
-            }
-        }
+        let (next, reply) = self.take().on_dh_commit(rng, version, commit, is_master);
+        self.state = next;
+        Ok(reply)
     }
 
     /// A DH-Key arrived: answer with our Reveal Signature.
@@ -375,54 +348,9 @@ impl Ake {
         dh_key: &DhKey,
         our_key: &DsaPrivateKey,
     ) -> Result<RevealSignature, AkeError> {
-        match &self.state {
-            AuthState::AwaitingDhKey(s) => {
-                // libotr ignores a DH-Key of another version than its commit.
-                if s.version != version {
-                    return Err(AkeError::VersionMismatch);
-                }
-                let their_public = parse_group_element(&dh_key.gy)?;
-                if &their_public == s.our_dh.public() {
-                    return Err(AkeError::Reflected);
-                }
-                let secret = s.our_dh.shared_secret(&their_public);
-                let keys = ake_keys(&secret);
-                let (encrypted_signature, mac) = authenticator(
-                    rng,
-                    our_key,
-                    s.our_dh.public(),
-                    &their_public,
-                    &keys.m1,
-                    &keys.c,
-                    &keys.m2,
-                );
-                let reveal = RevealSignature {
-                    revealed_key: s.r.to_vec(),
-                    encrypted_signature,
-                    mac,
-                };
-                let AuthState::AwaitingDhKey(s) =
-                    std::mem::replace(&mut self.state, AuthState::None)
-                else {
-                    return Err(AkeError::WrongState);
-                };
-                let s = *s;
-                self.state = AuthState::AwaitingSig(Box::new(AwaitingSig {
-                    version,
-                    our_dh: s.our_dh,
-                    their_public,
-                    their_gy_bytes: dh_key.gy.clone(),
-                    keys,
-                    reveal: reveal.clone(),
-                }));
-                Ok(reveal)
-            }
-            // Our Reveal Signature was lost: the same DH-Key again asks for it again.
-            AuthState::AwaitingSig(s) if s.their_gy_bytes == dh_key.gy && s.version == version => {
-                Ok(s.reveal.clone())
-            }
-            _ => Err(AkeError::WrongState),
-        }
+        let (next, result) = self.take().on_dh_key(rng, version, dh_key, our_key);
+        self.state = next;
+        result
     }
 
     /// A Reveal Signature arrived: verify Bob, answer with our Signature, done.
@@ -433,75 +361,11 @@ impl Ake {
         reveal: &RevealSignature,
         our_key: &DsaPrivateKey,
     ) -> Result<(Signature, AkeSuccess), AkeError> {
-        let AuthState::AwaitingRevealSig(s) = &self.state else {
-            return Err(AkeError::WrongState);
-        };
-        // Stricter than libotr 4.1.0, as the 4.1.1 spec asks: no version mixing in one AKE.
-        if s.version != version {
-            return Err(AkeError::VersionMismatch);
-        }
-        let r: [u8; 16] = reveal
-            .revealed_key
-            .as_slice()
-            .try_into()
-            .map_err(|_| AkeError::Malformed)?;
-        let r = Zeroizing::new(r);
-        let mut gx_mpi = s.their_encrypted_gx.clone();
-        aes_ctr::aes128_ctr(&r, &[0; 8], &mut gx_mpi);
-        if mac::sha256(&gx_mpi).as_slice() != s.their_hashed_gx.as_slice() {
-            return Err(AkeError::BadCommitment);
-        }
-        let mut gx_reader = Reader::new(&gx_mpi);
-        let gx_bytes = gx_reader.mpi().map_err(|_| AkeError::Malformed)?;
-        gx_reader.finish().map_err(|_| AkeError::Malformed)?;
-        let their_public = parse_group_element(gx_bytes)?;
-        if &their_public == s.our_dh.public() {
-            return Err(AkeError::Reflected);
-        }
-        let secret = s.our_dh.shared_secret(&their_public);
-        let keys = ake_keys(&secret);
-        let (their_long_term, their_keyid) = verify_authenticator(
-            &reveal.encrypted_signature,
-            &reveal.mac,
-            &their_public,
-            s.our_dh.public(),
-            &keys.m1,
-            &keys.c,
-            &keys.m2,
-        )?;
-        let (encrypted_signature, mac) = authenticator(
-            rng,
-            our_key,
-            s.our_dh.public(),
-            &their_public,
-            &keys.m1_prime,
-            &keys.c_prime,
-            &keys.m2_prime,
-        );
-        let AuthState::AwaitingRevealSig(s) = std::mem::replace(&mut self.state, AuthState::None)
-        else {
-            return Err(AkeError::WrongState);
-        };
-        let s = *s;
-        self.initiated = false;
-        let ssid_first_half_bold = s.our_dh.public() < &their_public;
-        Ok((
-            Signature {
-                encrypted_signature,
-                mac,
-            },
-            AkeSuccess {
-                version,
-                our_dh: s.our_dh,
-                our_keyid: AKE_KEYID,
-                their_public,
-                their_keyid,
-                their_long_term,
-                ssid: keys.ssid,
-                ssid_first_half_bold,
-                initiated: false,
-            },
-        ))
+        let (next, result) = self
+            .take()
+            .on_reveal_signature(rng, version, reveal, our_key);
+        self.state = next;
+        result
     }
 
     /// A Signature arrived: verify Alice, done.
@@ -510,38 +374,13 @@ impl Ake {
         version: ProtocolVersion,
         signature: &Signature,
     ) -> Result<AkeSuccess, AkeError> {
-        let AuthState::AwaitingSig(s) = &self.state else {
-            return Err(AkeError::WrongState);
-        };
-        if s.version != version {
-            return Err(AkeError::VersionMismatch);
-        }
-        let (their_long_term, their_keyid) = verify_authenticator(
-            &signature.encrypted_signature,
-            &signature.mac,
-            &s.their_public,
-            s.our_dh.public(),
-            &s.keys.m1_prime,
-            &s.keys.c_prime,
-            &s.keys.m2_prime,
-        )?;
-        let AuthState::AwaitingSig(s) = std::mem::replace(&mut self.state, AuthState::None) else {
-            return Err(AkeError::WrongState);
-        };
-        let s = *s;
-        self.initiated = false;
-        let ssid_first_half_bold = s.our_dh.public() < &s.their_public;
-        Ok(AkeSuccess {
-            version,
-            ssid: s.keys.ssid,
-            our_dh: s.our_dh,
-            our_keyid: AKE_KEYID,
-            their_public: s.their_public,
-            their_keyid,
-            their_long_term,
-            ssid_first_half_bold,
-            initiated: true,
-        })
+        let (next, result) = self.take().on_signature(version, signature);
+        self.state = next;
+        result
+    }
+
+    fn take(&mut self) -> AuthState {
+        std::mem::replace(&mut self.state, AuthState::None)
     }
 
     /// The commit we are waiting on, to copy into a new instance's AKE when one of the buddy's
@@ -558,7 +397,6 @@ impl Ake {
                 commit: s.commit.clone(),
                 sent_at: s.sent_at,
             })),
-            initiated: true,
         })
     }
 
@@ -578,8 +416,291 @@ impl Ake {
         }
     }
 
+    /// Whether we started the exchange under way (we sent the DH-Commit).
+    pub fn we_started(&self) -> bool {
+        matches!(
+            self.state,
+            AuthState::AwaitingDhKey(_) | AuthState::AwaitingSig(_)
+        )
+    }
+
     /// Whether we are waiting for a DH-Key to our commit.
     pub fn awaiting_dh_key(&self) -> bool {
         matches!(self.state, AuthState::AwaitingDhKey(_))
+    }
+}
+
+/// The transitions: each consumes the current state and returns the next, with what to
+/// send or why the message was ignored (then the state returned is the one consumed).
+impl AuthState {
+    fn on_dh_commit(
+        self,
+        rng: &mut dyn rand_core::CryptoRngCore,
+        version: ProtocolVersion,
+        commit: &DhCommit,
+        is_master: bool,
+    ) -> (AuthState, CommitReply) {
+        match self {
+            AuthState::AwaitingDhKey(ours)
+                if !is_master && ours.commit.hashed_gx.as_slice() > commit.hashed_gx.as_slice() =>
+            {
+                // Both sides sent a commit: the higher hash (as a big-endian number) wins.
+                let reply = CommitReply::DhCommit(ours.commit.clone());
+                (AuthState::AwaitingDhKey(ours), reply)
+            }
+            AuthState::AwaitingRevealSig(mut s) => {
+                // Use the new commitment but resend the same DH-Key.
+                s.version = version;
+                s.their_encrypted_gx = commit.encrypted_gx.clone();
+                s.their_hashed_gx = commit.hashed_gx.clone();
+                let reply = CommitReply::DhKey(s.dh_key.clone());
+                (AuthState::AwaitingRevealSig(s), reply)
+            }
+            // None, AwaitingSig, or our commit lost the collision: answer theirs.
+            _ => answer_commit(rng, version, commit),
+        }
+    }
+
+    fn on_dh_key(
+        self,
+        rng: &mut dyn rand_core::CryptoRngCore,
+        version: ProtocolVersion,
+        dh_key: &DhKey,
+        our_key: &DsaPrivateKey,
+    ) -> (AuthState, Result<RevealSignature, AkeError>) {
+        match self {
+            AuthState::AwaitingDhKey(s) => match s.reveal(rng, version, dh_key, our_key) {
+                Ok((their_public, keys, reveal)) => {
+                    let next = AuthState::AwaitingSig(Box::new(AwaitingSig {
+                        version,
+                        our_dh: s.our_dh,
+                        their_public,
+                        their_gy_bytes: dh_key.gy.clone(),
+                        keys,
+                        reveal: reveal.clone(),
+                    }));
+                    (next, Ok(reveal))
+                }
+                Err(e) => (AuthState::AwaitingDhKey(s), Err(e)),
+            },
+            // Our Reveal Signature was lost: the same DH-Key again asks for it again.
+            AuthState::AwaitingSig(s) if s.their_gy_bytes == dh_key.gy && s.version == version => {
+                let reveal = s.reveal.clone();
+                (AuthState::AwaitingSig(s), Ok(reveal))
+            }
+            other => (other, Err(AkeError::WrongState)),
+        }
+    }
+
+    fn on_reveal_signature(
+        self,
+        rng: &mut dyn rand_core::CryptoRngCore,
+        version: ProtocolVersion,
+        reveal: &RevealSignature,
+        our_key: &DsaPrivateKey,
+    ) -> (AuthState, Result<(Signature, AkeSuccess), AkeError>) {
+        let AuthState::AwaitingRevealSig(s) = self else {
+            return (self, Err(AkeError::WrongState));
+        };
+        match s.verify(rng, version, reveal, our_key) {
+            Ok(verified) => {
+                let their_public = verified.their_public;
+                let ssid_first_half_bold = s.our_dh.public() < &their_public;
+                let success = AkeSuccess {
+                    version,
+                    our_dh: s.our_dh,
+                    our_keyid: AKE_KEYID,
+                    their_public,
+                    their_keyid: verified.their_keyid,
+                    their_long_term: verified.their_long_term,
+                    ssid: verified.ssid,
+                    ssid_first_half_bold,
+                    initiated: false,
+                };
+                (AuthState::None, Ok((verified.signature, success)))
+            }
+            Err(e) => (AuthState::AwaitingRevealSig(s), Err(e)),
+        }
+    }
+
+    fn on_signature(
+        self,
+        version: ProtocolVersion,
+        signature: &Signature,
+    ) -> (AuthState, Result<AkeSuccess, AkeError>) {
+        let AuthState::AwaitingSig(s) = self else {
+            return (self, Err(AkeError::WrongState));
+        };
+        match s.verify(version, signature) {
+            Ok((their_long_term, their_keyid)) => {
+                let s = *s;
+                let ssid_first_half_bold = s.our_dh.public() < &s.their_public;
+                let success = AkeSuccess {
+                    version,
+                    ssid: s.keys.ssid,
+                    our_dh: s.our_dh,
+                    our_keyid: AKE_KEYID,
+                    their_public: s.their_public,
+                    their_keyid,
+                    their_long_term,
+                    ssid_first_half_bold,
+                    initiated: true,
+                };
+                (AuthState::None, Ok(success))
+            }
+            Err(e) => (AuthState::AwaitingSig(s), Err(e)),
+        }
+    }
+}
+
+/// Answers a commit with a fresh DH key: AUTHSTATE_AWAITING_REVEALSIG.
+fn answer_commit(
+    rng: &mut dyn rand_core::CryptoRngCore,
+    version: ProtocolVersion,
+    commit: &DhCommit,
+) -> (AuthState, CommitReply) {
+    let our_dh = DhKeyPair::generate(rng);
+    let dh_key = DhKey {
+        gy: modp::to_mpi_bytes(our_dh.public()),
+    };
+    let next = AuthState::AwaitingRevealSig(Box::new(AwaitingRevealSig {
+        version,
+        our_dh,
+        their_encrypted_gx: commit.encrypted_gx.clone(),
+        their_hashed_gx: commit.hashed_gx.clone(),
+        dh_key: dh_key.clone(),
+    }));
+    (next, CommitReply::DhKey(dh_key))
+}
+
+impl AwaitingDhKey {
+    /// The Reveal Signature answering `dh_key`, with the peer's DH value and the AKE keys.
+    fn reveal(
+        &self,
+        rng: &mut dyn rand_core::CryptoRngCore,
+        version: ProtocolVersion,
+        dh_key: &DhKey,
+        our_key: &DsaPrivateKey,
+    ) -> Result<(modp::Int, AkeKeys, RevealSignature), AkeError> {
+        // libotr ignores a DH-Key of another version than its commit.
+        if self.version != version {
+            return Err(AkeError::VersionMismatch);
+        }
+        let their_public = parse_group_element(&dh_key.gy)?;
+        if &their_public == self.our_dh.public() {
+            return Err(AkeError::Reflected);
+        }
+        let secret = self.our_dh.shared_secret(&their_public);
+        let keys = ake_keys(&secret);
+        let (encrypted_signature, mac) = authenticator(
+            rng,
+            our_key,
+            self.our_dh.public(),
+            &their_public,
+            &keys.m1,
+            &keys.c,
+            &keys.m2,
+        );
+        let reveal = RevealSignature {
+            revealed_key: self.r.to_vec(),
+            encrypted_signature,
+            mac,
+        };
+        Ok((their_public, keys, reveal))
+    }
+}
+
+/// What a verified Reveal Signature yields.
+struct VerifiedReveal {
+    their_public: modp::Int,
+    their_keyid: u32,
+    their_long_term: DsaPublicKey,
+    ssid: [u8; 8],
+    signature: Signature,
+}
+
+impl AwaitingRevealSig {
+    /// Opens the commitment, verifies Bob and makes our Signature.
+    fn verify(
+        &self,
+        rng: &mut dyn rand_core::CryptoRngCore,
+        version: ProtocolVersion,
+        reveal: &RevealSignature,
+        our_key: &DsaPrivateKey,
+    ) -> Result<VerifiedReveal, AkeError> {
+        // Stricter than libotr 4.1.0, as the 4.1.1 spec asks: no version mixing in one AKE.
+        if self.version != version {
+            return Err(AkeError::VersionMismatch);
+        }
+        let r: [u8; 16] = reveal
+            .revealed_key
+            .as_slice()
+            .try_into()
+            .map_err(|_| AkeError::Malformed)?;
+        let r = Zeroizing::new(r);
+        let mut gx_mpi = self.their_encrypted_gx.clone();
+        aes_ctr::aes128_ctr(&r, &[0; 8], &mut gx_mpi);
+        if mac::sha256(&gx_mpi).as_slice() != self.their_hashed_gx.as_slice() {
+            return Err(AkeError::BadCommitment);
+        }
+        let mut gx_reader = Reader::new(&gx_mpi);
+        let gx_bytes = gx_reader.mpi().map_err(|_| AkeError::Malformed)?;
+        gx_reader.finish().map_err(|_| AkeError::Malformed)?;
+        let their_public = parse_group_element(gx_bytes)?;
+        if &their_public == self.our_dh.public() {
+            return Err(AkeError::Reflected);
+        }
+        let secret = self.our_dh.shared_secret(&their_public);
+        let keys = ake_keys(&secret);
+        let (their_long_term, their_keyid) = verify_authenticator(
+            &reveal.encrypted_signature,
+            &reveal.mac,
+            &their_public,
+            self.our_dh.public(),
+            &keys.m1,
+            &keys.c,
+            &keys.m2,
+        )?;
+        let (encrypted_signature, mac) = authenticator(
+            rng,
+            our_key,
+            self.our_dh.public(),
+            &their_public,
+            &keys.m1_prime,
+            &keys.c_prime,
+            &keys.m2_prime,
+        );
+        Ok(VerifiedReveal {
+            their_public,
+            their_keyid,
+            their_long_term,
+            ssid: keys.ssid,
+            signature: Signature {
+                encrypted_signature,
+                mac,
+            },
+        })
+    }
+}
+
+impl AwaitingSig {
+    /// Verifies Alice's Signature: her long-term key and DH key id.
+    fn verify(
+        &self,
+        version: ProtocolVersion,
+        signature: &Signature,
+    ) -> Result<(DsaPublicKey, u32), AkeError> {
+        if self.version != version {
+            return Err(AkeError::VersionMismatch);
+        }
+        verify_authenticator(
+            &signature.encrypted_signature,
+            &signature.mac,
+            &self.their_public,
+            self.our_dh.public(),
+            &self.keys.m1_prime,
+            &self.keys.c_prime,
+            &self.keys.m2_prime,
+        )
     }
 }

@@ -42,7 +42,8 @@ pub fn seal(
     plaintext: &[u8],
 ) -> Result<Sealed, KeyError> {
     debug_assert_eq!(header.message_type, DATA);
-    let reveal = ratchet.take_mac_keys_to_reveal();
+    // The MAC keys due for reveal are taken only once nothing can fail any more: taken
+    // before a failing step, they would be dropped and never published (deniability).
     let keys = ratchet.next_send()?;
     let ctr_top = keys.ctr_top.to_be_bytes();
     let mut encrypted = plaintext.to_vec();
@@ -55,13 +56,13 @@ pub fn seal(
         ctr_top,
         encrypted,
         mac: [0; 20],
-        old_mac_keys: reveal,
+        // Not covered by the MAC (spec: "Old MAC keys to be revealed" follow it).
+        old_mac_keys: Vec::new(),
     };
     message.mac = keys.mac.compute(&message.authenticated_bytes(header));
-    Ok(Sealed {
-        message,
-        extra_key: Zeroizing::new(*keys.extra_key),
-    })
+    let extra_key = Zeroizing::new(*keys.extra_key);
+    message.old_mac_keys = ratchet.take_mac_keys_to_reveal();
+    Ok(Sealed { message, extra_key })
 }
 
 /// Verifies, decrypts and, only if everything checked out, advances the ratchet.
@@ -100,4 +101,61 @@ pub fn open(
         plaintext,
         extra_key,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use super::*;
+    use crate::otr::keys::DhKeyPair;
+    use crate::otr::wire::messages::ProtocolVersion;
+
+    const HEADER: Header = Header {
+        version: ProtocolVersion::V3,
+        message_type: DATA,
+        sender_instance: 0x100,
+        receiver_instance: 0x101,
+    };
+
+    fn ratchets(rng: &mut ChaCha20Rng) -> (KeyRatchet, KeyRatchet) {
+        let a = DhKeyPair::generate(rng);
+        let b = DhKeyPair::generate(rng);
+        let (a_pub, b_pub) = (*a.public(), *b.public());
+        (
+            KeyRatchet::after_ake(rng, a, 1, b_pub, 1),
+            KeyRatchet::after_ake(rng, b, 1, a_pub, 1),
+        )
+    }
+
+    fn deliver(from: &mut KeyRatchet, to: &mut KeyRatchet, rng: &mut ChaCha20Rng) -> Vec<u8> {
+        let sealed = seal(from, &HEADER, 0, b"turn").unwrap();
+        open(to, rng, &HEADER, &sealed.message).unwrap();
+        sealed.message.old_mac_keys
+    }
+
+    #[test]
+    fn mac_keys_due_for_reveal_survive_a_failed_seal() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let (mut alice, mut bob) = ratchets(&mut rng);
+        // Back and forth until one of Alice's receiving pairs retires.
+        for _ in 0..3 {
+            deliver(&mut alice, &mut bob, &mut rng);
+            deliver(&mut bob, &mut alice, &mut rng);
+        }
+        let due = alice.mac_keys_due_for_testing_only();
+        assert!(due > 0 && due % 20 == 0, "{due}");
+        let ctr = alice.set_send_counter_for_testing_only(u64::MAX);
+        assert_eq!(
+            seal(&mut alice, &HEADER, 0, b"fails").err(),
+            Some(KeyError::CounterExhausted)
+        );
+        assert_eq!(alice.mac_keys_due_for_testing_only(), due, "keys lost");
+        // The next message that goes out publishes them.
+        alice.set_send_counter_for_testing_only(ctr);
+        let revealed = deliver(&mut alice, &mut bob, &mut rng);
+        assert_eq!(revealed.len(), due);
+    }
 }

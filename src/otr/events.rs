@@ -1,6 +1,7 @@
 //! What a session tells its host. Events carry facts, never wording: the host chooses the
 //! text a user sees.
 
+use super::ake::AkeError;
 use super::crypto::fingerprint::Fingerprint;
 use super::smp::SmpEvent;
 use super::wire::messages::ProtocolVersion;
@@ -150,8 +151,8 @@ pub enum Event {
     Unrecognized,
     /// The AKE needs our long-term key and the host has none yet.
     PrivateKeyNeeded,
-    /// An AKE step was ignored (diagnostics only).
+    /// An AKE step was ignored (diagnostics only), and why.
     AkeIgnored {
-        reason: &'static str,
+        reason: AkeError,
     },
 }

@@ -388,6 +388,22 @@ impl KeyRatchet {
     }
 }
 
+#[cfg(test)]
+impl KeyRatchet {
+    /// Sets the last counter sent with the pair the next message would use; returns the
+    /// previous one. `u64::MAX` makes the next send fail.
+    pub(crate) fn set_send_counter_for_testing_only(&mut self, ctr: u64) -> u64 {
+        let (ours, theirs) = (self.our_keyid.wrapping_sub(1), self.their_keyid);
+        let i = self.pair_index(ours, theirs).expect("a live sending pair");
+        std::mem::replace(&mut self.pairs[i].send_ctr, ctr)
+    }
+
+    /// Bytes of MAC keys waiting to be revealed.
+    pub(crate) fn mac_keys_due_for_testing_only(&self) -> usize {
+        self.mac_keys_to_reveal.len()
+    }
+}
+
 impl Drop for KeyRatchet {
     fn drop(&mut self) {
         self.mac_keys_to_reveal.zeroize();

@@ -18,3 +18,5 @@ pub mod fuzz;
 pub mod keys;
 pub mod policy;
 pub mod session;
+#[cfg(test)]
+mod test_util;

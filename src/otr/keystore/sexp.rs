@@ -992,20 +992,20 @@ mod tests {
         assert_eq!(err_kind(b"(a 65536:x)"), SexpErrorKind::AtomTooLong);
         // 65535 is allowed when the bytes are there.
         let mut ok = b"(a 65535:".to_vec();
-        ok.extend(std::iter::repeat(b'z').take(65535));
+        ok.extend(std::iter::repeat_n(b'z', 65535));
         ok.push(b')');
         assert_eq!(parse(&ok).unwrap().nth_atom(1).unwrap().len(), 65535);
         // A quoted string, hex and a token past the limit.
         let mut long = b"(a \"".to_vec();
-        long.extend(std::iter::repeat(b'z').take(65536));
+        long.extend(std::iter::repeat_n(b'z', 65536));
         long.extend_from_slice(b"\")");
         assert_eq!(err_kind(&long), SexpErrorKind::AtomTooLong);
         let mut long = b"(a #".to_vec();
-        long.extend(std::iter::repeat(b'0').take(2 * 65536));
+        long.extend(std::iter::repeat_n(b'0', 2 * 65536));
         long.extend_from_slice(b"#)");
         assert_eq!(err_kind(&long), SexpErrorKind::AtomTooLong);
         let mut long = b"(a ".to_vec();
-        long.extend(std::iter::repeat(b'z').take(65536));
+        long.extend(std::iter::repeat_n(b'z', 65536));
         long.push(b')');
         assert_eq!(err_kind(&long), SexpErrorKind::AtomTooLong);
         // The whole input.

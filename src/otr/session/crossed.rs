@@ -2,11 +2,41 @@
 //! over by the instance that answers it, and what happens when that instance's own commit
 //! crossed ours (spec "AKE: commit collisions", and libotr's behaviour).
 
-use crate::otr::ake::Ake;
+use crate::otr::ake::{Ake, AkeError};
 use crate::otr::events::Event;
 use crate::otr::wire::messages::Message;
 
-use super::{Instance, Outcome, Session, Slot};
+use super::{Instance, Outcome, Session, Slot, MAX_INSTANCES};
+
+/// The DH-Keys (their g^y) that took over the master's current commit, whichever instance
+/// sent them. The AKE does not authenticate instance tags, so a replayed DH-Key under a new
+/// tag would otherwise start a second exchange with the same keys (and its replayed
+/// Signature would complete it): a phantom private instance reusing the real one's
+/// keystream. Bounded: once full, further answers to this commit are refused, never
+/// forgotten.
+#[derive(Default)]
+pub(super) struct CommitAnswers {
+    commit: Vec<u8>,
+    answers: Vec<Vec<u8>>,
+}
+
+impl CommitAnswers {
+    fn contains(&self, commit: &[u8], gy: &[u8]) -> bool {
+        self.commit == commit && self.answers.iter().any(|a| a == gy)
+    }
+
+    fn is_full(&self, commit: &[u8]) -> bool {
+        self.commit == commit && self.answers.len() >= MAX_INSTANCES
+    }
+
+    fn record(&mut self, commit: &[u8], gy: &[u8]) {
+        if self.commit != commit {
+            self.commit = commit.to_vec();
+            self.answers.clear();
+        }
+        self.answers.push(gy.to_vec());
+    }
+}
 
 /// What a message from a child means for the master's commit.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -33,13 +63,16 @@ impl Session {
             return CommitAnswer::NotOurs;
         };
         let dh_key = key.gy.as_slice();
-        let master_waiting = self.master.ake.awaiting_dh_key();
-        let taken = matches!(
-            (&self.inst_ref(slot).took_commit, self.master.ake.our_commit_hash()),
-            (Some((commit, gy)), Some(ours))
-                if commit.as_slice() == ours && gy.as_slice() == dh_key
-        );
-        if !master_waiting || taken || self.inst_ref(slot).ake.awaiting_dh_key() {
+        let Some(ours) = self.master.ake.our_commit_hash() else {
+            return CommitAnswer::NotOurs;
+        };
+        // The same DH-Key never takes the commit over twice, from any instance; a repeat
+        // from the instance that took it goes to that instance's exchange (which answers a
+        // retransmission).
+        if self.commit_answers.contains(ours, dh_key)
+            || self.commit_answers.is_full(ours)
+            || self.inst_ref(slot).ake.awaiting_dh_key()
+        {
             return CommitAnswer::NotOurs;
         }
         // One of the buddy's instances answers the commit we sent to all of them.
@@ -49,16 +82,16 @@ impl Session {
         // initiator's role (the spec's collision rule), but also keeps the
         // exchange it answered, so a libotr peer (which always switches) still
         // completes through it; the lower one stays responder.
-        let ours = self.master.ake.our_commit_hash().map(<[u8]>::to_vec);
+        let ours = ours.to_vec();
         let crossed = self
             .inst_ref(slot)
             .ake
             .their_commit_hash()
             .map(<[u8]>::to_vec);
-        if let (Some(ours), Some(theirs)) = (&ours, &crossed) {
-            if ours <= theirs {
+        if let Some(theirs) = &crossed {
+            if &ours <= theirs {
                 out.events.push(Event::AkeIgnored {
-                    reason: "crossed commits: staying responder",
+                    reason: AkeError::CommitCollisionLost,
                 });
                 return CommitAnswer::StayResponder;
             }
@@ -70,7 +103,7 @@ impl Session {
             inst.ake_activity = now;
             let previous = std::mem::replace(&mut inst.ake, ake);
             inst.crossed_ake = crossed.map(|_| previous);
-            inst.took_commit = ours.map(|ours| (ours, dh_key.to_vec()));
+            self.commit_answers.record(&ours, dh_key);
         }
         CommitAnswer::Adopted
     }

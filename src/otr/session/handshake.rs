@@ -127,10 +127,23 @@ impl Session {
 
     fn go_secure(&mut self, env: &mut Env<'_>, slot: Slot, success: AkeSuccess, out: &mut Outcome) {
         let fingerprint = success.their_long_term.fingerprint();
+        // The same exchange (same shared secret, so the same ssid) already private on another
+        // instance: a replay under an instance tag the AKE does not authenticate. A second
+        // instance with the same keys would reuse the first one's keystream.
+        let duplicate = self.slots().any(|s| {
+            s != slot
+                && matches!(&self.inst_ref(s).msg, MsgState::Encrypted(p) if p.ssid == success.ssid)
+        });
         let inst = self.inst(slot);
         let tag = inst.tag;
         inst.ake.reset();
         inst.crossed_ake = None;
+        if duplicate {
+            out.events.push(Event::AkeIgnored {
+                reason: AkeError::DuplicateExchange,
+            });
+            return;
+        }
         let was_private_with_same_key =
             matches!(&inst.msg, MsgState::Encrypted(p) if p.fingerprint == fingerprint);
         if let MsgState::Encrypted(p) = &inst.msg {
@@ -157,6 +170,7 @@ impl Session {
             success.their_public,
             success.their_keyid,
         );
+        inst.last_authenticated = env.now;
         inst.msg = MsgState::Encrypted(Box::new(Private {
             version: success.version,
             ratchet,
@@ -191,21 +205,6 @@ fn ake_ignored(e: AkeError, out: &mut Outcome) {
     out.events.push(if e == AkeError::Reflected {
         Event::Reflected
     } else {
-        Event::AkeIgnored {
-            reason: ake_error_name(e),
-        }
+        Event::AkeIgnored { reason: e }
     });
-}
-
-fn ake_error_name(e: AkeError) -> &'static str {
-    match e {
-        AkeError::WrongState => "message not expected in this AKE state",
-        AkeError::VersionMismatch => "protocol version differs from the exchange in progress",
-        AkeError::Malformed => "malformed AKE message",
-        AkeError::BadCommitment => "revealed key does not match the commitment",
-        AkeError::BadGroupElement => "DH value out of range",
-        AkeError::BadMac => "AKE MAC does not verify",
-        AkeError::BadSignature => "AKE signature does not verify",
-        AkeError::Reflected => "our own AKE message reflected back",
-    }
 }

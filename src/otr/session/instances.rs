@@ -27,12 +27,12 @@ pub(super) struct Instance {
     pub(super) msg: MsgState,
     pub(super) smp: Smp,
     pub(super) fragments: Reassembler,
+    /// When anything last arrived from this instance (authenticated or not): for choosing
+    /// which idle instance to drop.
     pub(super) last_received: u64,
-    /// The master's commit (its hash) this instance took over, and the DH-Key (g^y) it took
-    /// it over for (see `crossed.rs`). The same pair never restarts an exchange: a
-    /// replayed DH-Key would rebuild the AKE's keys, and a replayed Signature would then
-    /// reset a running private conversation to them.
-    pub(super) took_commit: Option<(Vec<u8>, Vec<u8>)>,
+    /// When this instance last proved itself (an AKE completed, a data message opened): the
+    /// only recency that may decide where the user's messages go.
+    pub(super) last_authenticated: u64,
 }
 
 impl Instance {
@@ -46,8 +46,17 @@ impl Instance {
             smp: Smp::new(),
             fragments: Reassembler::new(REASSEMBLY_CAP),
             last_received: 0,
-            took_commit: None,
+            last_authenticated: 0,
         }
+    }
+}
+
+impl Instance {
+    /// Whether dropping this instance could change what the user's next message does: it is
+    /// private or finished (the next message is encrypted, or refused), or it runs an
+    /// exchange we started (the messages held for it would be given back).
+    fn matters(&self) -> bool {
+        !matches!(self.msg, MsgState::Plaintext) || self.ake.we_started()
     }
 }
 
@@ -78,7 +87,8 @@ impl Session {
     }
 
     /// libotr's OTRL_INSTAG_BEST: encrypted before finished before plaintext, then the most
-    /// recently heard from.
+    /// recently heard from, where only authenticated messages count: nothing a stranger can
+    /// send changes where the user's next message goes.
     pub(super) fn best(&self) -> Slot {
         let rank = |i: &Instance| match i.msg {
             MsgState::Encrypted(_) => 2,
@@ -88,7 +98,7 @@ impl Session {
         self.slots()
             .max_by_key(|&s| {
                 let i = self.inst_ref(s);
-                (rank(i), i.last_received, s == Slot::Master)
+                (rank(i), i.last_authenticated, s == Slot::Master)
             })
             .unwrap_or(Slot::Master)
     }
@@ -130,19 +140,22 @@ impl Session {
         self.child(sender, now)
     }
 
-    /// The child for `tag`, created if new. `None` when the table is full of private
-    /// instances.
+    /// The child for `tag`, created if new. `None` when the table is full of instances that
+    /// matter (see [`Instance::matters`]): a newcomer is then refused rather than let push
+    /// one out.
     fn child(&mut self, tag: u32, now: u64) -> Option<(Slot, bool)> {
         if let Some(i) = self.children.iter().position(|c| c.tag == tag) {
             return Some((Slot::Child(i), false));
         }
         if self.children.len() >= MAX_INSTANCES {
+            // Idle instances go first, then those answering a stranger's commit; the least
+            // recently heard from among them.
             let victim = self
                 .children
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| !matches!(c.msg, MsgState::Encrypted(_)))
-                .min_by_key(|(_, c)| c.last_received)
+                .filter(|(_, c)| !c.matters())
+                .min_by_key(|(_, c)| (c.ake.in_progress(), c.last_received))
                 .map(|(i, _)| i)?;
             self.children.swap_remove(victim);
         }

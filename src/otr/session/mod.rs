@@ -46,6 +46,8 @@ mod held;
 mod instances;
 mod offer;
 mod routing;
+#[cfg(test)]
+mod tests;
 mod timers;
 
 use std::collections::VecDeque;
@@ -68,7 +70,7 @@ use crate::otr::wire::messages::{
 };
 use crate::otr::wire::tlv::{self, Tlv};
 
-use crossed::CommitAnswer;
+use crossed::{CommitAnswer, CommitAnswers};
 use guard::Guard;
 use held::{Held, LastSent};
 use instances::{Instance, Slot};
@@ -218,6 +220,8 @@ pub struct Session {
     /// When the user last asked for a private conversation (we sent a query). Until the AKE
     /// completes or this times out, typed messages wait rather than go out in plaintext.
     asked_at: Option<u64>,
+    /// Which DH-Keys took over the master's commit (see `crossed.rs`).
+    commit_answers: CommitAnswers,
     /// What keeps a conversation private once it was (see `guard`).
     guard: Guard,
 }
@@ -247,6 +251,7 @@ impl Session {
             resend: None,
             last_sent: None,
             asked_at: None,
+            commit_answers: CommitAnswers::default(),
             guard: Guard::default(),
         }
     }

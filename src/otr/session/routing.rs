@@ -53,6 +53,7 @@ impl Session {
             return;
         };
         let last_sent = p.last_sent;
+        inst.last_authenticated = env.now;
         let fingerprint = p.fingerprint;
         let (text, tlvs) = tlv::split_plaintext(&opened.plaintext);
         let mut text = Zeroizing::new(text);

@@ -155,13 +155,10 @@ pub(super) fn check_equal_logs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::otr::test_util::unhex;
 
     fn hex(s: &str) -> Int {
-        let bytes: Vec<u8> = (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("test hex"))
-            .collect();
-        modp::from_be_bytes(&bytes).expect("fits")
+        modp::from_be_bytes(&unhex(s)).expect("fits")
     }
 
     #[test]

@@ -5,6 +5,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use super::*;
+use crate::otr::test_util::unhex;
 use crate::otr::wire::writer::Writer;
 
 #[path = "otr3_vectors.rs"]
@@ -35,11 +36,7 @@ fn contexts() -> (SmpContext, SmpContext) {
 }
 
 fn hex(s: &str) -> Int {
-    let bytes: Vec<u8> = (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("test hex"))
-        .collect();
-    modp::from_be_bytes(&bytes).expect("fits")
+    modp::from_be_bytes(&unhex(s)).expect("fits")
 }
 
 fn abort_tlv() -> Tlv {

@@ -9,8 +9,8 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use base64::engine::DecodePaddingMode;
 use base64::{alphabet, Engine as _};
 
+use super::fragment::FragmentPiece;
 use super::messages::ProtocolVersion;
-use crate::otr::fragment::FragmentPiece;
 
 /// The whitespace tag's fixed 16-byte start.
 pub const TAG_BASE: &str = "\x20\x09\x20\x20\x09\x09\x09\x09\x20\x09\x20\x09\x20\x09\x20\x20";

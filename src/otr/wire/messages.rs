@@ -401,7 +401,7 @@ impl EncodedMessage {
 #[allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
-    use crate::otr::wire::envelope;
+    use crate::otr::test_util::{armor, dearmor, unhex as hex};
 
     fn samples() -> Vec<Message> {
         vec![
@@ -601,18 +601,9 @@ rx3gb4v0UaSMOMiR5sB7Eaulb2Yc6RmRnnlxgUUC2alosg4WIeFN951PLjSc\
 ajVba6dqlDi+q1H5tPvI5SWMN7PCBWIJ41+WvF+5IAZzQZYgNaVLbAAAAAAA\
 AAAEAAAAHwNiIi5Ms+4PsY/L2ipkTtquknfx6HodLvk3RAAAAAA==.";
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
-
     #[test]
     fn decodes_the_spec_example_data_message() {
-        let envelope::Incoming::Encoded { bytes } = envelope::classify(SPEC_DATA_MESSAGE) else {
-            panic!("not classified as encoded");
-        };
+        let bytes = dearmor(SPEC_DATA_MESSAGE);
         let m = EncodedMessage::decode(&bytes).unwrap();
         assert_eq!(
             m.header,
@@ -693,11 +684,9 @@ AAAEAAAAHwNiIi5Ms+4PsY/L2ipkTtquknfx6HodLvk3RAAAAAA==.";
         for version in [ProtocolVersion::V3, ProtocolVersion::V2] {
             for body in &bodies {
                 let m = EncodedMessage::new(version, 0x1234_5678, 0x9abc_def0, body.clone());
-                let text = envelope::encode(&m.encode());
+                let text = armor(&m.encode());
                 assert_eq!(text, expected[i]);
-                let envelope::Incoming::Encoded { bytes } = envelope::classify(&text) else {
-                    panic!()
-                };
+                let bytes = dearmor(&text);
                 assert_eq!(EncodedMessage::decode(&bytes), Ok(m));
                 i += 1;
             }
@@ -757,10 +746,8 @@ AAAEAAAAHwNiIi5Ms+4PsY/L2ipkTtquknfx6HodLvk3RAAAAAA==.";
                 receiver,
                 Message::Data(data.clone()),
             );
-            assert_eq!(envelope::encode(&ours.encode()), expected);
-            let envelope::Incoming::Encoded { bytes } = envelope::classify(expected) else {
-                panic!()
-            };
+            assert_eq!(armor(&ours.encode()), expected);
+            let bytes = dearmor(expected);
             assert_eq!(EncodedMessage::decode(&bytes), Ok(ours));
         }
     }

@@ -1,11 +1,12 @@
 //! The wire format: binary message codec, the `?OTR` text envelope, TLVs.
 //!
 //! Layering: [`envelope`] turns IM text into one of the message kinds (query, error, encoded
-//! bytes, fragment, plaintext); [`messages`] parses the encoded bytes with the checked cursor in
+//! bytes, fragment, plaintext), with a fragment's own syntax in [`fragment`]; [`messages`] parses the encoded bytes with the checked cursor in
 //! [`reader`] and serialises with [`writer`]; [`tlv`] splits a decrypted data message's
 //! plaintext. Nothing here decides what a message *means* for a session.
 
 pub mod envelope;
+pub mod fragment;
 pub mod messages;
 pub mod reader;
 pub mod tlv;
