@@ -117,10 +117,17 @@ const ALLOWED_FUNCTIONS: &[&str] = &[
     "purple_request_fields_get_choice",
     "purple_request_close_with_handle",
     "purple_notify_formatted",
+    // XEP-0364 hints on OTR stanzas (jabber-sending-xmlnode).
+    "xmlnode_get_child",
+    "xmlnode_get_child_with_namespace",
+    "xmlnode_get_data",
+    "xmlnode_new_child",
+    "xmlnode_set_namespace",
 ];
 
 /// Types whose fields the plugin reads or writes.
 const ALLOWED_TYPES: &[&str] = &[
+    "xmlnode",
     "PurplePlugin",
     "PurplePluginInfo",
     "PurplePluginType",

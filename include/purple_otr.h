@@ -28,6 +28,7 @@
 #include <plugin.h>
 #include <signals.h>
 #include <util.h>
+#include <xmlnode.h>
 #include <version.h>
 
 /* --- Exported by the plugin (Rust, src/purple/entry.rs) ------------------------------ */

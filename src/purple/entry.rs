@@ -176,6 +176,11 @@ fn load(plugin: Plugin) -> bool {
     };
     let mut runtime = Runtime::new(plugin, bridge, effects::apply, test_panic_requested());
     runtime.registrations.signals = signals;
+    // XMPP only: no XMPP plugin, no hints to add.
+    runtime
+        .registrations
+        .signals
+        .extend(super::xmpp_hints::connect(plugin));
     runtime.registrations.command = Some(command);
     let previous = runtime::install(runtime);
     for problem in problems {

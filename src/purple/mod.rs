@@ -13,7 +13,7 @@
 //! 7. [`conflict`], [`dialogs`]: pidgin-otr detection; request dialogs.
 //! 8. [`effects`]: carrying out what the client asked for.
 //! 9. [`actions`]: one function per user action.
-//! 10. [`menus`], [`cmds`], [`signals`]: what libpurple calls.
+//! 10. [`menus`], [`cmds`], [`signals`], [`xmpp_hints`]: what libpurple calls.
 //! 11. [`entry`]: load and unload.
 #![allow(unsafe_code)]
 
@@ -42,5 +42,6 @@ mod actions;
 mod cmds;
 mod menus;
 mod signals;
+mod xmpp_hints;
 
 mod entry;
