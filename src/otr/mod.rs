@@ -16,5 +16,6 @@ pub mod events;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;
 pub mod keys;
+pub mod modern;
 pub mod policy;
 pub mod session;
