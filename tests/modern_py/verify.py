@@ -6,7 +6,8 @@ docs/modern-suite.md alone, with the `cryptography` package (X25519, HKDF, HMAC,
     verify.py TRANSCRIPT.json     replay a conversation the Rust code recorded: redo the
                                   handshake from the parties' keys and recorded random draws,
                                   check every handshake message, decrypt every data message
-                                  as its receiver; print the plaintexts as a JSON list.
+                                  as its receiver; print one line per message:
+                                  <index> <plaintext hex> <plaintext>.
     verify.py --make-kat OUT      write known-answer vectors (handshake and a conversation
                                   with KEM rounds, lost and reordered messages) for the Rust
                                   tests (src/otr/modern/kat.rs).
@@ -486,15 +487,11 @@ def replay(path):
         raise SuiteError("CONFIRM differs")
     responder_confirm(kc_i, th, confirm_raw)
 
-    out = []
-    for msg in t["messages"]:
+    # One line per data message, in the order given: index, plaintext in hex, plaintext.
+    for i, msg in enumerate(t["messages"]):
         receiver = ratchet_r if msg["to"] == "responder" else ratchet_i
-        try:
-            pt = receiver.decrypt(from_otr(msg["wire"]))
-            out.append(pt.decode("utf-8"))
-        except SuiteError as e:
-            out.append({"error": str(e)})
-    print(json.dumps(out, ensure_ascii=False))
+        pt = receiver.decrypt(from_otr(msg["wire"]))
+        print(i, pt.hex(), pt.decode("utf-8", "replace"))
 
 
 # ---- known-answer vectors --------------------------------------------------------------------
