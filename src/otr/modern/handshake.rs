@@ -35,14 +35,17 @@ pub struct HandshakeParams {
 /// A step failed: the state, unchanged, and why.
 #[derive(Debug)]
 pub struct HandshakeFailure<S> {
-    /// The state before the step.
-    pub state: S,
+    /// The state before the step (boxed: the states hold an ML-KEM key).
+    pub state: Box<S>,
     /// Why it failed.
     pub error: ModernError,
 }
 
 fn fail<S, T>(state: S, error: ModernError) -> Result<T, HandshakeFailure<S>> {
-    Err(HandshakeFailure { state, error })
+    Err(HandshakeFailure {
+        state: Box::new(state),
+        error,
+    })
 }
 
 /// Keys the handshake yields.

@@ -314,7 +314,7 @@ mod tests {
         let h = FILE_HEADER;
         let cases: Vec<(String, usize, K)> = vec![
             (format!("{h}\na\tp\tx25519\t{key}"), 2, K::MissingNewline),
-            (format!("# other\n"), 1, K::BadHeader),
+            ("# other\n".to_owned(), 1, K::BadHeader),
             (format!("{h}\na\tp\tx25519\n"), 2, K::FieldCount),
             (format!("{h}\n\tp\tx25519\t{key}\n"), 2, K::BadName),
             (format!("{h}\na\tp\ted25519\t{key}\n"), 2, K::UnknownKeyType),

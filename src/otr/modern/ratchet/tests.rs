@@ -1,6 +1,6 @@
 //! Ratchet behaviour: both directions, loss, reordering, bounds, forward secrecy,
 //! post-compromise recovery (classical and through the KEM ratchet), MAC-key reveal.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 
 use rand_chacha_03::ChaCha20Rng;
 use rand_core_06::{CryptoRng, RngCore, SeedableRng};
