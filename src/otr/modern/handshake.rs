@@ -395,6 +395,77 @@ mod tests {
         );
     }
 
+    /// The adversary of the two tests below: it has the v3 binding (ssid, K_v3, fingerprints),
+    /// every message on the wire, and whichever X25519 values `dh` gives it; it derives the
+    /// responder's keys and tries the initiator's first data message.
+    fn adversary_opens(dh: [[u8; 32]; 3], ss: [u8; 32], e_r: X25519Secret) -> bool {
+        let (pa, pb) = params_pair(20);
+        let (mut rng_i, mut rng_r) = (TestRng::new(21), TestRng::new(22));
+        let (ia, init) = start(&mut rng_i, pa);
+        let (_rb, resp) = respond(&mut rng_r, pb, &init).unwrap();
+        let (mut ra, _confirm) = ia.receive_response(&resp).unwrap();
+        let secret_message = ra.encrypt(b"secret", false).unwrap();
+        let binding = crate::otr::modern::ratchet::tests::binding();
+        let th = transcript_hash(&binding, &init.encode(), &resp.encode_unauthenticated());
+        let keys = derive(th, &dh[0], &dh[1], &dh[2], &ss, &binding);
+        let mut eve = Ratchet::new_responder(
+            th,
+            Instances {
+                sender: 0x202,
+                receiver: 0x101,
+            },
+            keys.root,
+            keys.responder_chain,
+            e_r,
+        );
+        eve.decrypt(&mut TestRng::new(0), &secret_message).is_ok()
+    }
+
+    /// The honest run's X25519 values, recomputed from the secrets (what an adversary who can
+    /// solve discrete logarithms on Curve25519 would have).
+    fn true_dh() -> [[u8; 32]; 3] {
+        let (pa, pb) = params_pair(20);
+        let e_i = X25519Secret::random(&mut TestRng::new(21));
+        let e_r = X25519Secret::random(&mut TestRng::new(22));
+        [
+            *pa.our_identity
+                .secret()
+                .diffie_hellman(&e_r.public())
+                .unwrap(),
+            *e_i.diffie_hellman(&pb.our_identity.public().to_owned())
+                .unwrap(),
+            *e_i.diffie_hellman(&e_r.public()).unwrap(),
+        ]
+    }
+
+    fn responder_ephemeral() -> X25519Secret {
+        X25519Secret::random(&mut TestRng::new(22))
+    }
+
+    #[test]
+    fn v3_secrets_alone_do_not_decrypt() {
+        // With K_v3 and the rest of the binding, but none of the new suite's secrets.
+        assert!(!adversary_opens(
+            [[0; 32]; 3],
+            [0; 32],
+            X25519Secret::from_bytes(&[0x42; 32])
+        ));
+    }
+
+    #[test]
+    fn without_the_kem_secret_nothing_opens() {
+        // A quantum adversary: every X25519 value and K_v3, but not the ML-KEM secret.
+        assert!(!adversary_opens(true_dh(), [0; 32], responder_ephemeral()));
+        // The harness is sound: with the KEM secret as well it does open.
+        let mut rng_r = TestRng::new(22);
+        let _e_r = X25519Secret::random(&mut rng_r);
+        let m = prims::draw32(&mut rng_r);
+        let (pa, _pb) = params_pair(20);
+        let (_ia, init) = start(&mut TestRng::new(21), pa);
+        let (_ct, ss) = prims::kem_encapsulate(&init.kem_ek, &m).unwrap();
+        assert!(adversary_opens(true_dh(), *ss, responder_ephemeral()));
+    }
+
     #[test]
     fn debug_hides_secrets() {
         let (pa, _pb) = params_pair(12);
