@@ -126,6 +126,11 @@ pub fn max_session_bytes() -> usize {
     Ratchet::max_state_bytes()
 }
 
+/// A session's state right after the handshake with a KEM round open (no skipped keys).
+pub fn fresh_session_bytes() -> usize {
+    Ratchet::fresh_state_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
@@ -142,6 +147,12 @@ mod tests {
             p.one_way(b"hello");
         }
         assert!(max_session_bytes() > 32 * 1000);
+        assert!(fresh_session_bytes() < max_session_bytes());
+        println!(
+            "modern session: fresh {} bytes, at most {} bytes",
+            fresh_session_bytes(),
+            max_session_bytes()
+        );
     }
 
     /// Figures for docs/modern-suite.md §10:

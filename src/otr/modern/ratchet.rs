@@ -295,6 +295,11 @@ impl Ratchet {
             + KEM_CT_LEN
     }
 
+    /// Bytes of a state with no skipped keys but a KEM round open and a ciphertext waiting.
+    pub fn fresh_state_bytes() -> usize {
+        core::mem::size_of::<Self>() + core::mem::size_of::<KemDecapsulationKey>() + KEM_CT_LEN
+    }
+
     /// Encrypt one message. `ignore_unreadable` marks heartbeats and TLV-only messages.
     pub fn encrypt(
         &mut self,
