@@ -12,6 +12,16 @@ docs/modern-suite.md alone, with the `cryptography` package (X25519, HKDF, HMAC,
                                   with KEM rounds, lost and reordered messages) for the Rust
                                   tests (src/otr/modern/kat.rs).
 
+The transcript (written by tests/modern_independent.rs):
+    {"binding": {"ssid", "v3_key", "fp_i", "fp_r"},             hex
+     "instances": {"initiator": int, "responder": int},
+     "initiator": {"identity_secret": hex, "draws": [hex, ...]},   every 32-byte random draw,
+     "responder": {"identity_secret": hex, "draws": [hex, ...]},   in order (§9)
+     "handshake": {"init", "response", "confirm"},                 "?OTR:...." texts
+     "messages": [{"to": "responder" | "initiator", "wire": "?OTR:...."}, ...]}
+The messages are listed in the order their receivers processed them (lost ones absent).
+
+Exit status: 0 all checked, 1 the transcript does not check out, 2 usage, 3 missing package.
 Needs: pip install cryptography kyber-py
 """
 
