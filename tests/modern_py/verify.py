@@ -137,6 +137,7 @@ MAX_SKIPPED_KEYS = 1000
 KEM_INTERVAL = 4
 MAX_REVEAL_PER_MESSAGE = 64
 MAX_PENDING_REVEAL = 1000
+MAX_OLD_RATCHET_KEYS = 16
 
 
 class Reader:
@@ -323,6 +324,7 @@ class Ratchet:
         self.pending_ss = None
         self.kem_countdown = KEM_INTERVAL
         self.reveal = []
+        self.old_ratchet_keys = []
         self.ns = self.nr = self.pn = 0
 
     @classmethod
@@ -422,7 +424,9 @@ class Ratchet:
             self._store_skipped(skipped)
             self._queue_reveal(ak)
             return pt
-        # DH ratchet step (§6.3 step 3).
+        if dh in self.old_ratchet_keys:
+            raise SuiteError("NoKey")  # a closed chain (§6.3 step 3)
+        # DH ratchet step (§6.3 step 4).
         old = []
         if self.ckr is not None and pn > self.nr:
             if pn - self.nr > MAX_SKIP:
@@ -455,6 +459,8 @@ class Ratchet:
         rk2, cks = kdf_rk(rk1, x25519(new_dhs, dh), ss_in)
         # Commit.
         self._store_skipped(old + skipped)
+        if self.dhr is not None:
+            self.old_ratchet_keys = (self.old_ratchet_keys + [self.dhr])[-MAX_OLD_RATCHET_KEYS:]
         self.dhr, self.ckr, self.nr = dh, ckr, n + 1
         self.pn, self.ns = self.ns, 0
         self.dhs, self.rk, self.cks = new_dhs, rk2, cks

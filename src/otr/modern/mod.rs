@@ -40,6 +40,8 @@ pub const SUITE_V1: u8 = 0x01;
 pub const MAX_SKIP: u32 = 500;
 /// Skipped message keys kept in all, over every chain; the oldest are dropped beyond it.
 pub const MAX_SKIPPED_KEYS: usize = 1000;
+/// Closed receiving chains whose ratchet keys are remembered (to call their replays replays).
+pub const MAX_OLD_RATCHET_KEYS: usize = 16;
 /// A party starts an ML-KEM ratchet round on every `KEM_INTERVAL`-th sending chain it opens.
 pub const KEM_INTERVAL: u32 = 4;
 /// MAC keys revealed on one outgoing message at most; the rest wait for the next.

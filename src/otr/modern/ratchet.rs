@@ -23,8 +23,8 @@ use super::prims::{
 };
 use super::wire::{Data, Instances, RatchetHeader, FLAG_IGNORE_UNREADABLE, FLAG_KEM_ACK};
 use super::{
-    labels, ModernError, Rng, KEM_INTERVAL, MAX_PENDING_REVEAL, MAX_REVEAL_PER_MESSAGE, MAX_SKIP,
-    MAX_SKIPPED_KEYS, SUITE_V1,
+    labels, ModernError, Rng, KEM_INTERVAL, MAX_OLD_RATCHET_KEYS, MAX_PENDING_REVEAL,
+    MAX_REVEAL_PER_MESSAGE, MAX_SKIP, MAX_SKIPPED_KEYS, SUITE_V1,
 };
 
 /// KDF_RK: (new root key, new chain key) = HKDF(salt = rk, ikm = dh ‖ kem?, RATCHET, 64).
@@ -178,6 +178,9 @@ pub struct Ratchet {
     ckr: Option<Secret32>,
     nr: u32,
     skipped: SkippedKeys,
+    /// The peer's ratchet keys before `dhr`, newest last: a message under one of them that
+    /// has no skipped key is a replay (NoKey), not a new ratchet step.
+    old_ratchet_keys: VecDeque<[u8; 32]>,
     /// Our current sending chain opened a KEM round: its decapsulation key.
     send_kem: Option<KemDecapsulationKey>,
     /// Ciphertext for the first message of our current sending chain.
@@ -235,6 +238,7 @@ impl Ratchet {
             ckr: Some(responder_chain),
             nr: 0,
             skipped: SkippedKeys::default(),
+            old_ratchet_keys: VecDeque::new(),
             send_kem: None,
             send_kem_ct: None,
             send_ack: false,
@@ -267,6 +271,7 @@ impl Ratchet {
             ckr: None,
             nr: 0,
             skipped: SkippedKeys::default(),
+            old_ratchet_keys: VecDeque::new(),
             send_kem: None,
             send_kem_ct: None,
             send_ack: false,
@@ -291,6 +296,7 @@ impl Ratchet {
         core::mem::size_of::<Self>()
             + MAX_SKIPPED_KEYS * core::mem::size_of::<([u8; 32], u32, Secret32)>()
             + MAX_PENDING_REVEAL * 32
+            + MAX_OLD_RATCHET_KEYS * 32
             + core::mem::size_of::<KemDecapsulationKey>()
             + KEM_CT_LEN
     }
@@ -417,7 +423,11 @@ impl Ratchet {
             self.queue_reveal(&auth);
             return Ok(received);
         }
-        // 3. A new ratchet key: a DH ratchet step.
+        // 3. A chain we have closed: its remaining keys are all in the store.
+        if self.old_ratchet_keys.contains(&h.ratchet_key) {
+            return Err(ModernError::NoKey);
+        }
+        // 4. A new ratchet key: a DH ratchet step.
         self.ratchet_step(rng, data)
     }
 
@@ -488,7 +498,12 @@ impl Ratchet {
 
         // Commit.
         self.skipped.insert_all(skipped);
-        self.dhr = Some(h.ratchet_key);
+        if let Some(old) = self.dhr.replace(h.ratchet_key) {
+            if self.old_ratchet_keys.len() == MAX_OLD_RATCHET_KEYS {
+                self.old_ratchet_keys.pop_front();
+            }
+            self.old_ratchet_keys.push_back(old);
+        }
         self.ckr = Some(w.chain);
         self.nr = nr;
         self.pn = self.ns;
