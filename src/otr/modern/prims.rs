@@ -94,13 +94,19 @@ pub fn aes256_ctr(key: &[u8; 32], iv: &[u8; 16], data: &mut [u8]) {
 
 // ---- X25519 -------------------------------------------------------------------------------
 
-/// An X25519 private key (clamped by the function itself, RFC 7748), wiped on drop.
-pub struct X25519Secret(x25519_dalek::StaticSecret);
+/// An X25519 private key (clamped by the function itself, RFC 7748), wiped on drop, with its
+/// public key computed once.
+pub struct X25519Secret {
+    secret: x25519_dalek::StaticSecret,
+    public: [u8; 32],
+}
 
 impl X25519Secret {
     /// From 32 secret bytes.
     pub fn from_bytes(bytes: &[u8; 32]) -> Self {
-        Self(x25519_dalek::StaticSecret::from(*bytes))
+        let secret = x25519_dalek::StaticSecret::from(*bytes);
+        let public = x25519_dalek::PublicKey::from(&secret).to_bytes();
+        Self { secret, public }
     }
 
     /// From 32 fresh random bytes.
@@ -110,19 +116,19 @@ impl X25519Secret {
 
     /// The public key X25519(k, 9).
     pub fn public(&self) -> [u8; 32] {
-        x25519_dalek::PublicKey::from(&self.0).to_bytes()
+        self.public
     }
 
     /// The secret bytes as given (for the key file).
     pub fn to_bytes(&self) -> Secret32 {
-        Zeroizing::new(self.0.to_bytes())
+        Zeroizing::new(self.secret.to_bytes())
     }
 
     /// X25519(k, their_public). `None` when the result is all zero: their key is a
     /// small-order point and contributes nothing (RFC 7748 §6.1's check).
     pub fn diffie_hellman(&self, their_public: &[u8; 32]) -> Option<Secret32> {
         let shared = self
-            .0
+            .secret
             .diffie_hellman(&x25519_dalek::PublicKey::from(*their_public));
         if shared.was_contributory() {
             Some(Zeroizing::new(shared.to_bytes()))
@@ -134,7 +140,10 @@ impl X25519Secret {
 
 impl Clone for X25519Secret {
     fn clone(&self) -> Self {
-        Self::from_bytes(&self.to_bytes())
+        Self {
+            secret: self.secret.clone(),
+            public: self.public,
+        }
     }
 }
 
