@@ -44,11 +44,11 @@ endef
 
 build-deps:
 	$(call ensure_packages,$(BUILD_PACKAGES))
-	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust >= 1.80 (https://rustup.rs)"; exit 1; }
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust >= 1.85 (Debian 13: apt install cargo; elsewhere https://rustup.rs)"; exit 1; }
 
 test-deps:
 	$(call ensure_packages,$(TEST_PACKAGES))
-	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust >= 1.80 (https://rustup.rs)"; exit 1; }
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust >= 1.85 (Debian 13: apt install cargo; elsewhere https://rustup.rs)"; exit 1; }
 
 # Build the release plugin and install it for the current user (Pidgin and Finch both look
 # in ~/.purple/plugins/).

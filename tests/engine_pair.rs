@@ -202,7 +202,8 @@ fn require_encryption_holds_every_message_and_sends_them_in_order_once_private()
         e,
         Event::MessageHeld {
             pending: 1,
-            starting: true
+            starting: true,
+            ..
         }
     )));
     let second = p.send(Who::Alice, "two");

@@ -17,7 +17,7 @@ use purple_otr::otr::crypto::mac::sha1;
 use purple_otr::otr::fuzz;
 use purple_otr::otr::wire::envelope::{classify, Incoming};
 use rand_chacha::ChaCha20Rng;
-use rand_core::{Rng, SeedableRng};
+use rand_core::{RngCore, SeedableRng};
 
 type Body = fn(&[u8]);
 

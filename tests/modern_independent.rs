@@ -19,8 +19,8 @@ use purple_otr::otr::modern::ratchet::Ratchet;
 use purple_otr::otr::modern::wire::{Data, Instances, ModernMessage};
 use purple_otr::otr::modern::V3Binding;
 use purple_otr::otr::wire::envelope;
-use rand_chacha_03::ChaCha20Rng;
-use rand_core_06::{CryptoRng, RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{CryptoRng, RngCore, SeedableRng};
 use zeroize::Zeroizing;
 
 /// A seeded RNG that remembers every draw (the suite draws 32 bytes at a time).
@@ -54,7 +54,7 @@ impl RngCore for RecordingRng {
         self.inner.fill_bytes(dest);
         self.draws.push(hex(dest));
     }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core_06::Error> {
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
         self.fill_bytes(dest);
         Ok(())
     }

@@ -363,3 +363,70 @@ fn pidgin_otr_settings_are_taken_over() {
         "{ours}"
     );
 }
+
+/// A panic while an outgoing message is handled: the message is withheld (nothing crosses
+/// the wire), the user sees it quoted as not sent, and the client keeps working.
+#[test]
+fn a_panic_on_the_send_path_fails_closed() {
+    let server = Prosody::alice_and_bob();
+    let proxy = support::proxy::Proxy::start(server.port);
+    let mut host = loaded_host(&[("PURPLE_OTR_TEST_PANIC", "1")]);
+    host.connect_xmpp(ALICE, server.password("alice"), proxy.port);
+    host.cmd(&["conv_open", ALICE, BOB]);
+    let secret = "my-secret-words __purple_otr_test_panic_send__";
+    host.cmd(&["send_im", ALICE, BOB, secret]);
+    let notice = host.wait_conv_line(ALICE, BOB, "Not sent", WAIT);
+    assert!(
+        notice.get("text").contains("my-secret-words"),
+        "{}",
+        notice.raw
+    );
+    host.cmd(&["conv_cmd", ALICE, BOB, "/otr help"]);
+    host.wait_conv_line(ALICE, BOB, "smp", WAIT);
+    host.sync();
+    let wire = proxy.recorded();
+    assert!(
+        !wire.contains("my-secret-words"),
+        "the message crossed the wire"
+    );
+    // The same path without the trigger does send (the proxy sees plain text here: the
+    // default policy is opportunistic and no private conversation was ever started).
+    host.cmd(&["send_im", ALICE, BOB, "ordinary words"]);
+    let deadline = std::time::Instant::now() + WAIT;
+    while !proxy.recorded().contains("ordinary words") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ordinary message never left"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A buddy with their own "always" setting leaves the buddy list: the setting stays in
+/// effect (the user is told), so the next message is held, never sent in the clear.
+#[test]
+fn a_removed_buddys_always_setting_stays_in_effect() {
+    let server = Prosody::alice_and_bob();
+    let proxy = support::proxy::Proxy::start(server.port);
+    let mut host = loaded_host(&[]);
+    host.connect_xmpp(ALICE, server.password("alice"), proxy.port);
+    host.cmd(&["buddy_add", ALICE, BOB]);
+    host.cmd(&["conv_open", ALICE, BOB]);
+    host.cmd(&["conv_cmd", ALICE, BOB, "/otr policy always"]);
+    host.wait_conv_line(ALICE, BOB, "Always", WAIT);
+    host.cmd(&["buddy_remove", ALICE, BOB]);
+    host.wait_conv_line(ALICE, BOB, "stays in effect", WAIT);
+    host.cmd(&["send_im", ALICE, BOB, "only-privately-please"]);
+    host.wait_conv_line(ALICE, BOB, "waiting, not sent", WAIT);
+    // Give a wrongly sent message time to cross the proxy.
+    std::thread::sleep(Duration::from_millis(500));
+    let wire = proxy.recorded();
+    assert!(
+        !wire.contains("only-privately-please"),
+        "sent in the clear after the buddy left the list"
+    );
+    assert!(
+        wire.contains("?OTRv"),
+        "a private conversation is asked for"
+    );
+}

@@ -175,7 +175,7 @@ fn parse_group_element(bytes: &[u8]) -> Result<modp::Int, AkeError> {
 /// X = pubkey, keyid, sig(M) with M = MAC_m1(our_dh, their_dh, pubkey, keyid), encrypted with
 /// `enc_key` and MACed with `mac_key` (spec: "Reveal Signature Message" steps).
 fn authenticator(
-    rng: &mut dyn rand_core::CryptoRng,
+    rng: &mut dyn rand_core::CryptoRngCore,
     our_key: &DsaPrivateKey,
     our_dh: &modp::Int,
     their_dh: &modp::Int,
@@ -286,7 +286,7 @@ impl Ake {
     /// Starts an exchange (on a query message or a whitespace tag): the DH-Commit to send.
     pub fn start(
         &mut self,
-        rng: &mut dyn rand_core::CryptoRng,
+        rng: &mut dyn rand_core::CryptoRngCore,
         version: ProtocolVersion,
         now: u64,
     ) -> DhCommit {
@@ -313,7 +313,7 @@ impl Ake {
 
     fn answer_commit(
         &mut self,
-        rng: &mut dyn rand_core::CryptoRng,
+        rng: &mut dyn rand_core::CryptoRngCore,
         version: ProtocolVersion,
         commit: &DhCommit,
     ) -> CommitReply {
@@ -337,7 +337,7 @@ impl Ake {
     /// answers it, so it always yields (libotr auth.c).
     pub fn handle_dh_commit(
         &mut self,
-        rng: &mut dyn rand_core::CryptoRng,
+        rng: &mut dyn rand_core::CryptoRngCore,
         version: ProtocolVersion,
         commit: &DhCommit,
         is_master: bool,
@@ -370,7 +370,7 @@ impl Ake {
     /// A DH-Key arrived: answer with our Reveal Signature.
     pub fn handle_dh_key(
         &mut self,
-        rng: &mut dyn rand_core::CryptoRng,
+        rng: &mut dyn rand_core::CryptoRngCore,
         version: ProtocolVersion,
         dh_key: &DhKey,
         our_key: &DsaPrivateKey,
@@ -428,7 +428,7 @@ impl Ake {
     /// A Reveal Signature arrived: verify Bob, answer with our Signature, done.
     pub fn handle_reveal_signature(
         &mut self,
-        rng: &mut dyn rand_core::CryptoRng,
+        rng: &mut dyn rand_core::CryptoRngCore,
         version: ProtocolVersion,
         reveal: &RevealSignature,
         our_key: &DsaPrivateKey,

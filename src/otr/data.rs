@@ -71,7 +71,7 @@ pub fn seal(
 /// fails").
 pub fn open(
     ratchet: &mut KeyRatchet,
-    rng: &mut dyn rand_core::CryptoRng,
+    rng: &mut dyn rand_core::CryptoRngCore,
     header: &Header,
     message: &DataMessage,
 ) -> Result<Opened, KeyError> {

@@ -35,6 +35,24 @@ pub enum NotSentReason {
     Discarded,
 }
 
+/// Why a typed message waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldReason {
+    /// We just asked the buddy for a private conversation.
+    Starting,
+    /// A key exchange is running.
+    Negotiating,
+    /// The conversation was private and is paused while the buddy (or we) are offline.
+    PeerOffline,
+    /// The conversation was private and stopped; the policy starts none by itself: the
+    /// user must start it again (or end it to send in the clear).
+    WaitingForUser,
+    /// Private, but with a key the user has not verified ("only send to verified buddies").
+    Unverified,
+    /// Private, but with another key than the one(s) the conversation was private with.
+    NewKey,
+}
+
 /// Something the host should know about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -60,11 +78,13 @@ pub enum Event {
     PeerEnded {
         instance: u32,
     },
-    /// A message was held until the conversation is private (REQUIRE_ENCRYPTION, or typed while
-    /// an AKE was running). `starting` is true when we just asked the peer to start OTR.
+    /// A message was held until the conversation is private (REQUIRE_ENCRYPTION, typed while
+    /// an AKE was running, or the conversation must stay private: see `session::guard`).
+    /// `starting` is true when we just asked the peer to start OTR.
     MessageHeld {
         pending: usize,
         starting: bool,
+        reason: HoldReason,
     },
     /// Held messages were sent, encrypted.
     HeldSent {
@@ -109,6 +129,8 @@ pub enum Event {
     /// `question` say which exchange it was.
     Smp {
         instance: u32,
+        /// The key of the instance that ran the exchange: trust lands on it.
+        fingerprint: Fingerprint,
         event: SmpEvent,
         trust: Option<bool>,
         we_initiated: bool,

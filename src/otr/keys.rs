@@ -23,7 +23,7 @@ pub struct DhKeyPair {
 
 impl DhKeyPair {
     /// A fresh key pair with a 320-bit private exponent, as libotr makes.
-    pub fn generate(rng: &mut dyn rand_core::CryptoRng) -> Self {
+    pub fn generate(rng: &mut dyn rand_core::CryptoRngCore) -> Self {
         let private = modp::random_exponent(rng, modp::DH_EXPONENT_BITS);
         let public = modp::pow_g_secret(&private, modp::DH_EXPONENT_BITS);
         DhKeyPair { private, public }
@@ -148,7 +148,7 @@ impl KeyRatchet {
     /// a fresh one is made to advertise, as libotr does, so our first message already offers
     /// a new key.
     pub fn after_ake(
-        rng: &mut dyn rand_core::CryptoRng,
+        rng: &mut dyn rand_core::CryptoRngCore,
         ake_key: DhKeyPair,
         ake_keyid: u32,
         their_public: Int,
@@ -304,7 +304,7 @@ impl KeyRatchet {
     /// (spec: "When you receive a Data Message").
     pub(crate) fn accept_incoming(
         &mut self,
-        rng: &mut dyn rand_core::CryptoRng,
+        rng: &mut dyn rand_core::CryptoRngCore,
         sender_keyid: u32,
         recipient_keyid: u32,
         ctr_top: u64,

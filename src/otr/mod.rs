@@ -1,7 +1,7 @@
 //! The OTR protocol engine (OTR v3, and v2), wire-compatible with libotr 4.1.1.
 //!
 //! Sans-I/O: bytes and events in, bytes and events out. The host injects the clock (`now`
-//! arguments) and the randomness (a [`rand_core::CryptoRng`]). Start at [`session::Session`].
+//! arguments) and the randomness (a [`rand_core::CryptoRngCore`]). Start at [`session::Session`].
 #![forbid(unsafe_code)]
 
 pub mod crypto;

@@ -5,32 +5,14 @@
 use crate::otr::crypto::fingerprint::Fingerprint;
 use crate::otr::policy::Policy;
 
-use super::bridge::{AccountId, ConvKey};
 use super::dialogs;
-use super::glue;
-use super::objects::{Account, BlistNode, Conversation};
+use super::objects::{BlistNode, Conversation};
 use super::prefs;
-use super::text::escape_markup;
-
-/// Writes a plain-text notice into the conversation of `key`.
-pub(crate) fn notice(key: &ConvKey, text: &str, warning: bool) {
-    if let Some(c) = Account::find(&key.account.name, &key.account.protocol)
-        .and_then(|a| a.conversation(&key.buddy))
-    {
-        c.write_notice_markup(&escape_markup(text), warning);
-    }
-}
-
-/// Whether the buddy would receive a goodbye: on our list and online (as pidgin-otr).
-pub(crate) fn peer_online(key: &ConvKey) -> bool {
-    Account::find(&key.account.name, &key.account.protocol)
-        .filter(|a| a.is_connected())
-        .and_then(|a| a.buddy(&key.buddy))
-        .is_some_and(|b| b.is_online())
-}
+use super::runtime::{self, notice};
+use crate::client::{AccountId, ConvKey};
 
 fn with_key(conv: Conversation, f: impl FnOnce(&ConvKey)) {
-    match glue::key_of(conv) {
+    match runtime::key_of(conv) {
         Some(key) => f(&key),
         None => conv.write_error("This conversation has no account."),
     }
@@ -40,8 +22,9 @@ fn with_key(conv: Conversation, f: impl FnOnce(&ConvKey)) {
 pub(crate) fn start_private(conv: Conversation) {
     with_key(conv, |key| {
         let settings = prefs::settings_of(key);
-        let effects = glue::with(|b| b.start(key, &settings, glue::now())).unwrap_or_default();
-        glue::apply(effects);
+        let effects =
+            runtime::with_client(|b| b.start(key, &settings, runtime::now())).unwrap_or_default();
+        runtime::apply(effects);
     });
 }
 
@@ -54,20 +37,19 @@ pub(crate) fn refresh_private(conv: Conversation) {
 pub(crate) fn end_private(conv: Conversation) {
     with_key(conv, |key| {
         let settings = prefs::settings_of(key);
-        let online = peer_online(key);
         let effects =
-            glue::with(|b| b.end(key, &settings, glue::now(), online)).unwrap_or_default();
+            runtime::with_client(|b| b.end(key, &settings, runtime::now())).unwrap_or_default();
         if effects.is_empty() {
             notice(key, "This conversation is not private.", false);
         }
-        glue::apply(effects);
+        runtime::apply(effects);
     });
 }
 
 /// Say whether the conversation is private and whether the buddy is verified.
 pub(crate) fn show_status(conv: Conversation) {
     with_key(conv, |key| {
-        let text = glue::with(|b| {
+        let text = runtime::with_client(|b| {
             let mut text = b.describe(key);
             if let Some(st) = b.status(key) {
                 if st.held > 0 {
@@ -80,8 +62,7 @@ pub(crate) fn show_status(conv: Conversation) {
             text
         });
         if let Some(text) = text {
-            if let Some(c) = Account::find(&key.account.name, &key.account.protocol)
-                .and_then(|a| a.conversation(&key.buddy))
+            if let Some(c) = runtime::account(&key.account).and_then(|a| a.conversation(&key.buddy))
             {
                 c.write_notice_markup(&text, false);
             }
@@ -92,7 +73,7 @@ pub(crate) fn show_status(conv: Conversation) {
 /// Show our own fingerprint and the buddy's.
 pub(crate) fn show_fingerprint(conv: Conversation) {
     with_key(conv, |key| {
-        let (ours, theirs) = glue::with(|b| {
+        let (ours, theirs) = runtime::with_client(|b| {
             (
                 b.own_fingerprint(&key.account),
                 b.status(key).and_then(|s| s.fingerprint),
@@ -121,7 +102,7 @@ pub(crate) fn show_fingerprint(conv: Conversation) {
 /// Compare the buddy's fingerprint by hand and mark it verified (or not).
 pub(crate) fn verify_fingerprint(conv: Conversation) {
     with_key(conv, |key| {
-        let found = glue::with(|b| {
+        let found = runtime::with_client(|b| {
             let theirs = b
                 .status(key)
                 .and_then(|s| s.fingerprint.filter(|_| s.is_private()))?;
@@ -138,8 +119,8 @@ pub(crate) fn verify_fingerprint(conv: Conversation) {
 /// Authenticate the buddy with a shared secret or a question (SMP).
 pub(crate) fn authenticate_buddy(conv: Conversation) {
     with_key(conv, |key| {
-        let private =
-            glue::with(|b| b.status(key).is_some_and(|s| s.is_private())).unwrap_or(false);
+        let private = runtime::with_client(|b| b.status(key).is_some_and(|s| s.is_private()))
+            .unwrap_or(false);
         if private {
             dialogs::start_smp(key);
         } else {
@@ -164,7 +145,7 @@ pub(crate) fn buddy_settings(node: BlistNode) {
 /// `/otr policy [default|never|manual|opportunistic|always]`.
 pub(crate) fn set_policy(conv: Conversation, arg: &str) {
     with_key(conv, |key| {
-        let Some(node) = Account::find(&key.account.name, &key.account.protocol)
+        let Some(node) = runtime::account(&key.account)
             .and_then(|a| a.buddy(&key.buddy))
             .map(|b| b.node())
         else {
@@ -203,6 +184,8 @@ pub(crate) fn set_policy(conv: Conversation, arg: &str) {
             },
         };
         prefs::set_buddy_policy(node, policy);
+        let settings = prefs::settings_of(key);
+        runtime::dispatch(|c, now| c.settings_changed(key, &settings, now));
         notice(
             key,
             &format!(
@@ -219,23 +202,26 @@ pub(crate) fn set_policy(conv: Conversation, arg: &str) {
 pub(crate) fn smp_command(conv: Conversation, args: &str) {
     with_key(conv, |key| {
         let settings = prefs::settings_of(key);
-        let now = glue::now();
+        let now = runtime::now();
         let args = args.trim();
         let effects = if args == "abort" {
-            glue::with(|b| b.smp_abort(key, &settings, now))
+            runtime::with_client(|b| b.smp_abort(key, &settings, now))
         } else if args.is_empty() {
             authenticate_buddy(conv);
             None
         } else {
             let awaiting =
-                glue::with(|b| b.status(key).is_some_and(|s| s.smp_in_progress)).unwrap_or(false);
+                runtime::with_client(|b| b.status(key).is_some_and(|s| s.smp_in_progress))
+                    .unwrap_or(false);
             // "/otr smp question? answer" asks; "/otr smp secret" answers or starts.
             match args.split_once('?') {
                 Some((q, a)) if !awaiting && !a.trim().is_empty() => {
                     let question = format!("{}?", q.trim());
-                    glue::with(|b| b.smp_start(key, &settings, Some(&question), a.trim(), now))
+                    runtime::with_client(|b| {
+                        b.smp_start(key, &settings, Some(&question), a.trim(), now)
+                    })
                 }
-                _ => glue::with(|b| {
+                _ => runtime::with_client(|b| {
                     if b.status(key).is_some_and(|s| s.smp_in_progress) {
                         b.smp_respond(key, &settings, args, now)
                     } else {
@@ -244,7 +230,7 @@ pub(crate) fn smp_command(conv: Conversation, args: &str) {
                 }),
             }
         };
-        glue::apply(effects.unwrap_or_default());
+        runtime::apply(effects.unwrap_or_default());
     });
 }
 
@@ -257,17 +243,18 @@ pub(crate) fn verify_command(conv: Conversation, arg: &str) {
     };
     with_key(conv, |key| {
         let settings = prefs::settings_of(key);
-        let theirs = glue::with(|b| {
+        let theirs = runtime::with_client(|b| {
             b.status(key)
                 .and_then(|s| s.fingerprint.filter(|_| s.is_private()))
         })
         .flatten();
         match theirs {
             Some(fp) => {
-                let effects =
-                    glue::with(|b| b.set_verified(key, &settings, &fp, verdict, glue::now()))
-                        .unwrap_or_default();
-                glue::apply(effects);
+                let effects = runtime::with_client(|b| {
+                    b.set_verified(key, &settings, &fp, verdict, runtime::now())
+                })
+                .unwrap_or_default();
+                runtime::apply(effects);
             }
             None => notice(
                 key,
@@ -281,22 +268,23 @@ pub(crate) fn verify_command(conv: Conversation, arg: &str) {
 pub(crate) fn send_held(conv: Conversation) {
     with_key(conv, |key| {
         let settings = prefs::settings_of(key);
-        let effects = glue::with(|b| b.send_held(key, &settings, glue::now())).unwrap_or_default();
-        glue::apply(effects);
+        let effects = runtime::with_client(|b| b.send_held(key, &settings, runtime::now()))
+            .unwrap_or_default();
+        runtime::apply(effects);
     });
 }
 
 pub(crate) fn drop_held(conv: Conversation) {
     with_key(conv, |key| {
         let settings = prefs::settings_of(key);
-        let effects = glue::with(|b| b.drop_held(key, &settings)).unwrap_or_default();
-        glue::apply(effects);
+        let effects = runtime::with_client(|b| b.drop_held(key, &settings)).unwrap_or_default();
+        runtime::apply(effects);
     });
 }
 
 /// Every known buddy key: (account, buddy, fingerprint, verified).
 pub(crate) fn known_fingerprints() -> Vec<(AccountId, String, Fingerprint, bool)> {
-    glue::with(|b| {
+    runtime::with_client(|b| {
         b.store()
             .fingerprints()
             .entries()
@@ -358,42 +346,12 @@ pub(crate) fn forget_command(conv: Conversation, arg: &str) {
 }
 
 pub(crate) fn forget_fingerprint(account: &AccountId, buddy: &str, fp: &Fingerprint) {
-    let key = ConvKey {
-        account: account.clone(),
-        buddy: buddy.to_string(),
-    };
-    let in_use = glue::with(|b| {
-        b.status(&key)
-            .is_some_and(|s| s.is_private() && s.fingerprint == Some(*fp))
-    })
-    .unwrap_or(false);
-    if in_use {
-        notice(
-            &key,
-            "That key is in use in the private conversation; end it first.",
-            true,
-        );
-        return;
-    }
-    let result = glue::with(|b| {
-        b.store_mut()
-            .forget_fingerprint(&account.name, &account.protocol, buddy, fp)
-    });
-    match result {
-        Some(Ok(true)) => notice(
-            &key,
-            &format!("Forgot {buddy}'s key {}.", fp.human()),
-            false,
-        ),
-        Some(Ok(false)) => notice(&key, "That key was not known.", true),
-        Some(Err(e)) => notice(&key, &format!("Could not forget the key: {e}"), true),
-        None => {}
-    }
+    runtime::dispatch(|c, _| c.forget_fingerprint(account, buddy, fp));
 }
 
 /// Our own fingerprint for every account that has a key.
 pub(crate) fn show_own_fingerprints() {
-    let lines: Vec<String> = glue::with(|b| {
+    let lines: Vec<String> = runtime::with_client(|b| {
         b.store()
             .keys()
             .iter()
@@ -413,6 +371,6 @@ pub(crate) fn show_own_fingerprints() {
     } else {
         lines.join("\n")
     };
-    let handle = super::state::with(|s| s.plugin.handle()).unwrap_or(std::ptr::null_mut());
+    let handle = runtime::plugin_handle();
     super::objects::notify_info(handle, "My fingerprints", "Your keys' fingerprints", &body);
 }

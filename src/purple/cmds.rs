@@ -8,20 +8,10 @@ use super::actions;
 use super::debug;
 use super::ffi;
 use super::guard::guard;
+use super::host::CommandRegistration;
 use super::objects::Conversation;
-use super::state;
+use super::runtime;
 use super::text::lossy;
-
-/// The `/otr` registration, unregistered when dropped.
-#[derive(Debug)]
-pub(crate) struct CommandRegistration(ffi::PurpleCmdId);
-
-impl Drop for CommandRegistration {
-    fn drop(&mut self) {
-        // SAFETY: an id purple_cmd_register returned; unregistering twice is harmless.
-        unsafe { ffi::purple_cmd_unregister(self.0) }
-    }
-}
 
 struct Subcommand {
     name: &'static str,
@@ -155,11 +145,11 @@ pub(crate) fn register() -> Option<CommandRegistration> {
             ptr::null_mut(),
         )
     };
-    if id == 0 {
+    let registration = CommandRegistration::from_id(id);
+    if registration.is_none() {
         debug::error("could not register the /otr command");
-        return None;
     }
-    Some(CommandRegistration(id))
+    registration
 }
 
 unsafe extern "C" fn otr_command(
@@ -192,7 +182,7 @@ fn run(conv: Conversation, line: &str) {
     let line = line.trim();
     let (name, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
     let name = if name.is_empty() { "help" } else { name };
-    if name == "__panic" && state::with(|s| s.test_panic).unwrap_or(false) {
+    if name == "__panic" && runtime::with(|r| r.test_panic).unwrap_or(false) {
         panic!("test-only panic requested with /otr __panic");
     }
     match SUBCOMMANDS

@@ -7,22 +7,19 @@
 //! a table we own, so a dialog answered after its conversation closed (or twice, or after
 //! unload) finds nothing and does nothing — pidgin-otr's SMP dialog once used freed memory.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::ffi::{c_void, CStr};
 use std::ptr;
 
 use crate::otr::crypto::fingerprint::Fingerprint;
 use crate::otr::policy::Policy;
 
-use super::bridge::{AccountId, ConvKey};
 use super::ffi;
-use super::glue;
 use super::guard::guard;
 use super::objects::{Account, BlistNode};
 use super::prefs;
-use super::state;
+use super::runtime;
 use super::text::{c_string, lossy};
+use crate::client::{AccountId, ConvKey};
 
 enum Pending {
     SmpAnswer(ConvKey),
@@ -32,32 +29,25 @@ enum Pending {
     Forget(Vec<(AccountId, String, Fingerprint)>),
 }
 
-thread_local! {
-    static PENDING: RefCell<HashMap<usize, Pending>> = RefCell::new(HashMap::new());
-    static NEXT: Cell<usize> = const { Cell::new(1) };
-}
-
 fn remember(p: Pending) -> usize {
-    let token = NEXT.with(|n| {
-        let t = n.get();
-        n.set(t.wrapping_add(1).max(1));
-        t
-    });
-    PENDING.with(|m| m.borrow_mut().insert(token, p));
-    token
+    runtime::with(|r| r.requests.remember(Box::new(p))).unwrap_or(0)
 }
 
 fn take(token: *mut c_void) -> Option<Pending> {
-    PENDING.with(|m| m.borrow_mut().remove(&(token as usize)))
+    runtime::with(|r| r.requests.take(token as usize))
+        .flatten()
+        .and_then(|b| b.downcast::<Pending>().ok())
+        .map(|b| *b)
 }
 
 /// Closes our open dialogs and forgets them (unload).
 pub(crate) fn close_all() {
-    if let Some(handle) = state::with(|s| s.plugin.handle()) {
+    let handle = runtime::plugin_handle();
+    if !handle.is_null() {
         // SAFETY: our plugin handle, under which every dialog was opened.
         unsafe { ffi::purple_request_close_with_handle(handle) };
     }
-    PENDING.with(|m| m.borrow_mut().clear());
+    runtime::with(|r| r.requests.clear());
 }
 
 /// The fields being built for one dialog.
@@ -136,7 +126,7 @@ impl Form {
             guard("dialog", None, (), || answered(data, fields, false));
         }
         type Cb = unsafe extern "C" fn(*mut c_void, *mut ffi::PurpleRequestFields);
-        let handle = state::with(|s| s.plugin.handle()).unwrap_or(ptr::null_mut());
+        let handle = runtime::plugin_handle();
         let (t, p, s, o, c) = (
             c_string(title),
             c_string(primary),
@@ -183,15 +173,15 @@ fn field_choice(fields: *mut ffi::PurpleRequestFields, id: &CStr) -> usize {
 
 fn answered(token: *mut c_void, fields: *mut ffi::PurpleRequestFields, ok: bool) {
     let Some(pending) = take(token) else { return };
-    let now = glue::now();
+    let now = runtime::now();
     let effects = match pending {
         Pending::SmpAnswer(key) => {
             let settings = prefs::settings_of(&key);
             if ok {
                 let secret = field_string(fields, c"secret");
-                glue::with(|b| b.smp_respond(&key, &settings, &secret, now))
+                runtime::with_client(|b| b.smp_respond(&key, &settings, &secret, now))
             } else {
-                glue::with(|b| b.smp_abort(&key, &settings, now))
+                runtime::with_client(|b| b.smp_abort(&key, &settings, now))
             }
         }
         Pending::SmpStart(key) if ok => {
@@ -201,19 +191,21 @@ fn answered(token: *mut c_void, fields: *mut ffi::PurpleRequestFields, ok: bool)
                 (field_choice(fields, c"method") == 0).then(|| field_string(fields, c"question"));
             let question = question.filter(|q| !q.trim().is_empty());
             if field_choice(fields, c"method") == 0 && question.is_none() {
-                super::actions::notice(
+                runtime::notice(
                     &key,
                     "Authentication needs a question when you choose “question and answer”.",
                     true,
                 );
                 return;
             }
-            glue::with(|b| b.smp_start(&key, &settings, question.as_deref(), &secret, now))
+            runtime::with_client(|b| {
+                b.smp_start(&key, &settings, question.as_deref(), &secret, now)
+            })
         }
         Pending::Verify(key, fp) if ok => {
             let settings = prefs::settings_of(&key);
             let verified = field_choice(fields, c"verdict") == 1;
-            glue::with(|b| b.set_verified(&key, &settings, &fp, verified, now))
+            runtime::with_client(|b| b.set_verified(&key, &settings, &fp, verified, now))
         }
         Pending::BuddyPolicy(account, buddy) if ok => {
             let choice = field_choice(fields, c"policy");
@@ -223,19 +215,25 @@ fn answered(token: *mut c_void, fields: *mut ffi::PurpleRequestFields, ok: bool)
                 .map(|b| b.node())
             {
                 prefs::set_buddy_policy(node, policy);
+                let key = ConvKey {
+                    account: account.clone(),
+                    buddy: buddy.clone(),
+                };
+                let settings = prefs::settings_of(&key);
+                return runtime::dispatch(|c, now| c.settings_changed(&key, &settings, now));
             }
             None
         }
         Pending::Forget(entries) if ok => {
             let choice = field_choice(fields, c"fingerprint");
             if let Some((account, buddy, fp)) = entries.get(choice) {
-                super::actions::forget_fingerprint(account, buddy, fp);
+                return runtime::dispatch(|c, _| c.forget_fingerprint(account, buddy, fp));
             }
             None
         }
         _ => None,
     };
-    glue::apply(effects.unwrap_or_default());
+    runtime::apply(effects.unwrap_or_default());
 }
 
 /// The buddy asked to authenticate: ask for the answer (or the shared secret).

@@ -5,23 +5,21 @@ use std::cell::UnsafeCell;
 use std::ffi::c_char;
 use std::ptr;
 
-use super::bridge::Bridge;
 use super::cmds;
+use super::conflict;
 use super::debug;
 use super::dialogs;
+use super::effects;
 use super::ffi;
-use super::glue;
 use super::guard::guard;
 use super::manifest;
 use super::menus;
 use super::objects::{notify_error, Plugin};
 use super::prefs;
+use super::runtime::{self, Runtime};
 use super::signals;
-use super::state::{self, PluginState};
-use super::store::Store;
-
-/// pidgin-otr's plugin id. Two OTR engines in one client would both process every message.
-pub(crate) const PIDGIN_OTR_ID: &str = "otr";
+use crate::client::store::Store;
+use crate::client::Client;
 
 /// The `PurplePluginInfo` libpurple keeps a pointer to for as long as the .so is mapped.
 ///
@@ -111,27 +109,28 @@ unsafe extern "C" fn plugin_load(plugin: *mut ffi::PurplePlugin) -> ffi::gboolea
 
 unsafe extern "C" fn plugin_unload(_plugin: *mut ffi::PurplePlugin) -> ffi::gboolean {
     guard("unload", None, 1, || {
-        // Tell buddies we were private with, close our dialogs, wipe every session.
+        // Tell buddies we were private with, report what was never sent, close our
+        // dialogs, wipe every session.
         signals::end_everything();
         dialogs::close_all();
-        if let Some(mut bridge) = glue::take() {
+        // Dropping the runtime disconnects every signal and unregisters /otr (outside the
+        // runtime's borrow, as that calls into libpurple).
+        if let Some(runtime) = runtime::take() {
+            let mut client = runtime.into_client();
             // A write that failed earlier (full disk, say) gets one more chance.
-            if bridge.store().has_unsaved_changes() {
-                if let Err(e) = bridge.store_mut().flush() {
+            if client.store().has_unsaved_changes() {
+                if let Err(e) = client.store_mut().flush() {
                     debug::error(&format!("unsaved OTR changes could not be written: {e}"));
                 }
             }
         }
-        // Dropping the state disconnects every signal and unregisters /otr (outside the
-        // state's borrow, as that calls into libpurple).
-        drop(state::take());
         debug::info("unloaded");
         1
     })
 }
 
 fn load(plugin: Plugin) -> bool {
-    if Plugin::is_loaded_with_id(PIDGIN_OTR_ID) {
+    if Plugin::is_loaded_with_id(conflict::PIDGIN_OTR_ID) {
         let why =
             "The pidgin-otr plugin (also called \"Off-the-Record Messaging\", plugin id \"otr\") \
                    is loaded. Two OTR plugins would both process every message. Disable pidgin-otr \
@@ -161,9 +160,12 @@ fn load(plugin: Plugin) -> bool {
     prefs::init();
     // SAFETY: libpurple's user directory string (static while it runs), copied at once.
     let dir = unsafe { super::text::lossy(ffi::purple_user_dir()) };
-    let store = Store::open(std::path::Path::new(&dir));
+    let store = Store::open(
+        std::path::Path::new(&dir),
+        super::fslock::try_lock_exclusive,
+    );
     let problems: Vec<String> = store.problems().iter().map(|p| p.to_string()).collect();
-    let bridge = match Bridge::new(store) {
+    let bridge = match Client::new(store) {
         Ok(b) => b,
         Err(_) => {
             plugin.set_error(Some(
@@ -172,14 +174,10 @@ fn load(plugin: Plugin) -> bool {
             return false;
         }
     };
-    glue::install(bridge);
-    let previous = state::install(PluginState {
-        plugin,
-        signals,
-        command: Some(command),
-        test_panic: test_panic_requested(),
-        timer: glue::Timer::start(),
-    });
+    let mut runtime = Runtime::new(plugin, bridge, effects::apply, test_panic_requested());
+    runtime.registrations.signals = signals;
+    runtime.registrations.command = Some(command);
+    let previous = runtime::install(runtime);
     for problem in problems {
         // The file is left as it is and never overwritten; the user must know why keys or
         // trust seem to be missing.
@@ -202,17 +200,4 @@ fn load(plugin: Plugin) -> bool {
 /// release build ignores it.
 fn test_panic_requested() -> bool {
     cfg!(debug_assertions) && std::env::var_os("PURPLE_OTR_TEST_PANIC").is_some_and(|v| v == "1")
-}
-
-/// pidgin-otr got loaded while we are running: we cannot refuse on its behalf, so warn.
-pub(crate) fn warn_conflict_after_load() {
-    debug::warning("pidgin-otr was loaded while purple-otr is running");
-    let handle = state::with(|s| s.plugin.handle()).unwrap_or(ptr::null_mut());
-    notify_error(
-        handle,
-        "Off-the-Record Messaging",
-        "Two OTR plugins are running",
-        "pidgin-otr (plugin id \"otr\") was just enabled while purple-otr is running. Both would \
-         process every message. Disable one of them in the plugin list.",
-    );
 }

@@ -7,12 +7,12 @@ use std::mem;
 use std::ptr;
 
 use super::actions;
-use super::bridge::ConvKey;
 use super::dialogs;
 use super::ffi;
-use super::glue;
 use super::guard::guard;
 use super::objects::{BlistNode, Conversation};
+use super::runtime;
+use crate::client::ConvKey;
 
 enum Action {
     Conversation(fn(Conversation)),
@@ -107,7 +107,7 @@ unsafe fn append_items<T>(
 /// `list` is the `GList **` the signal passes.
 pub(crate) unsafe fn append_conversation_items(conv: Conversation, list: *mut *mut ffi::GList) {
     if conv.is_im() {
-        let private = is_private(glue::key_of(conv));
+        let private = is_private(runtime::key_of(conv));
         // SAFETY: per this function's contract; conversation menus call back with the
         // PurpleConversation.
         unsafe {
@@ -127,14 +127,14 @@ pub(crate) unsafe fn append_conversation_items(conv: Conversation, list: *mut *m
 /// `list` is the `GList **` the signal passes.
 pub(crate) unsafe fn append_blist_items(node: BlistNode, list: *mut *mut ffi::GList) {
     if let Some(buddy) = node.buddy() {
-        let private = is_private(buddy.account().map(|a| glue::conv_key(a, &buddy.name())));
+        let private = is_private(buddy.account().map(|a| runtime::conv_key(a, &buddy.name())));
         // SAFETY: per this function's contract; buddy-list menus call back with the node.
         unsafe { append_items::<ffi::PurpleBlistNode>(list, blist_item_activated, private, true) };
     }
 }
 
 fn is_private(key: Option<ConvKey>) -> bool {
-    key.and_then(|k| glue::with(|b| b.status(&k).is_some_and(|s| s.is_private())))
+    key.and_then(|k| runtime::with_client(|b| b.status(&k).is_some_and(|s| s.is_private())))
         .unwrap_or(false)
 }
 

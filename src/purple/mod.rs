@@ -1,27 +1,46 @@
-//! The libpurple adapter: the only place with `unsafe`, kept thin.
+//! The libpurple adapter: the only place with `unsafe`, kept thin. Layers, each importing
+//! only from the ones listed before it:
 //!
-//! libpurple calls the `extern "C"` functions in [`entry`] (plugin load/unload),
-//! [`signals`] (conversation and buddy-list signals), [`cmds`] (`/otr`) and [`menus`]
-//! (menu item activations). Every one of them runs its body through [`guard::guard`], so
-//! no panic ever unwinds into C. Host objects are `NonNull` newtypes ([`objects`]); all
-//! plugin state lives in [`state`] and is freed on unload.
+//! 1. [`ffi`] (bindgen), [`text`], [`debug`], [`manifest`], [`fslock`]: the C boundary.
+//! 2. [`objects`]: host objects as `NonNull` newtypes.
+//! 3. [`guard`]: the panic guard every `extern "C"` entry runs its body through, so no
+//!    panic ever unwinds into C.
+//! 4. [`host`]: registrations (signals, commands, timers, request tokens), each undone
+//!    when dropped.
+//! 5. [`prefs`]: settings in libpurple's preferences and on buddy-list nodes.
+//! 6. [`runtime`]: the one global — the [`crate::client::Client`], the registrations, the
+//!    key workers, the timer — and `dispatch`, through which every handler acts.
+//! 7. [`conflict`], [`dialogs`]: pidgin-otr detection; request dialogs.
+//! 8. [`effects`]: carrying out what the client asked for.
+//! 9. [`actions`]: one function per user action.
+//! 10. [`menus`], [`cmds`], [`signals`]: what libpurple calls.
+//! 11. [`entry`]: load and unload.
 #![allow(unsafe_code)]
 
-mod actions;
-mod bridge;
-mod cmds;
 mod debug;
-mod dialogs;
-mod entry;
 mod ffi;
-mod glue;
-mod guard;
+mod fslock;
 mod manifest;
-mod menus;
 mod objects;
-mod prefs;
-mod signals;
-mod state;
-mod store;
 mod text;
-mod wording;
+
+mod guard;
+
+mod host;
+
+mod prefs;
+
+mod runtime;
+
+mod conflict;
+mod dialogs;
+
+mod effects;
+
+mod actions;
+
+mod cmds;
+mod menus;
+mod signals;
+
+mod entry;

@@ -9,7 +9,8 @@ use std::ffi::{c_char, c_void};
 use std::ptr::{self, NonNull};
 
 use super::ffi;
-use super::text::{c_string, escape_markup, lossy};
+use super::text::{c_string, lossy};
+use crate::client::markup::escape_markup;
 
 /// Our own `PurplePlugin`: also the handle every signal, command and notification is
 /// registered under.
@@ -342,20 +343,30 @@ impl Account {
 
     /// The IM conversation with `who`, opened if there is none.
     pub(crate) fn conversation(self, who: &str) -> Option<Conversation> {
+        if let Some(open) = self.open_conversation(who) {
+            return Some(open);
+        }
         let w = c_string(who);
         // SAFETY: live account, NUL-terminated name; libpurple owns the conversation.
         unsafe {
-            let existing = ffi::purple_find_conversation_with_account(
+            Conversation::from_ptr(ffi::purple_conversation_new(
+                ffi::PURPLE_CONV_TYPE_IM,
+                self.0.as_ptr(),
+                w.as_ptr(),
+            ))
+        }
+    }
+
+    /// The IM conversation with `who`, if one is open.
+    pub(crate) fn open_conversation(self, who: &str) -> Option<Conversation> {
+        let w = c_string(who);
+        // SAFETY: live account, NUL-terminated name; libpurple owns the conversation.
+        unsafe {
+            Conversation::from_ptr(ffi::purple_find_conversation_with_account(
                 ffi::PURPLE_CONV_TYPE_IM,
                 w.as_ptr(),
                 self.0.as_ptr(),
-            );
-            let conv = if existing.is_null() {
-                ffi::purple_conversation_new(ffi::PURPLE_CONV_TYPE_IM, self.0.as_ptr(), w.as_ptr())
-            } else {
-                existing
-            };
-            Conversation::from_ptr(conv)
+            ))
         }
     }
 

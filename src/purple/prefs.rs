@@ -8,10 +8,10 @@ use std::ptr;
 
 use crate::otr::policy::Policy;
 
-use super::bridge::{ConvKey, ConvSettings};
 use super::ffi;
 use super::objects::{Account, BlistNode};
 use super::text::{c_string, lossy};
+use crate::client::{ConvKey, ConvSettings};
 
 const ROOT: &CStr = c"/plugins/core/purple-otr";
 const POLICY: &CStr = c"/plugins/core/purple-otr/policy";
@@ -20,6 +20,12 @@ const ONLY_VERIFIED: &CStr = c"/plugins/core/purple-otr/only_verified";
 /// Set once pidgin-otr's settings were looked at, so they are imported only once.
 const IMPORTED: &CStr = c"/plugins/core/purple-otr/imported_pidgin_otr";
 const LOG_IMS: &CStr = c"/purple/logging/log_ims";
+/// Per-buddy policies of buddies removed from the buddy list, kept so a conversation that
+/// had to be private (Always) does not silently fall back to the default: one line each,
+/// "protocol TAB account TAB buddy TAB policy".
+const KEPT: &CStr = c"/plugins/core/purple-otr/kept_buddy_policies";
+/// At most this many removed buddies' settings are kept (the oldest go first).
+const MAX_KEPT: usize = 500;
 
 /// The per-buddy override, on the buddy's blist node: a policy name, absent = default.
 pub(crate) const BUDDY_POLICY: &str = "purple-otr-policy";
@@ -49,6 +55,7 @@ pub(crate) fn init() {
         ffi::purple_prefs_add_bool(AVOID_LOGGING.as_ptr(), 1);
         ffi::purple_prefs_add_bool(ONLY_VERIFIED.as_ptr(), 0);
         ffi::purple_prefs_add_bool(IMPORTED.as_ptr(), 0);
+        ffi::purple_prefs_add_string(KEPT.as_ptr(), c"".as_ptr());
     }
     if !get_bool(IMPORTED) {
         import_pidgin_otr();
@@ -113,16 +120,59 @@ pub(crate) fn set_buddy_policy(node: BlistNode, policy: Option<Policy>) {
     node.set_string(BUDDY_POLICY, policy.and_then(Policy::name));
 }
 
+fn kept_line(key: &ConvKey) -> String {
+    let clean = |s: &str| s.replace(['\t', '\n'], " ");
+    format!(
+        "{}\t{}\t{}\t",
+        clean(&key.account.protocol),
+        clean(&key.account.name),
+        clean(&key.buddy)
+    )
+}
+
+/// The buddy was removed from the buddy list while they had their own policy: keep it for
+/// their conversations (a removed buddy with Always must not drop to the default).
+pub(crate) fn keep_policy(key: &ConvKey, policy: Policy) {
+    let Some(name) = policy.name() else { return };
+    let prefix = kept_line(key);
+    let mut lines: Vec<String> = get_string(KEPT)
+        .lines()
+        .filter(|l| !l.starts_with(&prefix))
+        .map(str::to_owned)
+        .collect();
+    if lines.len() >= MAX_KEPT {
+        lines.remove(0);
+    }
+    lines.push(format!("{prefix}{name}"));
+    let value = c_string(&lines.join("\n"));
+    // SAFETY: static path; libpurple copies the value.
+    unsafe { ffi::purple_prefs_set_string(KEPT.as_ptr(), value.as_ptr()) };
+}
+
+fn kept_policy(key: &ConvKey) -> Option<Policy> {
+    let prefix = kept_line(key);
+    get_string(KEPT)
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(Policy::from_name)
+}
+
 /// Everything that decides how the conversation `key` behaves.
 pub(crate) fn settings_of(key: &ConvKey) -> ConvSettings {
-    let node = Account::find(&key.account.name, &key.account.protocol)
-        .and_then(|a| a.buddy(&key.buddy))
-        .map(|b| b.node());
+    let account = Account::find(&key.account.name, &key.account.protocol);
+    let buddy = account.and_then(|a| a.buddy(&key.buddy));
     ConvSettings {
-        policy: node.and_then(buddy_policy).unwrap_or_else(default_policy),
+        policy: buddy
+            .map(|b| b.node())
+            .and_then(buddy_policy)
+            .or_else(|| kept_policy(key))
+            .unwrap_or_else(default_policy),
         avoid_logging: get_bool(AVOID_LOGGING),
         only_verified: get_bool(ONLY_VERIFIED),
         logging_default: get_bool(LOG_IMS),
+        // On our list and online, as pidgin-otr decides whether to say goodbye.
+        peer_online: account.is_some_and(|a| a.is_connected())
+            && buddy.is_some_and(|b| b.is_online()),
     }
 }
 

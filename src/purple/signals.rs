@@ -7,79 +7,16 @@ use std::mem;
 
 use std::ptr;
 
-use super::actions;
-use super::bridge::Effect;
 use super::debug;
 use super::ffi;
-use super::glue;
 use super::guard::guard;
+use super::host::SignalConnection;
 use super::menus;
 use super::objects::{Account, BlistNode, Buddy, Conversation, Plugin};
 use super::prefs;
+use super::runtime;
 use super::text::{c_string, lossy};
-
-/// One `purple_signal_connect` registration, disconnected when dropped.
-#[derive(Debug)]
-pub(crate) struct SignalConnection {
-    instance: *mut c_void,
-    signal: &'static CStr,
-    handle: *mut c_void,
-    func: ffi::PurpleCallback,
-}
-
-impl SignalConnection {
-    /// Connects `func` to `signal` on `instance` (a libpurple subsystem handle).
-    ///
-    /// # Safety
-    /// `func` is an `extern "C"` function whose real signature matches what libpurple
-    /// passes for `signal` (its arguments plus the trailing user-data pointer).
-    unsafe fn connect(
-        instance: *mut c_void,
-        signal: &'static CStr,
-        plugin: Plugin,
-        func: ffi::PurpleCallback,
-    ) -> Option<Self> {
-        // SAFETY: `instance` is a live subsystem handle, `signal` a static C string and
-        // `func` matches the signal per this function's contract; no user data.
-        let id = unsafe {
-            ffi::purple_signal_connect(
-                instance,
-                signal.as_ptr(),
-                plugin.handle(),
-                func,
-                std::ptr::null_mut(),
-            )
-        };
-        if id == 0 {
-            debug::error(&format!(
-                "could not connect to signal {}",
-                signal.to_string_lossy()
-            ));
-            return None;
-        }
-        Some(Self {
-            instance,
-            signal,
-            handle: plugin.handle(),
-            func,
-        })
-    }
-}
-
-impl Drop for SignalConnection {
-    fn drop(&mut self) {
-        // SAFETY: the same (instance, signal, handle, func) that was connected; libpurple
-        // ignores a connection that is already gone (e.g. after disconnect_by_handle).
-        unsafe {
-            ffi::purple_signal_disconnect(
-                self.instance,
-                self.signal.as_ptr(),
-                self.handle,
-                self.func,
-            );
-        }
-    }
-}
+use crate::client::wording;
 
 /// Erases a handler's signature into libpurple's generic `PurpleCallback`
 /// (what the C macro PURPLE_CALLBACK does).
@@ -125,7 +62,7 @@ pub(crate) fn connect_all(plugin: Plugin) -> Option<Vec<SignalConnection>> {
     type ConnectionOnly = unsafe extern "C" fn(*mut ffi::PurpleConnection, *mut c_void);
     type Quitting = unsafe extern "C" fn(*mut c_void);
 
-    let table: [(*mut c_void, &'static CStr, ffi::PurpleCallback); 10] = [
+    let table: [(*mut c_void, &'static CStr, ffi::PurpleCallback); 13] = [
         (
             convs,
             c"sending-im-msg",
@@ -166,10 +103,21 @@ pub(crate) fn connect_all(plugin: Plugin) -> Option<Vec<SignalConnection>> {
             c"buddy-signed-off",
             callback!(buddy_signed_off, BuddyOnly),
         ),
+        (blist, c"buddy-removed", callback!(buddy_removed, BuddyOnly)),
+        (
+            blist,
+            c"buddy-signed-on",
+            callback!(buddy_signed_on, BuddyOnly),
+        ),
         (
             connections,
             c"signed-off",
             callback!(account_signed_off, ConnectionOnly),
+        ),
+        (
+            connections,
+            c"signed-on",
+            callback!(account_signed_on, ConnectionOnly),
         ),
         (core, c"quitting", callback!(quitting, Quitting)),
     ];
@@ -201,34 +149,61 @@ unsafe extern "C" fn sending_im_msg(
         if text.is_empty() {
             return;
         }
-        let key = glue::conv_key(account, &who);
-        let settings = prefs::settings_of(&key);
-        let sent = glue::with(|b| b.outgoing(&key, &settings, &text, glue::now()));
-        let Some(sent) = sent else {
-            // No bridge to ask: never let the text go out unprotected, and say so.
-            debug::error("sending-im-msg: no bridge; message withheld");
-            // SAFETY: `message` points at libpurple's g_malloc'd string, which we own now.
-            unsafe { replace(message, None) };
-            actions::notice(&key, "Your message was not sent: the OTR plugin could not process it (see the debug log).", true);
-            return;
-        };
-        debug::misc(&format!(
-            "sending-im-msg: {} piece(s) to send, {} effect(s)",
-            sent.wire.len(),
-            sent.effects.len()
-        ));
-        // Fragments go out first, straight to the server, in order; libpurple sends the
-        // last piece itself, so the window shows what the user typed.
-        let mut wire = sent.wire;
-        let last = wire.pop();
-        for piece in &wire {
-            account.send_im(&who, piece);
+        // Fail closed: the text is withheld before any work, and only what the client
+        // decided goes back in. Whatever goes wrong below (a panic included), libpurple
+        // then sends nothing.
+        // SAFETY: `message` points at libpurple's g_malloc'd string, which we own now.
+        unsafe { replace(message, None) };
+        let key = runtime::conv_key(account, &who);
+        let handled = guard("sending-im-msg (message)", None, false, || {
+            if runtime::with(|r| r.test_panic).unwrap_or(false) && text.contains(TEST_PANIC_SEND) {
+                panic!("test-only panic on the send path");
+            }
+            let settings = prefs::settings_of(&key);
+            let Some(sent) =
+                runtime::with_client(|c| c.outgoing(&key, &settings, &text, runtime::now()))
+            else {
+                return false;
+            };
+            debug::misc(&format!(
+                "sending-im-msg: {} piece(s) to send, message {}",
+                sent.wire.len(),
+                if sent.carries_message {
+                    "goes out"
+                } else {
+                    "held or refused"
+                }
+            ));
+            // Fragments and protocol messages go out first, straight to the server, in
+            // order. When the typed message itself goes out, libpurple sends its last piece,
+            // so the window shows (and logs, as the user chose) what was typed. A held
+            // message is shown by the client's effect, never logged, never shown twice.
+            let mut wire = sent.wire;
+            let last = if sent.carries_message {
+                wire.pop()
+            } else {
+                None
+            };
+            for piece in &wire {
+                account.send_im(&who, piece);
+            }
+            // SAFETY: as above; `*message` is NULL now.
+            unsafe { replace(message, last.as_deref()) };
+            runtime::apply(sent.effects);
+            true
+        });
+        if !handled {
+            debug::error("sending-im-msg: the message could not be processed; withheld");
+            if let Some(c) = runtime::conversation(&key) {
+                c.write_notice_markup(&wording::not_sent_internal_error(&text), true);
+            }
         }
-        // SAFETY: as above.
-        unsafe { replace(message, last.as_deref()) };
-        glue::apply(sent.effects);
     });
 }
+
+/// In debug builds with PURPLE_OTR_TEST_PANIC=1, a message containing this panics on the
+/// send path (tests prove it fails closed).
+const TEST_PANIC_SEND: &str = "__purple_otr_test_panic_send__";
 
 /// Replaces a libpurple-owned `char *` (g_malloc'd) with a copy of `text`, or NULL.
 ///
@@ -267,9 +242,11 @@ unsafe extern "C" fn receiving_im_msg(
         }
         // SAFETY: both slots hold NUL-terminated strings (or NULL) for the signal.
         let (who, text) = unsafe { (lossy(*sender), lossy(*message)) };
-        let key = glue::conv_key(account, &who);
+        let key = runtime::conv_key(account, &who);
         let settings = prefs::settings_of(&key);
-        let Some(arrived) = glue::with(|b| b.incoming(&key, &settings, &text, glue::now())) else {
+        let Some(arrived) =
+            runtime::with_client(|b| b.incoming(&key, &settings, &text, runtime::now()))
+        else {
             return 0;
         };
         let keep = arrived.display.is_some();
@@ -277,7 +254,7 @@ unsafe extern "C" fn receiving_im_msg(
             // SAFETY: `*message` is libpurple's g_malloc'd string, ours to replace.
             unsafe { replace(message, arrived.display.as_deref()) };
         }
-        glue::apply(arrived.effects);
+        runtime::apply(arrived.effects);
         ffi::gboolean::from(!keep)
     })
 }
@@ -292,29 +269,20 @@ unsafe extern "C" fn conversation_created(conv: *mut ffi::PurpleConversation, _d
     });
 }
 
-/// The window closed: end privately (the buddy is told if online) and wipe the keys.
+/// The window closed. The private conversation survives it (as in pidgin-otr): a window
+/// opened later, by us or by the buddy's next message, shows the same state, and messages
+/// that wait keep waiting.
 unsafe extern "C" fn deleting_conversation(conv: *mut ffi::PurpleConversation, _data: *mut c_void) {
     // SAFETY: libpurple passes a live conversation for the duration of the signal.
     let conv = unsafe { Conversation::from_ptr(conv) };
     guard("deleting-conversation", None, (), || {
-        let Some(key) = conv.filter(|c| c.is_im()).and_then(glue::key_of) else {
-            return;
-        };
-        let settings = prefs::settings_of(&key);
-        let online = actions::peer_online(&key);
-        let effects =
-            glue::with(|b| b.forget(&key, &settings, glue::now(), online)).unwrap_or_default();
-        // Only protocol messages: the window is going away.
-        glue::apply(
-            effects
-                .into_iter()
-                .filter(|e| matches!(e, Effect::Transmit { .. }))
-                .collect(),
-        );
+        if conv.is_some_and(Conversation::is_im) {
+            debug::misc("deleting-conversation: the session stays");
+        }
     });
 }
 
-/// The buddy went offline: their side of any session is gone; wipe ours.
+/// The buddy went offline: a private conversation is paused, never dropped to plain text.
 unsafe extern "C" fn buddy_signed_off(buddy: *mut ffi::PurpleBuddy, _data: *mut c_void) {
     // SAFETY: libpurple passes the live buddy for the duration of the signal.
     let buddy = unsafe { Buddy::from_ptr(buddy) };
@@ -323,38 +291,74 @@ unsafe extern "C" fn buddy_signed_off(buddy: *mut ffi::PurpleBuddy, _data: *mut 
         let Some(account) = buddy.account() else {
             return;
         };
-        let key = glue::conv_key(account, &buddy.name());
-        let settings = prefs::settings_of(&key);
-        let was_private =
-            glue::with(|b| b.status(&key).is_some_and(|s| s.is_private())).unwrap_or(false);
-        let _ = glue::with(|b| b.forget(&key, &settings, glue::now(), false));
-        if was_private {
-            actions::notice(
-                &key,
-                &format!(
-                    "{} went offline; the private conversation is over.",
-                    key.buddy
-                ),
-                false,
-            );
+        let key = runtime::conv_key(account, &buddy.name());
+        runtime::dispatch(|c, _| c.buddy_offline(&key));
+    });
+}
+
+/// A buddy left the buddy list: a policy of their own (say Always) is kept, so their
+/// conversations do not silently fall back to the default.
+unsafe extern "C" fn buddy_removed(buddy: *mut ffi::PurpleBuddy, _data: *mut c_void) {
+    // SAFETY: libpurple passes the buddy being removed, live (not freed yet) for the signal.
+    let buddy = unsafe { Buddy::from_ptr(buddy) };
+    guard("buddy-removed", None, (), || {
+        let Some(buddy) = buddy else {
+            return;
+        };
+        let (Some(account), Some(policy)) = (buddy.account(), prefs::buddy_policy(buddy.node()))
+        else {
+            return;
+        };
+        let key = runtime::conv_key(account, &buddy.name());
+        prefs::keep_policy(&key, policy);
+        if runtime::conversation_if_open(&key).is_some() {
+            let label = prefs::policy_label(Some(policy));
+            runtime::notice(&key, &wording::policy_kept(&key.buddy, label), false);
         }
     });
 }
 
-/// Our account went offline: every session of it is over; wipe them.
+/// The buddy is online (again): a paused private conversation starts again.
+unsafe extern "C" fn buddy_signed_on(buddy: *mut ffi::PurpleBuddy, _data: *mut c_void) {
+    // SAFETY: libpurple passes the live buddy for the duration of the signal.
+    let buddy = unsafe { Buddy::from_ptr(buddy) };
+    guard("buddy-signed-on", None, (), || {
+        let Some(buddy) = buddy else { return };
+        let Some(account) = buddy.account() else {
+            return;
+        };
+        let key = runtime::conv_key(account, &buddy.name());
+        let settings = prefs::settings_of(&key);
+        runtime::dispatch(|c, now| c.buddy_online(&key, &settings, now));
+    });
+}
+
+/// Our account went offline: every private conversation of it is paused.
 unsafe extern "C" fn account_signed_off(gc: *mut ffi::PurpleConnection, _data: *mut c_void) {
     // SAFETY: libpurple passes the live connection; its account outlives it.
     let account = unsafe { Account::from_ptr(ffi::purple_connection_get_account(gc)) };
     guard("signed-off", None, (), || {
         let Some(account) = account else { return };
-        let id = glue::conv_key(account, "").account;
-        let now = glue::now();
-        let _ = glue::with(|b| {
-            for key in b.conversations_of(&id) {
+        let id = runtime::account_id(account);
+        runtime::dispatch(|c, _| c.account_offline(&id));
+    });
+}
+
+/// Our account is back: buddies on the list announce themselves (buddy-signed-on); those
+/// without presence (not on the list) are taken as back now.
+unsafe extern "C" fn account_signed_on(gc: *mut ffi::PurpleConnection, _data: *mut c_void) {
+    // SAFETY: libpurple passes the live connection; its account outlives it.
+    let account = unsafe { Account::from_ptr(ffi::purple_connection_get_account(gc)) };
+    guard("signed-on", None, (), || {
+        let Some(account) = account else { return };
+        let id = runtime::account_id(account);
+        let keys = runtime::with_client(|c| c.conversations_of(&id)).unwrap_or_default();
+        for key in keys {
+            if account.buddy(&key.buddy).is_none() {
                 let settings = prefs::settings_of(&key);
-                b.forget(&key, &settings, now, false);
+                runtime::dispatch(|c, now| c.buddy_online(&key, &settings, now));
             }
-        });
+        }
     });
 }
 
@@ -364,22 +368,14 @@ unsafe extern "C" fn quitting(_data: *mut c_void) {
     guard("quitting", None, (), end_everything);
 }
 
-/// Ends every private conversation, telling online buddies; used at quit and unload.
+/// Ends every private conversation, telling online buddies, and reports (quoted) every
+/// message that waited and is now not sent; used at quit and unload.
 pub(crate) fn end_everything() {
-    let now = glue::now();
-    let keys = glue::with(|b| b.conversations()).unwrap_or_default();
-    let mut effects = Vec::new();
+    let keys = runtime::with_client(|c| c.conversations()).unwrap_or_default();
     for key in keys {
         let settings = prefs::settings_of(&key);
-        let online = actions::peer_online(&key);
-        effects.extend(glue::with(|b| b.forget(&key, &settings, now, online)).unwrap_or_default());
+        runtime::dispatch(|c, now| c.shut_down(&key, &settings, now));
     }
-    glue::apply(
-        effects
-            .into_iter()
-            .filter(|e| matches!(e, Effect::Transmit { .. }))
-            .collect(),
-    );
 }
 
 unsafe extern "C" fn conversation_extended_menu(
@@ -418,8 +414,8 @@ unsafe extern "C" fn plugin_loaded(other: *mut ffi::PurplePlugin, _data: *mut c_
     // SAFETY: libpurple passes the live plugin it just loaded.
     let other = unsafe { Plugin::from_ptr(other) };
     guard("plugin-load", None, (), || {
-        if other.is_some_and(|p| p.id() == super::entry::PIDGIN_OTR_ID) {
-            super::entry::warn_conflict_after_load();
+        if other.is_some_and(|p| p.id() == super::conflict::PIDGIN_OTR_ID) {
+            super::conflict::warn_conflict_after_load();
         }
     });
 }

@@ -1,6 +1,6 @@
 //! Strings across the boundary: C strings are read lossily, Rust strings become C strings
-//! without ever panicking on an interior NUL, and text shown in a conversation is escaped
-//! because libpurple treats it as HTML-like markup.
+//! without ever panicking on an interior NUL. (Escaping text for libpurple's markup is
+//! [`crate::client::markup`]: it is not FFI.)
 
 use std::borrow::Cow;
 use std::ffi::{c_char, CStr, CString};
@@ -30,23 +30,6 @@ pub(crate) fn c_string(s: &str) -> CString {
     CString::new(cleaned.into_owned()).unwrap_or_default()
 }
 
-/// Escapes `s` for libpurple's conversation markup.
-pub(crate) fn escape_markup(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("<br>"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,13 +49,5 @@ mod tests {
         assert_eq!(s, "ok\u{FFFD}ok");
         // SAFETY: NULL is allowed.
         assert_eq!(unsafe { lossy(std::ptr::null()) }, "");
-    }
-
-    #[test]
-    fn escape_markup_neutralises_html() {
-        assert_eq!(
-            escape_markup("<b>&\"x'\n"),
-            "&lt;b&gt;&amp;&quot;x&apos;<br>"
-        );
     }
 }

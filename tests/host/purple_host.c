@@ -29,6 +29,7 @@
  *   account_connect USER                enable for this UI and connect
  *   wait_signed_on USER TIMEOUT_MS
  *   buddy_add USER BUDDY                add BUDDY to the local buddy list (no server roster)
+ *   buddy_remove USER BUDDY             remove BUDDY from the local buddy list
  *   conv_open USER WHO                  open (or find) the IM conversation
  *   conv_menu USER WHO                  items of purple_conversation_get_extended_menu
  *   conv_menu_invoke USER WHO LABEL
@@ -874,6 +875,15 @@ static void dispatch(char **argv, int argc)
 			}
 			purple_blist_add_buddy(purple_buddy_new(a, argv[2], NULL), NULL, group, NULL);
 		}
+		reply_ok(cmd);
+	} else if (g_str_equal(cmd, "buddy_remove")) {
+		PurpleAccount *a;
+		PurpleBuddy *b;
+		NEED(3, "buddy_remove USER BUDDY");
+		if ((a = find_account(cmd, argv[1])) == NULL)
+			return;
+		if ((b = purple_find_buddy(a, argv[2])) != NULL)
+			purple_blist_remove_buddy(b);
 		reply_ok(cmd);
 	} else if (g_str_equal(cmd, "conv_open")) {
 		PurpleConversation *conv;

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
+use aes::cipher::{BlockEncrypt, KeyInit};
 use zeroize::{Zeroize, Zeroizing};
 
 /// Counter blocks encrypted per call of the block cipher: a 140-byte message takes one call.
@@ -50,11 +50,13 @@ impl AesCtrKey {
                 counter = counter.wrapping_add(1);
             }
             self.cipher.encrypt_blocks(blocks);
-            for (byte, k) in chunk.iter_mut().zip(Array::slice_as_flattened(blocks)) {
+            for (byte, k) in chunk.iter_mut().zip(blocks.iter().flatten()) {
                 *byte ^= k;
             }
         }
-        Array::slice_as_flattened_mut(&mut keystream[..used]).zeroize();
+        for block in &mut keystream[..used] {
+            block.as_mut_slice().zeroize();
+        }
     }
 }
 

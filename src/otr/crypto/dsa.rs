@@ -11,7 +11,7 @@
 //! - k^-1 mod q: crypto-bigint's constant-time (safegcd) inversion;
 //! - x·r, the sum with the hash and the product with k^-1 mod q: Montgomery arithmetic;
 //! - drawing x and k: 224 random bits reduced with the constant-time `rem` (bias < 2^-64);
-//! - the private-key check y == g^x compares with crypto-bigint's `CtEq`.
+//! - the private-key check y == g^x compares with `subtle`'s `ConstantTimeEq`.
 //!
 //! Variable time (only public values involved): signature verification, key validation, and
 //! the search for the domain parameters p, q, g during key generation. The only secret-derived
@@ -20,9 +20,11 @@
 
 use core::fmt;
 
-use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
-use crypto_bigint::{CtEq, NonZero, Odd, U1024, U192};
-use crypto_primes::{is_prime, random_prime, Flavor};
+use crypto_bigint::modular::{MontyForm, MontyParams as Params};
+use crypto_bigint::{NonZero, Odd, U1024, U192};
+use crypto_primes::generate_prime_with_rng;
+use crypto_primes::hazmat::{lucas_test, AStarBase, LucasCheck, MillerRabin, Primality};
+use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::fingerprint::Fingerprint;
@@ -34,8 +36,8 @@ use crate::otr::wire::DecodeError;
 /// Width of every DSA value we hold (p, g, y; q and x are stored widened).
 type Big = U1024;
 const LIMBS: usize = Big::LIMBS;
-type MontyParams = FixedMontyParams<LIMBS>;
-type Monty = FixedMontyForm<LIMBS>;
+type MontyParams = Params<LIMBS>;
+type Monty = MontyForm<LIMBS>;
 
 /// Bit length of p (libotr generates `(nbits 4:1024)`).
 pub const P_BITS: u32 = 1024;
@@ -225,15 +227,15 @@ impl DsaPublicKey {
         if r == Big::ZERO || r >= self.q || s == Big::ZERO || s >= self.q {
             return false;
         }
-        let s_m = Monty::new(&s, &self.q_params);
-        let Some(w) = Option::<Monty>::from(s_m.invert_vartime()) else {
+        let s_m = Monty::new(&s, self.q_params);
+        let Some(w) = Option::<Monty>::from(s_m.inv_vartime()) else {
             return false;
         };
-        let h = Monty::new(&self.hash_mod_q(hash), &self.q_params);
+        let h = Monty::new(&self.hash_mod_q(hash), self.q_params);
         let u1 = (h * w).retrieve();
-        let u2 = (Monty::new(&r, &self.q_params) * w).retrieve();
-        let gu1 = Monty::new(&self.g, &self.p_params).pow_vartime(&u1);
-        let yu2 = Monty::new(&self.y, &self.p_params).pow_vartime(&u2);
+        let u2 = (Monty::new(&r, self.q_params) * w).retrieve();
+        let gu1 = pow_vartime(&Monty::new(&self.g, self.p_params), &u1);
+        let yu2 = pow_vartime(&Monty::new(&self.y, self.p_params), &u2);
         let v = (gu1 * yu2).retrieve().rem_vartime(&self.q_nonzero());
         v == r
     }
@@ -251,16 +253,16 @@ impl DsaPublicKey {
     }
 
     fn pow_p_public(&self, base: &Big, exp: &Big) -> Big {
-        Monty::new(base, &self.p_params).pow_vartime(exp).retrieve()
+        pow_vartime(&Monty::new(base, self.p_params), exp).retrieve()
     }
 }
 
 /// Checks p, q, g (public values, variable time) and returns the Montgomery parameters.
 fn check_domain(p: &Big, q: &Big, g: &Big) -> Result<(MontyParams, MontyParams), DsaKeyError> {
-    if p.bit_width_vartime() != P_BITS {
+    if p.bits_vartime() != P_BITS {
         return Err(DsaKeyError::BadModulus);
     }
-    if q.bit_width_vartime() != Q_BITS {
+    if q.bits_vartime() != Q_BITS {
         return Err(DsaKeyError::BadOrder);
     }
     let p_odd = Option::<Odd<Big>>::from(Odd::new(*p)).ok_or(DsaKeyError::BadModulus)?;
@@ -273,7 +275,7 @@ fn check_domain(p: &Big, q: &Big, g: &Big) -> Result<(MontyParams, MontyParams),
     // g in [2, p-1] with g^q = 1: g generates the order-q subgroup (q prime, g != 1).
     if *g < Big::from_u8(2)
         || g >= p
-        || Monty::new(g, &p_params).pow_vartime(q).retrieve() != Big::ONE
+        || pow_vartime(&Monty::new(g, p_params), q).retrieve() != Big::ONE
     {
         return Err(DsaKeyError::BadGenerator);
     }
@@ -301,9 +303,9 @@ impl DsaPrivateKey {
     /// p is found FIPS 186-style, from X random with the top bit set, p = X - (X mod 2q) + 1,
     /// then walking p += 2q past candidates with a small factor (a sieve) until one is prime;
     /// a fresh X is drawn if the walk leaves the 1024-bit range or runs long.
-    pub fn generate<R: rand_core::CryptoRng + ?Sized>(rng: &mut R) -> Self {
+    pub fn generate<R: rand_core::CryptoRngCore + ?Sized>(rng: &mut R) -> Self {
         loop {
-            let q: Big = random_prime::<U192, R>(rng, Flavor::Any, Q_BITS).resize();
+            let q: Big = generate_prime_with_rng::<U192>(rng, Q_BITS).resize();
             let p = find_p(rng, &q);
             let g = find_g(&p, &q);
             // The parameters were built to pass every check; this only converts them to
@@ -312,7 +314,7 @@ impl DsaPrivateKey {
                 continue;
             };
             let x = random_mod_q(rng, &q, true);
-            let y = Monty::new(&g, &p_params)
+            let y = Monty::new(&g, p_params)
                 .pow_bounded_exp(&*x, Q_BITS)
                 .retrieve();
             let mut w = Writer::new();
@@ -345,17 +347,17 @@ impl DsaPrivateKey {
         x: &[u8],
     ) -> Result<Self, DsaKeyError> {
         let public = DsaPublicKey::from_components(p, q, g, y)?;
-        if !is_prime(Flavor::Any, &public.q) {
+        if !is_prime(&public.q) {
             return Err(DsaKeyError::BadOrder);
         }
-        if !is_prime(Flavor::Any, &public.p) {
+        if !is_prime(&public.p) {
             return Err(DsaKeyError::BadModulus);
         }
         let x = Zeroizing::new(big_from_be(x).ok_or(DsaKeyError::BadPrivateValue)?);
         if *x == Big::ZERO || *x >= public.q {
             return Err(DsaKeyError::BadPrivateValue);
         }
-        let mut gx = Monty::new(&public.g, &public.p_params)
+        let mut gx = Monty::new(&public.g, public.p_params)
             .pow_bounded_exp(&*x, Q_BITS)
             .retrieve();
         let matches: bool = gx.ct_eq(&public.y).into();
@@ -379,29 +381,29 @@ impl DsaPrivateKey {
     }
 
     /// Signs a 32-byte hash (taken mod q, as libotr does). Returns r || s.
-    pub fn sign<R: rand_core::CryptoRng + ?Sized>(
+    pub fn sign<R: rand_core::CryptoRngCore + ?Sized>(
         &self,
         rng: &mut R,
         hash: &[u8; 32],
     ) -> [u8; SIG_LEN] {
         let key = &self.public;
-        let h = Monty::new(&key.hash_mod_q(hash), &key.q_params);
-        let x = Zeroizing::new(Monty::new(&self.x, &key.q_params));
+        let h = Monty::new(&key.hash_mod_q(hash), key.q_params);
+        let x = Zeroizing::new(Monty::new(&self.x, key.q_params));
         loop {
             let k = random_mod_q(rng, &key.q, false);
             if bool::from(k.ct_eq(&Big::ZERO)) {
                 continue;
             }
-            let r = Monty::new(&key.g, &key.p_params)
+            let r = Monty::new(&key.g, key.p_params)
                 .pow_bounded_exp(&*k, Q_BITS)
                 .retrieve()
                 .rem(&key.q_nonzero());
-            let k_m = Zeroizing::new(Monty::new(&k, &key.q_params));
+            let k_m = Zeroizing::new(Monty::new(&k, key.q_params));
             // k is in [1, q-1] and q is prime, so the inverse exists.
-            let Some(k_inv) = Option::<Monty>::from(k_m.invert()).map(Zeroizing::new) else {
+            let Some(k_inv) = Option::<Monty>::from(k_m.inv()).map(Zeroizing::new) else {
                 continue;
             };
-            let r_m = Monty::new(&r, &key.q_params);
+            let r_m = Monty::new(&r, key.q_params);
             let s = Zeroizing::new((*k_inv * (h + *x * r_m)).retrieve());
             if r == Big::ZERO || *s == Big::ZERO {
                 continue;
@@ -417,7 +419,7 @@ impl DsaPrivateKey {
 
 /// A uniform value in [0, q-1] (or [1, q-1] with `nonzero`) from 224 random bits reduced in
 /// constant time; the statistical distance from uniform is below 2^-64.
-fn random_mod_q<R: rand_core::CryptoRng + ?Sized>(
+fn random_mod_q<R: rand_core::CryptoRngCore + ?Sized>(
     rng: &mut R,
     q: &Big,
     nonzero: bool,
@@ -466,7 +468,7 @@ fn rem_small(v: &Big, m: u32) -> u32 {
 }
 
 /// A 1024-bit prime p with p = 1 mod 2q. Public value: variable time.
-fn find_p<R: rand_core::CryptoRng + ?Sized>(rng: &mut R, q: &Big) -> Big {
+fn find_p<R: rand_core::CryptoRngCore + ?Sized>(rng: &mut R, q: &Big) -> Big {
     let primes = small_primes();
     let two_q = q.wrapping_add(q);
     let two_q_nz = NonZero::new(two_q).unwrap_or(NonZero::<Big>::ONE);
@@ -481,14 +483,14 @@ fn find_p<R: rand_core::CryptoRng + ?Sized>(rng: &mut R, q: &Big) -> Big {
             .wrapping_add(&Big::ONE);
         let mut residues: Vec<u32> = primes.iter().map(|&s| rem_small(&p, s)).collect();
         for _ in 0..WALK_LIMIT {
-            if p.bit_width_vartime() != P_BITS {
+            if p.bits_vartime() != P_BITS {
                 break;
             }
             // A candidate equal to a small prime itself cannot happen at 1024 bits.
-            if residues.iter().all(|&r| r != 0) && is_prime(Flavor::Any, &p) {
+            if residues.iter().all(|&r| r != 0) && is_prime(&p) {
                 return p;
             }
-            let (next, carry) = p.carrying_add(&two_q, crypto_bigint::Limb::ZERO);
+            let (next, carry) = p.adc(&two_q, crypto_bigint::Limb::ZERO);
             if carry != crypto_bigint::Limb::ZERO {
                 break;
             }
@@ -512,12 +514,39 @@ fn find_g(p: &Big, q: &Big) -> Big {
     let e = p.wrapping_sub(&Big::ONE).wrapping_div_vartime(&q_nz);
     let mut h = Big::from_u8(2);
     loop {
-        let g = Monty::new(&h, &params).pow_vartime(&e).retrieve();
+        let g = pow_vartime(&Monty::new(&h, params), &e).retrieve();
         if g > Big::ONE {
             return g;
         }
         h = h.wrapping_add(&Big::ONE);
     }
+}
+
+/// `base^exp` for a public exponent: the work follows `exp`'s bit length (variable time).
+fn pow_vartime(base: &Monty, exp: &Big) -> Monty {
+    base.pow_bounded_exp(exp, exp.bits_vartime())
+}
+
+/// Baillie-PSW (strong base-2 Miller-Rabin, then a strong Lucas test with A* parameters):
+/// deterministic, so loading a key needs no randomness, and with no known counterexample.
+/// Public values only (variable time).
+fn is_prime(n: &Big) -> bool {
+    if *n == Big::from_u8(2) {
+        return true;
+    }
+    let Some(odd) = Option::<Odd<Big>>::from(Odd::new(*n)) else {
+        return false;
+    };
+    if *n == Big::ONE {
+        return false;
+    }
+    if !MillerRabin::new(odd).test_base_two().is_probably_prime() {
+        return false;
+    }
+    !matches!(
+        lucas_test(odd, AStarBase, LucasCheck::Strong),
+        Primality::Composite
+    )
 }
 
 fn strip(bytes: &[u8]) -> &[u8] {
@@ -848,8 +877,8 @@ mod tests {
         let mut rng = rng(3);
         let key = DsaPrivateKey::generate(&mut rng);
         let c = key.public().components();
-        assert_eq!(big_from_be(&c.p).unwrap().bit_width_vartime(), P_BITS);
-        assert_eq!(big_from_be(&c.q).unwrap().bit_width_vartime(), Q_BITS);
+        assert_eq!(big_from_be(&c.p).unwrap().bits_vartime(), P_BITS);
+        assert_eq!(big_from_be(&c.q).unwrap().bits_vartime(), Q_BITS);
         // The full private-key validation (primality, subgroup, y = g^x) accepts it.
         let reloaded =
             DsaPrivateKey::from_components(&c.p, &c.q, &c.g, &c.y, &key.x_bytes()).unwrap();

@@ -16,7 +16,7 @@
 //!   one with a mask, so neither the memory access pattern nor the running time depends on the
 //!   exponent's bits. Other bounds fall back to [`pow_secret`].
 
-use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
+use crypto_bigint::modular::{MontyForm, MontyParams};
 use crypto_bigint::{NonZero, Odd, Word, U1536};
 use once_cell::sync::Lazy;
 use subtle::ConstantTimeEq;
@@ -24,6 +24,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 /// A group element or exponent: 1536 bits.
 pub type Int = U1536;
+type Monty = MontyForm<{ Int::LIMBS }>;
 
 /// Bytes in a full-width group element.
 pub const MODULUS_BYTES: usize = 192;
@@ -52,13 +53,13 @@ static Q_NONZERO: Lazy<NonZero<Int>> = Lazy::new(|| NonZero::new(*Q).expect("q i
 /// The generator g = 2.
 pub const G: Int = Int::from_u8(2);
 
-static P_PARAMS: Lazy<FixedMontyParams<{ Int::LIMBS }>> = Lazy::new(|| {
+static P_PARAMS: Lazy<MontyParams<{ Int::LIMBS }>> = Lazy::new(|| {
     let p = Odd::new(*P).expect("the RFC 3526 prime is odd");
-    FixedMontyParams::new_vartime(p)
+    MontyParams::new_vartime(p)
 });
-static Q_PARAMS: Lazy<FixedMontyParams<{ Int::LIMBS }>> = Lazy::new(|| {
+static Q_PARAMS: Lazy<MontyParams<{ Int::LIMBS }>> = Lazy::new(|| {
     let q = Odd::new(*Q).expect("q = (p-1)/2 is odd");
-    FixedMontyParams::new_vartime(q)
+    MontyParams::new_vartime(q)
 });
 
 /// `base^exp mod p`, constant time in `exp` for a given `exp_bits` bound.
@@ -66,7 +67,7 @@ static Q_PARAMS: Lazy<FixedMontyParams<{ Int::LIMBS }>> = Lazy::new(|| {
 /// `exp` must be below `2^exp_bits`; higher bits are ignored. Use [`DH_EXPONENT_BITS`] for DH
 /// private keys and 1536 for SMP exponents.
 pub fn pow_secret(base: &Int, exp: &Int, exp_bits: u32) -> Int {
-    let b = FixedMontyForm::new(base, &P_PARAMS);
+    let b = Monty::new(base, *P_PARAMS);
     b.pow_bounded_exp(exp, exp_bits).retrieve()
 }
 
@@ -103,13 +104,15 @@ impl FixedBaseComb {
     /// Builds the table (public values only, so variable time is fine here).
     fn new(bits: u32) -> Self {
         let spacing = bits.div_ceil(COMB_TEETH);
-        let mut tooth = FixedMontyForm::new(&G, &P_PARAMS);
+        let mut tooth = Monty::new(&G, *P_PARAMS);
         let mut teeth = Vec::with_capacity(COMB_TEETH as usize);
         for _ in 0..COMB_TEETH {
             teeth.push(tooth);
-            tooth = tooth.square_repeat_vartime(spacing);
+            for _ in 0..spacing {
+                tooth = tooth.square();
+            }
         }
-        let one = FixedMontyForm::one(&P_PARAMS);
+        let one = Monty::one(*P_PARAMS);
         let mut entries = vec![one; COMB_ENTRIES];
         for j in 1..COMB_ENTRIES {
             let low = j.trailing_zeros() as usize;
@@ -128,7 +131,7 @@ impl FixedBaseComb {
 
     /// The entry at secret index `index`, read by scanning every entry and keeping the
     /// matching one with a mask derived from `subtle`'s constant-time comparison.
-    fn select(&self, index: Word) -> FixedMontyForm<{ Int::LIMBS }> {
+    fn select(&self, index: Word) -> Monty {
         let mut words = [0 as Word; Int::LIMBS];
         for (j, entry) in (0 as Word..).zip(&self.table) {
             let hit = Word::from(j.ct_eq(&index).unwrap_u8());
@@ -137,7 +140,7 @@ impl FixedBaseComb {
                 *w |= e & mask;
             }
         }
-        let out = FixedMontyForm::from_montgomery(Int::from_words(words), &P_PARAMS);
+        let out = Monty::from_montgomery(Int::from_words(words), *P_PARAMS);
         words.zeroize();
         out
     }
@@ -146,7 +149,7 @@ impl FixedBaseComb {
     /// squarings, scans and multiplications runs for every exponent.
     fn pow(&self, exp: &Int) -> Int {
         let words = exp.as_words();
-        let mut acc = FixedMontyForm::one(&P_PARAMS);
+        let mut acc = Monty::one(*P_PARAMS);
         for i in (0..self.spacing).rev() {
             acc = acc.square();
             let mut index: Word = 0;
@@ -168,24 +171,25 @@ impl FixedBaseComb {
     }
 }
 
-/// `base^exp mod p` where both are public (proof verification). Variable time.
+/// `base^exp mod p` where both are public (proof verification). Variable time: the work
+/// follows the exponent's bit length, which is public here.
 pub fn pow_public(base: &Int, exp: &Int) -> Int {
-    FixedMontyForm::new(base, &P_PARAMS)
-        .pow_vartime(exp)
+    Monty::new(base, *P_PARAMS)
+        .pow_bounded_exp(exp, exp.bits_vartime())
         .retrieve()
 }
 
 /// `a * b mod p`.
 pub fn mul_mod_p(a: &Int, b: &Int) -> Int {
-    let a = FixedMontyForm::new(a, &P_PARAMS);
-    let b = FixedMontyForm::new(b, &P_PARAMS);
+    let a = Monty::new(a, *P_PARAMS);
+    let b = Monty::new(b, *P_PARAMS);
     (a * b).retrieve()
 }
 
 /// `a^-1 mod p`, constant time. `None` for zero.
 pub fn inv_mod_p(a: &Int) -> Option<Int> {
-    let a = FixedMontyForm::new(a, &P_PARAMS);
-    Option::<FixedMontyForm<{ Int::LIMBS }>>::from(a.invert()).map(|v| v.retrieve())
+    let a = Monty::new(a, *P_PARAMS);
+    Option::<Monty>::from(a.inv()).map(|v| v.retrieve())
 }
 
 /// `a mod q` for any 1536-bit `a`.
@@ -195,19 +199,19 @@ pub fn reduce_q(a: &Int) -> Int {
 
 /// `a * b mod q`, constant time (SMP exponent arithmetic).
 pub fn mul_mod_q(a: &Int, b: &Int) -> Int {
-    let a = FixedMontyForm::new(&reduce_q(a), &Q_PARAMS);
-    let b = FixedMontyForm::new(&reduce_q(b), &Q_PARAMS);
+    let a = Monty::new(&reduce_q(a), *Q_PARAMS);
+    let b = Monty::new(&reduce_q(b), *Q_PARAMS);
     (a * b).retrieve()
 }
 
 /// `a - b mod q`, constant time.
 pub fn sub_mod_q(a: &Int, b: &Int) -> Int {
-    reduce_q(a).sub_mod(&reduce_q(b), &Q_NONZERO)
+    reduce_q(a).sub_mod(&reduce_q(b), &Q)
 }
 
 /// `a + b mod q`, constant time.
 pub fn add_mod_q(a: &Int, b: &Int) -> Int {
-    reduce_q(a).add_mod(&reduce_q(b), &Q_NONZERO)
+    reduce_q(a).add_mod(&reduce_q(b), &Q)
 }
 
 /// Whether a peer-supplied group element lies in `[2, p-2]` (spec: "check that it is in the
@@ -250,11 +254,14 @@ pub fn to_mpi_bytes_secret(a: &Int) -> Zeroizing<Vec<u8>> {
 }
 
 /// A uniformly random exponent of `bits` bits (top bits cleared), from the injected RNG.
-pub fn random_exponent<R: rand_core::CryptoRng + ?Sized>(rng: &mut R, bits: u32) -> Zeroizing<Int> {
+pub fn random_exponent<R: rand_core::CryptoRngCore + ?Sized>(
+    rng: &mut R,
+    bits: u32,
+) -> Zeroizing<Int> {
     let nbytes = bits.div_ceil(8) as usize;
     let mut buf = Zeroizing::new([0u8; MODULUS_BYTES]);
     rng.fill_bytes(&mut buf[MODULUS_BYTES - nbytes..]);
-    let extra = (nbytes * 8) as u32 - bits;
+    let extra = bits.div_ceil(8) * 8 - bits;
     if extra > 0 {
         buf[MODULUS_BYTES - nbytes] &= 0xff >> extra;
     }

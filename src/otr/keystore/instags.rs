@@ -133,7 +133,7 @@ fn parse_entry(text: &[u8]) -> Option<InstanceTagEntry> {
 
 /// A fresh instance tag: 32 random bits, drawn again while below [`MIN_VALID_TAG`] (as
 /// libotr does; every value from 0x100 up is possible).
-pub fn generate<R: rand_core::CryptoRng + ?Sized>(rng: &mut R) -> u32 {
+pub fn generate<R: rand_core::CryptoRngCore + ?Sized>(rng: &mut R) -> u32 {
     loop {
         let mut bytes = [0u8; 4];
         rng.fill_bytes(&mut bytes);
@@ -148,7 +148,6 @@ pub fn generate<R: rand_core::CryptoRng + ?Sized>(rng: &mut R) -> u32 {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use core::convert::Infallible;
 
     const ALICE: &[u8] = include_bytes!("../../../tests/fixtures/libotr/alice.instance_tags");
 
@@ -235,28 +234,30 @@ mod tests {
     /// Returns the given words, then zeros forever.
     struct Scripted(Vec<u32>);
 
-    impl rand_core::TryRng for Scripted {
-        type Error = Infallible;
-        fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-            Ok(if self.0.is_empty() {
+    impl rand_core::RngCore for Scripted {
+        fn next_u32(&mut self) -> u32 {
+            if self.0.is_empty() {
                 0
             } else {
                 self.0.remove(0)
-            })
+            }
         }
-        fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-            Ok(u64::from(self.try_next_u32()?))
+        fn next_u64(&mut self) -> u64 {
+            u64::from(self.next_u32())
         }
-        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        fn fill_bytes(&mut self, dst: &mut [u8]) {
             for chunk in dst.chunks_mut(4) {
-                let word = self.try_next_u32()?.to_be_bytes();
+                let word = self.next_u32().to_be_bytes();
                 chunk.copy_from_slice(&word[..chunk.len()]);
             }
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), rand_core::Error> {
+            self.fill_bytes(dst);
             Ok(())
         }
     }
 
-    impl rand_core::TryCryptoRng for Scripted {}
+    impl rand_core::CryptoRng for Scripted {}
 
     #[test]
     fn generate_redraws_reserved_values() {

@@ -12,8 +12,8 @@
 //! ```
 #![allow(clippy::unwrap_used)]
 
-use rand_chacha_03::ChaCha20Rng;
-use rand_core_06::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
 use zeroize::Zeroizing;
 
 use super::handshake::{self, HandshakeParams};

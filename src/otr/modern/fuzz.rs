@@ -8,8 +8,8 @@
 //! afterwards); and the input XORed into a genuine data message opens only if nothing changed.
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 
-use rand_chacha_03::ChaCha20Rng;
-use rand_core_06::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
 use zeroize::Zeroizing;
 
 use super::handshake::{self, HandshakeParams};

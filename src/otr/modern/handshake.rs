@@ -432,8 +432,7 @@ mod tests {
                 .secret()
                 .diffie_hellman(&e_r.public())
                 .unwrap(),
-            *e_i.diffie_hellman(&pb.our_identity.public().to_owned())
-                .unwrap(),
+            *e_i.diffie_hellman(pb.our_identity.public()).unwrap(),
             *e_i.diffie_hellman(&e_r.public()).unwrap(),
         ]
     }

@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use rand_core_06::{CryptoRng, RngCore};
+use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
 use super::handshake::{self, HandshakeParams};
@@ -105,7 +105,7 @@ impl RngCore for ReplayRng {
                 .expect("more draws than the Python side made");
         }
     }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core_06::Error> {
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
         self.fill_bytes(dest);
         Ok(())
     }

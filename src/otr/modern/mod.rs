@@ -30,8 +30,8 @@ use super::wire::DecodeError;
 
 /// The randomness the suite needs: a cryptographic RNG (rand_core 0.6's traits, the family of
 /// x25519-dalek 2 and ml-kem 0.2).
-pub trait Rng: rand_core_06::RngCore + rand_core_06::CryptoRng {}
-impl<T: rand_core_06::RngCore + rand_core_06::CryptoRng + ?Sized> Rng for T {}
+pub trait Rng: rand_core::RngCore + rand_core::CryptoRng {}
+impl<T: rand_core::RngCore + rand_core::CryptoRng + ?Sized> Rng for T {}
 
 /// The one suite defined so far (docs/modern-suite.md §3).
 pub const SUITE_V1: u8 = 0x01;

@@ -1,22 +1,16 @@
-//! The modern suite's primitives, and the only file here that names crypto crates: X25519,
-//! ML-KEM-768, SHA-256, HMAC-SHA256, HKDF-SHA256 and AES-256-CTR.
+//! The modern suite's primitives, and the only file here that names crypto crates or the
+//! engine's hashes: X25519, ML-KEM-768, SHA-256, HMAC-SHA256, HKDF-SHA256 and AES-256-CTR.
 //!
-//! The crate is moving to the Debian-13 generation of RustCrypto (sha2 0.10, hmac 0.12, aes 0.8,
-//! ctr 0.9, rand_core 0.6); until that lands the same crates are pulled in under other names.
-//! Only the `use` lines below change when it does.
-
-use aes_08 as aes;
-use ctr_09 as ctr;
-use hmac_12 as hmac;
-use sha2_10 as sha2;
+//! SHA-256 and HMAC-SHA256 are the engine's (`crypto::mac`, whose hash states are wiped on
+//! drop); HKDF (RFC 5869) is built here on that HMAC for the same reason.
 
 use aes::cipher::{KeyIvInit, StreamCipher};
-use hmac::Mac;
 use ml_kem::kem::{Decapsulate, DecapsulationKey, EncapsulationKey};
 use ml_kem::{EncapsulateDeterministic, EncodedSizeUser, KemCore, MlKem768, MlKem768Params};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
+
+use crate::otr::crypto::mac;
 
 use super::Rng;
 
@@ -31,7 +25,6 @@ pub const KEM_CT_LEN: usize = 1088;
 /// ML-KEM-768 decapsulation key (only for the known-answer tests).
 pub const KEM_DK_LEN: usize = 2400;
 
-type HmacSha256 = hmac::Hmac<Sha256>;
 type Aes256Ctr = ctr::Ctr128BE<aes::Aes256>;
 
 /// A 32-byte secret that is wiped when dropped.
@@ -49,21 +42,20 @@ pub fn draw32(rng: &mut impl Rng) -> Secret32 {
 
 /// SHA-256 over the concatenation of `parts`.
 pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p);
-    }
-    h.finalize().into()
+    mac::sha256_parts(parts)
 }
 
-/// HMAC-SHA256(key, concatenation of `parts`).
+/// HMAC-SHA256(key, concatenation of `parts`). The concatenation is wiped after use (the
+/// parts may be secret, e.g. an HKDF block).
 pub fn hmac_sha256(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
-    for p in parts {
-        mac.update(p);
+    if let [one] = parts {
+        return mac::hmac_sha256(key, one);
     }
-    mac.finalize().into_bytes().into()
+    let mut data = Zeroizing::new(Vec::with_capacity(parts.iter().map(|p| p.len()).sum()));
+    for p in parts {
+        data.extend_from_slice(p);
+    }
+    mac::hmac_sha256(key, &data)
 }
 
 /// Constant-time equality of two MACs.
@@ -71,11 +63,19 @@ pub fn mac_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     bool::from(a.ct_eq(b))
 }
 
-/// HKDF-SHA256 (RFC 5869) into `out` (at most 255·32 bytes, which every caller is far below).
+/// HKDF-SHA256 (RFC 5869): PRK = HMAC(salt, ikm); T(i) = HMAC(PRK, T(i-1) ‖ info ‖ i); `out`
+/// takes the first bytes of T(1) ‖ T(2) ‖ …. At most 255·32 bytes (ours are 32..=80).
 pub fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8], out: &mut [u8]) {
-    let hk = hkdf::Hkdf::<Sha256>::new(Some(salt), ikm);
-    // Our outputs are 32..=80 bytes; only > 8160 could fail.
-    hk.expand(info, out).unwrap_or_else(|_| unreachable!());
+    debug_assert!(out.len() <= 255 * 32);
+    let prk = Zeroizing::new(mac::hmac_sha256(salt, ikm));
+    let mut t = Zeroizing::new([0u8; 32]);
+    for (i, chunk) in out.chunks_mut(32).enumerate() {
+        // At most 255 chunks, so the counter fits a byte.
+        let counter = [u8::try_from(i + 1).unwrap_or(u8::MAX)];
+        let previous: &[u8] = if i == 0 { &[] } else { &t[..] };
+        *t = hmac_sha256(&prk, &[previous, info, &counter]);
+        chunk.copy_from_slice(&t[..chunk.len()]);
+    }
 }
 
 /// HKDF-SHA256 giving one 32-byte key.

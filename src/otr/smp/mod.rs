@@ -38,7 +38,7 @@ mod tests;
 
 use core::fmt;
 
-use rand_core::CryptoRng;
+use rand_core::CryptoRngCore;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
@@ -244,12 +244,12 @@ struct Smp3Random {
     r7: Int,
 }
 
-fn draw(rng: &mut dyn CryptoRng) -> Int {
+fn draw(rng: &mut dyn CryptoRngCore) -> Int {
     *modp::random_exponent(rng, EXPONENT_BITS)
 }
 
 impl Smp1Random {
-    fn draw(rng: &mut dyn CryptoRng) -> Self {
+    fn draw(rng: &mut dyn CryptoRngCore) -> Self {
         Self {
             a2: draw(rng),
             a3: draw(rng),
@@ -260,7 +260,7 @@ impl Smp1Random {
 }
 
 impl Smp2Random {
-    fn draw(rng: &mut dyn CryptoRng) -> Self {
+    fn draw(rng: &mut dyn CryptoRngCore) -> Self {
         Self {
             b2: draw(rng),
             b3: draw(rng),
@@ -274,7 +274,7 @@ impl Smp2Random {
 }
 
 impl Smp3Random {
-    fn draw(rng: &mut dyn CryptoRng) -> Self {
+    fn draw(rng: &mut dyn CryptoRngCore) -> Self {
         Self {
             r4: draw(rng),
             r5: draw(rng),
@@ -585,7 +585,7 @@ impl Smp {
     /// (or, with a question, SMP1Q) TLV to send. On error nothing changes.
     pub fn start(
         &mut self,
-        rng: &mut dyn CryptoRng,
+        rng: &mut dyn CryptoRngCore,
         ctx: &SmpContext,
         secret: &[u8],
         question: Option<&str>,
@@ -634,7 +634,7 @@ impl Smp {
     /// Answers the pending SMP1 with our secret and returns the SMP2 TLV to send.
     pub fn respond(
         &mut self,
-        rng: &mut dyn CryptoRng,
+        rng: &mut dyn CryptoRngCore,
         ctx: &SmpContext,
         secret: &[u8],
     ) -> Result<Tlv, SmpError> {
@@ -665,7 +665,7 @@ impl Smp {
     }
 
     /// Processes one received TLV. Non-SMP TLVs are ignored (empty outcome).
-    pub fn handle(&mut self, rng: &mut dyn CryptoRng, tlv: &Tlv) -> SmpOutcome {
+    pub fn handle(&mut self, rng: &mut dyn CryptoRngCore, tlv: &Tlv) -> SmpOutcome {
         match tlv.kind {
             tlv::SMP_ABORT => {
                 let (we_initiated, question) = self.role();
@@ -756,7 +756,7 @@ impl Smp {
         }
     }
 
-    fn on_smp2(&mut self, rng: &mut dyn CryptoRng, value: &[u8]) -> SmpOutcome {
+    fn on_smp2(&mut self, rng: &mut dyn CryptoRngCore, value: &[u8]) -> SmpOutcome {
         let Stage::Expect2(s) = &self.stage else {
             return self.protocol_error();
         };
@@ -781,7 +781,7 @@ impl Smp {
         }
     }
 
-    fn on_smp3(&mut self, rng: &mut dyn CryptoRng, value: &[u8]) -> SmpOutcome {
+    fn on_smp3(&mut self, rng: &mut dyn CryptoRngCore, value: &[u8]) -> SmpOutcome {
         let Stage::Expect3(s) = &self.stage else {
             return self.protocol_error();
         };

@@ -2,7 +2,7 @@
 //! and a known-answer run against coyim/otr3's fixed vectors.
 
 use rand_chacha::ChaCha20Rng;
-use rand_core::{Rng, SeedableRng};
+use rand_core::{RngCore, SeedableRng};
 
 use super::*;
 use crate::otr::wire::writer::Writer;

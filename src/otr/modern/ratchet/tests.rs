@@ -2,8 +2,8 @@
 //! post-compromise recovery (classical and through the KEM ratchet), MAC-key reveal.
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 
-use rand_chacha_03::ChaCha20Rng;
-use rand_core_06::{CryptoRng, RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{CryptoRng, RngCore, SeedableRng};
 use zeroize::Zeroizing;
 
 use super::*;
@@ -31,7 +31,7 @@ impl RngCore for TestRng {
     fn fill_bytes(&mut self, dest: &mut [u8]) {
         self.0.fill_bytes(dest);
     }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core_06::Error> {
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
         self.0.try_fill_bytes(dest)
     }
 }

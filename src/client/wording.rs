@@ -4,21 +4,21 @@
 //! conversation text as markup.
 
 use crate::otr::crypto::fingerprint::Fingerprint;
-use crate::otr::events::NotSentReason;
+use crate::otr::events::{HoldReason, NotSentReason};
 use crate::otr::session::MessageState;
 use crate::otr::smp::SmpEvent;
 
-use super::text::escape_markup as esc;
+use super::markup::escape_markup as esc;
 
 /// How much we know about who is on the other end of a private conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Trust {
+pub enum Trust {
     Unverified,
     Verified,
 }
 
 /// The one-line state of a conversation (status command, menus, the state line).
-pub(crate) fn state_line(buddy: &str, state: MessageState, trust: Trust) -> String {
+pub fn state_line(buddy: &str, state: MessageState, trust: Trust) -> String {
     let b = esc(buddy);
     match (state, trust) {
         (MessageState::Plaintext, _) => {
@@ -36,7 +36,7 @@ pub(crate) fn state_line(buddy: &str, state: MessageState, trust: Trust) -> Stri
     }
 }
 
-pub(crate) fn starting(buddy: &str, refresh: bool) -> String {
+pub fn starting(buddy: &str, refresh: bool) -> String {
     if refresh {
         format!("Refreshing the private conversation with {}…", esc(buddy))
     } else {
@@ -52,7 +52,7 @@ fn logging_note(logging: bool) -> &'static str {
     }
 }
 
-pub(crate) fn gone_secure(buddy: &str, trust: Trust, logging: bool) -> String {
+pub fn gone_secure(buddy: &str, trust: Trust, logging: bool) -> String {
     let b = esc(buddy);
     let first = match trust {
         Trust::Verified => {
@@ -66,7 +66,7 @@ pub(crate) fn gone_secure(buddy: &str, trust: Trust, logging: bool) -> String {
     format!("{first}{}", logging_note(logging))
 }
 
-pub(crate) fn refreshed(buddy: &str, trust: Trust) -> String {
+pub fn refreshed(buddy: &str, trust: Trust) -> String {
     let b = esc(buddy);
     match trust {
         Trust::Verified => {
@@ -80,7 +80,7 @@ pub(crate) fn refreshed(buddy: &str, trust: Trust) -> String {
     }
 }
 
-pub(crate) fn first_fingerprint(buddy: &str, fp: &Fingerprint) -> String {
+pub fn first_fingerprint(buddy: &str, fp: &Fingerprint) -> String {
     format!(
         "This is the first time you talk privately with {}. Their key's fingerprint is {}.",
         esc(buddy),
@@ -88,7 +88,7 @@ pub(crate) fn first_fingerprint(buddy: &str, fp: &Fingerprint) -> String {
     )
 }
 
-pub(crate) fn fingerprint_changed(buddy: &str, known: &[Fingerprint], new: &Fingerprint) -> String {
+pub fn fingerprint_changed(buddy: &str, known: &[Fingerprint], new: &Fingerprint) -> String {
     let known: Vec<String> = known.iter().map(Fingerprint::human).collect();
     format!(
         "<b>Warning: {b} is using a key you have not seen before.</b> New key: {new}. Known: {known}. \
@@ -99,14 +99,14 @@ pub(crate) fn fingerprint_changed(buddy: &str, known: &[Fingerprint], new: &Fing
     )
 }
 
-pub(crate) fn we_ended(buddy: &str) -> String {
+pub fn we_ended(buddy: &str) -> String {
     format!(
         "You ended the private conversation with {}. Messages are now sent unencrypted.",
         esc(buddy)
     )
 }
 
-pub(crate) fn peer_ended(buddy: &str) -> String {
+pub fn peer_ended(buddy: &str) -> String {
     let b = esc(buddy);
     format!(
         "{b} has ended the private conversation. Nothing you type is sent until you end it too \
@@ -114,21 +114,44 @@ pub(crate) fn peer_ended(buddy: &str) -> String {
     )
 }
 
-pub(crate) fn held(buddy: &str, pending: usize, starting: bool) -> String {
+pub fn held(buddy: &str, pending: usize, reason: HoldReason) -> String {
     let b = esc(buddy);
     let what = if pending == 1 {
-        "Your message".to_string()
+        "Your message is".to_string()
     } else {
-        format!("Your {pending} messages")
+        format!("Your {pending} messages are")
     };
-    if starting {
-        format!("{what} will be sent once the private conversation with {b} is set up. Asking {b} to start one…")
-    } else {
-        format!("{what} will be sent once the private conversation with {b} is set up.")
+    match reason {
+        HoldReason::Starting => format!(
+            "{what} waiting, not sent: it goes out once the private conversation with {b} is \
+             set up. Asking {b} to start one…"
+        ),
+        HoldReason::Negotiating => format!(
+            "{what} waiting, not sent: it goes out once the private conversation with {b} is set up."
+        ),
+        HoldReason::PeerOffline => format!(
+            "{what} waiting, not sent: the private conversation with {b} is paused while {b} is \
+             offline. It goes out privately when {b} is back."
+        ),
+        HoldReason::WaitingForUser => format!(
+            "{what} waiting, not sent: the private conversation with {b} was interrupted. Start it \
+             again (“Start private conversation”, /otr start) to send privately, or end it \
+             (/otr end) to send in the clear from now on."
+        ),
+        HoldReason::NewKey => format!(
+            "{what} waiting, not sent: {b} is using a key this conversation was not private \
+             with before. Check it (“Verify fingerprint”, “Authenticate buddy”); send anyway to \
+             the new key with /otr send-held, or drop with /otr drop-held."
+        ),
+        HoldReason::Unverified => format!(
+            "{what} waiting, not sent: {b}'s identity is not verified, and you chose to send only \
+             to verified buddies. Verify {b} (“Authenticate buddy”, “Verify fingerprint”), or \
+             send anyway with /otr send-held."
+        ),
     }
 }
 
-pub(crate) fn held_sent(count: usize) -> String {
+pub fn held_sent(count: usize) -> String {
     if count == 1 {
         "Your waiting message was sent privately.".to_string()
     } else {
@@ -136,7 +159,7 @@ pub(crate) fn held_sent(count: usize) -> String {
     }
 }
 
-pub(crate) fn held_for_new_key(
+pub fn held_for_new_key(
     buddy: &str,
     expected: &Fingerprint,
     actual: &Fingerprint,
@@ -152,7 +175,7 @@ pub(crate) fn held_for_new_key(
     )
 }
 
-pub(crate) fn not_sent(buddy: &str, text: &str, reason: &NotSentReason) -> String {
+pub fn not_sent(buddy: &str, text: &str, reason: &NotSentReason) -> String {
     let b = esc(buddy);
     let why = match reason {
         NotSentReason::PeerEndedSession => {
@@ -167,26 +190,26 @@ pub(crate) fn not_sent(buddy: &str, text: &str, reason: &NotSentReason) -> Strin
     format!("<b>Not sent:</b> “{}” — {why}", esc(text))
 }
 
-pub(crate) fn resent() -> &'static str {
+pub fn resent() -> &'static str {
     "Your last message was sent again in the new private conversation."
 }
 
-pub(crate) fn reflected() -> &'static str {
+pub fn reflected() -> &'static str {
     "Your own OTR messages are coming back to you: either you are talking to yourself, or someone is reflecting them."
 }
 
-pub(crate) fn unreadable(buddy: &str) -> String {
+pub fn unreadable(buddy: &str) -> String {
     format!(
         "An encrypted message from {} could not be read (they have been told).",
         esc(buddy)
     )
 }
 
-pub(crate) fn malformed(buddy: &str) -> String {
+pub fn malformed(buddy: &str) -> String {
     format!("A damaged OTR message from {} was ignored.", esc(buddy))
 }
 
-pub(crate) fn not_in_private(buddy: &str) -> String {
+pub fn not_in_private(buddy: &str) -> String {
     let b = esc(buddy);
     format!(
         "{b} sent an encrypted message, but you have no private conversation with {b}, so it cannot be read. \
@@ -194,21 +217,21 @@ pub(crate) fn not_in_private(buddy: &str) -> String {
     )
 }
 
-pub(crate) fn for_other_instance(buddy: &str) -> String {
+pub fn for_other_instance(buddy: &str) -> String {
     format!(
         "{} sent a message meant for another place where you are logged in; it was not shown here.",
         esc(buddy)
     )
 }
 
-pub(crate) fn unencrypted(buddy: &str) -> String {
+pub fn unencrypted(buddy: &str) -> String {
     format!(
         "<b>The next message from {} was not encrypted.</b>",
         esc(buddy)
     )
 }
 
-pub(crate) fn peer_error(buddy: &str, text: &str) -> String {
+pub fn peer_error(buddy: &str, text: &str) -> String {
     format!(
         "{}'s OTR software reported an error: {}",
         esc(buddy),
@@ -216,14 +239,14 @@ pub(crate) fn peer_error(buddy: &str, text: &str) -> String {
     )
 }
 
-pub(crate) fn key_being_generated(account: &str) -> String {
+pub fn key_being_generated(account: &str) -> String {
     format!(
         "Creating your private key for {} (this happens once and takes a moment). Messages you type meanwhile wait.",
         esc(account)
     )
 }
 
-pub(crate) fn key_ready(account: &str, fp: &Fingerprint) -> String {
+pub fn key_ready(account: &str, fp: &Fingerprint) -> String {
     format!(
         "Your private key for {} is ready. Its fingerprint is {}.",
         esc(account),
@@ -232,7 +255,7 @@ pub(crate) fn key_ready(account: &str, fp: &Fingerprint) -> String {
 }
 
 /// What an SMP step means to the user; `None` for steps that need a dialog instead.
-pub(crate) fn smp(buddy: &str, event: &SmpEvent, we_asked_question: bool) -> Option<String> {
+pub fn smp(buddy: &str, event: &SmpEvent, we_asked_question: bool) -> Option<String> {
     let b = esc(buddy);
     Some(match event {
         SmpEvent::AskForSecret | SmpEvent::AskForAnswer { .. } => return None,
@@ -258,13 +281,178 @@ pub(crate) fn smp(buddy: &str, event: &SmpEvent, we_asked_question: bool) -> Opt
 
 /// After we answered the buddy's question correctly: they know who we are, we don't yet
 /// know who they are.
-pub(crate) fn smp_answered(buddy: &str) -> String {
+pub fn smp_answered(buddy: &str) -> String {
     let b = esc(buddy);
     format!("{b} has verified your identity. To verify {b}'s, ask a question of your own (“Authenticate buddy”, /otr smp).")
 }
 
-pub(crate) fn not_private_for(action: &str) -> String {
+pub fn not_private_for(action: &str) -> String {
     format!("{action} needs a private conversation; start one first (/otr start).")
+}
+
+pub fn forget_in_use() -> String {
+    "That key is in use in the private conversation; end it first.".to_string()
+}
+
+pub fn forgot(buddy: &str, fp: &Fingerprint) -> String {
+    format!("Forgot {}'s key {}.", esc(buddy), fp.human())
+}
+
+pub fn forget_unknown() -> String {
+    "That key was not known.".to_string()
+}
+
+pub fn forget_failed(why: &str) -> String {
+    format!("Could not forget the key: {}", esc(why))
+}
+
+pub fn key_failed(account: &str, why: &str) -> String {
+    format!(
+        "Your private key for {} could not be made ({}). Messages you typed stay waiting; \
+         try again with “Start private conversation” (or /otr start).",
+        esc(account),
+        esc(why)
+    )
+}
+
+/// `typed` is the user's own markup, shown as they typed it.
+pub fn not_sent_internal_error(typed: &str) -> String {
+    format!(
+        "<b>Not sent:</b> “{}”. The OTR plugin hit an internal error while handling it (details \
+         in the debug log); nothing was sent. Try again, or restart the private conversation.",
+        esc(typed)
+    )
+}
+
+pub fn not_sent_error(typed: &str, why: &str) -> String {
+    format!("<b>Not sent:</b> “{}” — {}", esc(typed), esc(why))
+}
+
+/// Said when the client quits or the plugin is unloaded with messages still waiting.
+pub fn not_sent_closing(typed: &str) -> String {
+    format!(
+        "<b>Not sent:</b> “{}” — it was still waiting for a private conversation when OTR was \
+         closed.",
+        esc(typed)
+    )
+}
+
+pub fn otr_turned_off(buddy: &str) -> String {
+    format!(
+        "Off-the-Record is now off for {}: the private conversation is ended first. From now \
+         on what you type is sent in the clear.",
+        esc(buddy)
+    )
+}
+
+pub fn not_sent_otr_just_off(typed: &str) -> String {
+    format!(
+        "<b>Not sent:</b> “{}” — it was typed for the private conversation, which ended just \
+         now because OTR was turned off. Type it again to send it in the clear.",
+        esc(typed)
+    )
+}
+
+pub fn otr_is_off(buddy: &str) -> String {
+    format!(
+        "Off-the-Record is off for {}. Choose another setting (/otr policy, or the buddy's OTR \
+         settings) to talk privately.",
+        esc(buddy)
+    )
+}
+
+pub fn marked(buddy: &str, fp: &Fingerprint, verified: bool) -> String {
+    format!(
+        "You marked {}'s key {} as {}.",
+        esc(buddy),
+        fp.human(),
+        if verified { "verified" } else { "not verified" }
+    )
+}
+
+pub fn not_saved_verification(why: &str) -> String {
+    format!("Could not save the verification: {}", esc(why))
+}
+
+pub fn not_saved_smp(why: &str) -> String {
+    format!("Could not save the result: {}", esc(why))
+}
+
+pub fn key_not_saved(why: &str) -> String {
+    format!(
+        "Your new key could not be saved ({}); it is used for now, but fix the problem before \
+         you quit or it is lost.",
+        esc(why)
+    )
+}
+
+pub fn nothing_held() -> &'static str {
+    "No message is waiting to be sent."
+}
+
+pub fn held_needs_private(buddy: &str, held: usize) -> String {
+    format!(
+        "{held} message(s) still wait: they go out only privately, and the conversation with {} \
+         is not private now. Start it (/otr start), or end it (/otr end) and type again to \
+         send in the clear.",
+        esc(buddy)
+    )
+}
+
+pub fn dropped(count: usize) -> String {
+    format!("Dropped {count} waiting message(s).")
+}
+
+pub fn paused_buddy_offline(buddy: &str, held: usize) -> String {
+    let b = esc(buddy);
+    let waiting = if held > 0 {
+        format!(" {held} message(s) are waiting.")
+    } else {
+        String::new()
+    };
+    format!(
+        "{b} went offline: the private conversation is paused. Nothing you type is sent in the \
+         clear; it waits and goes out privately when {b} is back.{waiting}"
+    )
+}
+
+pub fn paused_we_offline(buddy: &str, held: usize) -> String {
+    let b = esc(buddy);
+    let waiting = if held > 0 {
+        format!(" {held} message(s) are waiting.")
+    } else {
+        String::new()
+    };
+    format!(
+        "You went offline: the private conversation with {b} is paused. Nothing you type is \
+         sent in the clear; it waits and goes out privately once you and {b} are back.{waiting}"
+    )
+}
+
+pub fn buddy_back(buddy: &str, restarting: bool, held: usize) -> String {
+    let b = esc(buddy);
+    if restarting {
+        format!("{b} is back: starting the private conversation again…")
+    } else if held > 0 {
+        format!(
+            "{b} is back. {held} message(s) wait: start the private conversation again \
+             (“Start private conversation”, /otr start) to send them privately."
+        )
+    } else {
+        format!(
+            "{b} is back. Start the private conversation again (“Start private conversation”, \
+             /otr start) to keep talking privately."
+        )
+    }
+}
+
+/// `label` is the setting's name as the settings show it.
+pub fn policy_kept(buddy: &str, label: &str) -> String {
+    format!(
+        "{} was removed from your buddy list; their Off-the-Record setting ({}) stays in \
+         effect for this conversation.",
+        buddy, label
+    )
 }
 
 #[cfg(test)]

@@ -25,7 +25,6 @@
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,12 +38,12 @@ use crate::otr::keystore::{
     instags, AccountKey, FingerprintStore, InstanceTags, InvalidField, MaxMessageSizes,
 };
 
-pub(crate) const PRIVATE_KEY_FILE: &str = "otr.private_key";
-pub(crate) const FINGERPRINTS_FILE: &str = "otr.fingerprints";
-pub(crate) const INSTANCE_TAGS_FILE: &str = "otr.instance_tags";
-pub(crate) const MAX_MESSAGE_SIZE_FILE: &str = "otr.max_message_size";
+pub const PRIVATE_KEY_FILE: &str = "otr.private_key";
+pub const FINGERPRINTS_FILE: &str = "otr.fingerprints";
+pub const INSTANCE_TAGS_FILE: &str = "otr.instance_tags";
+pub const MAX_MESSAGE_SIZE_FILE: &str = "otr.max_message_size";
 /// The advisory lock file; it stays in the directory (removing it would race).
-pub(crate) const LOCK_FILE: &str = ".otr.lock";
+pub const LOCK_FILE: &str = ".otr.lock";
 
 /// Largest files read. The key file's limit is the S-expression reader's; a fingerprint line
 /// is under 1000 bytes, so 64 MiB is far beyond any real file.
@@ -58,7 +57,7 @@ const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// The steps of an atomic write, named in errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum WriteStep {
+pub enum WriteStep {
     /// Following a symbolic link to the real file.
     ResolveLink,
     /// Creating the temporary file.
@@ -88,7 +87,7 @@ impl WriteStep {
 
 /// What went wrong with one file.
 #[derive(Debug)]
-pub(crate) enum StoreErrorKind {
+pub enum StoreErrorKind {
     /// Reading failed (other than "not found").
     Unreadable(io::Error),
     /// Read, but not usable: a damaged key file, a file too large, not a regular file.
@@ -105,9 +104,9 @@ pub(crate) enum StoreErrorKind {
 
 /// An error about one file, with its path and what the store does about it.
 #[derive(Debug)]
-pub(crate) struct StoreError {
-    pub(crate) path: PathBuf,
-    pub(crate) kind: StoreErrorKind,
+pub struct StoreError {
+    pub path: PathBuf,
+    pub kind: StoreErrorKind,
 }
 
 impl StoreError {
@@ -120,7 +119,7 @@ impl StoreError {
 
     /// Whether this error leaves the file read-only until [`Store::reload`].
     #[allow(dead_code)] // used by tests; the adapter reports errors as text
-    pub(crate) fn blocks_writes(&self) -> bool {
+    pub fn blocks_writes(&self) -> bool {
         matches!(
             self.kind,
             StoreErrorKind::Unreadable(_) | StoreErrorKind::Damaged(_)
@@ -245,7 +244,7 @@ fn block(blocked: &mut Option<StoreError>, error: StoreError) -> StoreError {
 }
 
 /// The OTR files of one purple user directory.
-pub(crate) struct Store {
+pub struct Store {
     dir: PathBuf,
     keys: Slot<Vec<AccountKey>>,
     /// Accounts whose key in memory must be written (changed here, not saved yet).
@@ -259,9 +258,16 @@ pub(crate) struct Store {
     tags_unstorable: Vec<(String, String, u32)>,
     max_message_sizes: MaxMessageSizes,
     max_message_sizes_problem: Option<StoreError>,
+    /// Takes the directory's advisory lock (the host's `flock(2)`).
+    try_lock: TryLock,
     /// Makes the atomic write fail at this step (tests of the failure paths).
     fail_at_step_for_testing_only: Option<WriteStep>,
 }
+
+/// Tries once to take an exclusive advisory lock on an open file: `Ok(false)` while another
+/// open file holds it. The host provides it (`flock(LOCK_EX | LOCK_NB)`): std has no safe
+/// call for it before Rust 1.89, and this layer has no `unsafe`.
+pub type TryLock = fn(&File) -> io::Result<bool>;
 
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -277,7 +283,7 @@ impl fmt::Debug for Store {
 impl Store {
     /// Loads the files of `dir`. Never fails as a whole: problems with single files are in
     /// [`Store::problems`], and those files are then never written.
-    pub(crate) fn open(dir: &Path) -> Store {
+    pub fn open(dir: &Path, try_lock: TryLock) -> Store {
         fn slot<T>(dir: &Path, name: &str, data: T) -> Slot<T> {
             Slot {
                 path: dir.join(name),
@@ -296,6 +302,7 @@ impl Store {
             tags_unstorable: Vec::new(),
             max_message_sizes: MaxMessageSizes::default(),
             max_message_sizes_problem: None,
+            try_lock,
             fail_at_step_for_testing_only: None,
         };
         store.reload();
@@ -304,7 +311,7 @@ impl Store {
 
     /// Reads every file again (after the user repaired one, say). Pending changes are applied
     /// to what is read; files read successfully become writable again. Returns the problems.
-    pub(crate) fn reload(&mut self) -> Vec<&StoreError> {
+    pub fn reload(&mut self) -> Vec<&StoreError> {
         match self.read_keys() {
             Ok(disk) => {
                 self.keys.data = self.merge_keys(disk);
@@ -346,7 +353,7 @@ impl Store {
     }
 
     /// The files that could not be read (and are therefore not written).
-    pub(crate) fn problems(&self) -> Vec<&StoreError> {
+    pub fn problems(&self) -> Vec<&StoreError> {
         [
             &self.keys.blocked,
             &self.fingerprints.blocked,
@@ -360,19 +367,19 @@ impl Store {
 
     /// The purple user directory.
     #[allow(dead_code)] // used by tests
-    pub(crate) fn dir(&self) -> &Path {
+    pub fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// Whether some change has not been saved yet.
-    pub(crate) fn has_unsaved_changes(&self) -> bool {
+    pub fn has_unsaved_changes(&self) -> bool {
         !self.keys_pending.is_empty()
             || !self.fingerprints_pending.is_empty()
             || !self.tags_pending.is_empty()
     }
 
     /// Saves whatever has not been saved yet. Returns the first error (all files are tried).
-    pub(crate) fn flush(&mut self) -> Result<(), StoreError> {
+    pub fn flush(&mut self) -> Result<(), StoreError> {
         let keys = if self.keys_pending.is_empty() {
             Ok(())
         } else {
@@ -394,17 +401,17 @@ impl Store {
     // ---- keys ---------------------------------------------------------------------------
 
     /// Every key, in file order.
-    pub(crate) fn keys(&self) -> &[AccountKey] {
+    pub fn keys(&self) -> &[AccountKey] {
         &self.keys.data
     }
 
     /// The key of an account (libotr's choice when the file lists it twice: the last).
-    pub(crate) fn key_for(&self, account: &str, protocol: &str) -> Option<&AccountKey> {
+    pub fn key_for(&self, account: &str, protocol: &str) -> Option<&AccountKey> {
         find_key(&self.keys.data, account, protocol)
     }
 
     /// Sets an account's key (a new account, or a new key replacing the old) and saves.
-    pub(crate) fn add_key(&mut self, key: AccountKey) -> Result<(), StoreError> {
+    pub fn add_key(&mut self, key: AccountKey) -> Result<(), StoreError> {
         // libotr keeps names as C strings: a NUL would cut them.
         if key.account_name.contains('\0') {
             return Err(self.invalid(PRIVATE_KEY_FILE, "account"));
@@ -462,13 +469,13 @@ impl Store {
 
     // ---- fingerprints -------------------------------------------------------------------
 
-    pub(crate) fn fingerprints(&self) -> &FingerprintStore {
+    pub fn fingerprints(&self) -> &FingerprintStore {
         &self.fingerprints.data
     }
 
     /// Records a buddy's fingerprint (untrusted) if it is new, and saves. Returns whether it
     /// was new.
-    pub(crate) fn record_fingerprint(
+    pub fn record_fingerprint(
         &mut self,
         account: &str,
         protocol: &str,
@@ -480,7 +487,7 @@ impl Store {
     }
 
     /// Sets a fingerprint's trust (`""` = not verified; recorded if unknown) and saves.
-    pub(crate) fn set_trust(
+    pub fn set_trust(
         &mut self,
         account: &str,
         protocol: &str,
@@ -496,7 +503,7 @@ impl Store {
     }
 
     /// Forgets a buddy's fingerprint and saves. Returns whether it was known.
-    pub(crate) fn forget_fingerprint(
+    pub fn forget_fingerprint(
         &mut self,
         account: &str,
         protocol: &str,
@@ -547,11 +554,11 @@ impl Store {
     /// The account's instance tag, made and saved if it has none. The tag is always
     /// returned; the `Result` says whether it is saved (if not, it is kept in memory and
     /// saved with the next write).
-    pub(crate) fn instance_tag(
+    pub fn instance_tag(
         &mut self,
         account: &str,
         protocol: &str,
-        rng: &mut dyn rand_core::CryptoRng,
+        rng: &mut dyn rand_core::CryptoRngCore,
     ) -> (u32, Result<(), StoreError>) {
         if let Some(tag) = self.known_tag(account, protocol) {
             return (tag, Ok(()));
@@ -615,7 +622,7 @@ impl Store {
     /// anything was added. Returns whether it wrote.
     fn save_tags(
         &mut self,
-        new: Option<(&str, &str, &mut dyn rand_core::CryptoRng)>,
+        new: Option<(&str, &str, &mut dyn rand_core::CryptoRngCore)>,
     ) -> Result<bool, StoreError> {
         let (_lock, disk) = match self.lock_and_read_tags() {
             Ok(v) => v,
@@ -680,7 +687,7 @@ impl Store {
 
     /// The maximum message size for a protocol: `otr.max_message_size`, else pidgin-otr's
     /// built-in value, else `None` (do not fragment).
-    pub(crate) fn max_message_size(&self, protocol: &str) -> Option<usize> {
+    pub fn max_message_size(&self, protocol: &str) -> Option<usize> {
         self.max_message_sizes.lookup(protocol)
     }
 
@@ -694,7 +701,7 @@ impl Store {
     }
 
     fn lock(&self) -> Result<DirLock, StoreError> {
-        DirLock::acquire(&self.dir.join(LOCK_FILE))
+        DirLock::acquire(&self.dir.join(LOCK_FILE), self.try_lock)
     }
 
     fn write(&self, path: &Path, data: &[u8]) -> Result<(), StoreError> {
@@ -822,7 +829,7 @@ struct DirLock {
 }
 
 impl DirLock {
-    fn acquire(path: &Path) -> Result<DirLock, StoreError> {
+    fn acquire(path: &Path, try_lock: TryLock) -> Result<DirLock, StoreError> {
         let error = |e| StoreError::new(path, StoreErrorKind::Lock(e));
         let file = OpenOptions::new()
             .read(true)
@@ -834,7 +841,7 @@ impl DirLock {
             .map_err(error)?;
         let start = Instant::now();
         loop {
-            match try_lock_exclusive(&file) {
+            match try_lock(&file) {
                 Ok(true) => return Ok(DirLock { _file: file }),
                 Ok(false) if start.elapsed() < LOCK_WAIT => {
                     std::thread::sleep(Duration::from_millis(5));
@@ -851,21 +858,6 @@ impl DirLock {
     }
 }
 
-/// `flock(LOCK_EX | LOCK_NB)`: `Ok(false)` while another open file holds the lock.
-#[allow(unsafe_code)]
-fn try_lock_exclusive(file: &File) -> io::Result<bool> {
-    // SAFETY: flock only uses the descriptor number; `file` keeps it open for the call.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
-        return Ok(true);
-    }
-    let e = io::Error::last_os_error();
-    match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(false),
-        _ => Err(e),
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -875,12 +867,21 @@ mod tests {
     use rand_core::SeedableRng;
     use std::os::unix::fs::PermissionsExt;
     use std::process::Command;
-    use std::sync::{Arc, Barrier};
 
     const ALICE_KEY: &[u8] = include_bytes!("../../tests/fixtures/libotr/alice.private_key");
     const TWO_KEYS: &[u8] = include_bytes!("../../tests/fixtures/libotr/two-accounts.private_key");
     const J: &str = "prpl-jabber";
     const ME: &str = "me@example.org/Home";
+
+    /// Unit tests use one store at a time; the lock itself is tested with the host's
+    /// `flock` in tests/store_locking.rs.
+    fn no_lock(_: &File) -> io::Result<bool> {
+        Ok(true)
+    }
+
+    fn open_store(dir: &Path) -> Store {
+        Store::open(dir, no_lock)
+    }
 
     /// A scratch directory, removed on drop.
     struct TempDir(PathBuf);
@@ -942,7 +943,7 @@ mod tests {
     #[test]
     fn missing_files_are_empty_not_errors() {
         let dir = TempDir::new("missing");
-        let store = Store::open(dir.path());
+        let store = open_store(dir.path());
         assert!(store.problems().is_empty());
         assert!(store.keys().is_empty());
         assert_eq!(store.fingerprints().entries().count(), 0);
@@ -956,7 +957,7 @@ mod tests {
     fn everything_saved_is_read_back_with_mode_0600() {
         let dir = TempDir::new("roundtrip");
         let mut rng = ChaCha20Rng::seed_from_u64(1);
-        let mut store = Store::open(dir.path());
+        let mut store = open_store(dir.path());
         store
             .add_key(AccountKey::new(ME, J, fixture_key(0)))
             .unwrap();
@@ -983,7 +984,7 @@ mod tests {
         }
         assert!(temp_files(dir.path()).is_empty());
 
-        let again = Store::open(dir.path());
+        let again = open_store(dir.path());
         assert!(again.problems().is_empty());
         assert_eq!(
             again.key_for(ME, J).unwrap().fingerprint(),
@@ -1005,7 +1006,7 @@ mod tests {
     fn replacing_a_key_keeps_other_accounts() {
         let dir = TempDir::new("replace");
         fs::write(dir.file(PRIVATE_KEY_FILE), TWO_KEYS).unwrap();
-        let mut store = Store::open(dir.path());
+        let mut store = open_store(dir.path());
         assert_eq!(store.keys().len(), 2);
         store
             .add_key(AccountKey::new("dave@example.org/", J, fixture_key(0)))
@@ -1036,7 +1037,7 @@ mod tests {
         let path = dir.file(PRIVATE_KEY_FILE);
         let damaged = &TWO_KEYS[..TWO_KEYS.len() - 40];
         fs::write(&path, damaged).unwrap();
-        let mut store = Store::open(dir.path());
+        let mut store = open_store(dir.path());
         let problems = store.problems();
         assert_eq!(problems.len(), 1);
         let text = problems[0].to_string();
@@ -1070,7 +1071,7 @@ mod tests {
         let dir = TempDir::new("damaged-later");
         let path = dir.file(PRIVATE_KEY_FILE);
         fs::write(&path, ALICE_KEY).unwrap();
-        let mut store = Store::open(dir.path());
+        let mut store = open_store(dir.path());
         assert!(store.problems().is_empty());
         fs::write(&path, b"(privkeys (account (name x)))").unwrap();
         let err = store
@@ -1097,7 +1098,7 @@ mod tests {
     fn a_file_that_is_not_a_file_is_reported_and_left_alone() {
         let dir = TempDir::new("notafile");
         fs::create_dir(dir.file(FINGERPRINTS_FILE)).unwrap();
-        let mut store = Store::open(dir.path());
+        let mut store = open_store(dir.path());
         let problems = store.problems();
         assert_eq!(problems.len(), 1);
         assert!(problems[0].to_string().contains("not a regular file"));
@@ -1110,7 +1111,7 @@ mod tests {
     fn a_store_in_a_missing_or_bogus_directory_reports_every_save() {
         let dir = TempDir::new("nodir");
         let missing = dir.file("does-not-exist");
-        let mut store = Store::open(&missing);
+        let mut store = open_store(&missing);
         assert!(store.problems().is_empty());
         let err = store.record_fingerprint(ME, J, "b", &fp(1)).unwrap_err();
         assert!(matches!(err.kind, StoreErrorKind::Lock(_)), "{err}");
@@ -1120,7 +1121,7 @@ mod tests {
         // A regular file where the directory should be: nothing can be read.
         let file = dir.file("plain-file");
         fs::write(&file, b"x").unwrap();
-        let store = Store::open(&file);
+        let store = open_store(&file);
         assert_eq!(store.problems().len(), 4);
         assert_eq!(fs::read(&file).unwrap(), b"x");
     }
@@ -1135,7 +1136,7 @@ mod tests {
         ] {
             let dir = TempDir::new("fail");
             let path = dir.file(FINGERPRINTS_FILE);
-            let mut store = Store::open(dir.path());
+            let mut store = open_store(dir.path());
             store.record_fingerprint(ME, J, "old@x", &fp(1)).unwrap();
             let before = fs::read(&path).unwrap();
 
@@ -1164,7 +1165,7 @@ mod tests {
             store.fail_writes_at_for_testing_only(None);
             store.flush().unwrap();
             assert!(!store.has_unsaved_changes());
-            let back = Store::open(dir.path());
+            let back = open_store(dir.path());
             assert_eq!(
                 back.fingerprints().trust_of(ME, J, "new@x", &fp(2)),
                 Some("")
@@ -1179,7 +1180,7 @@ mod tests {
     #[test]
     fn a_failed_directory_sync_is_reported_and_saved_again() {
         let dir = TempDir::new("syncdir");
-        let mut store = Store::open(dir.path());
+        let mut store = open_store(dir.path());
         store.fail_writes_at_for_testing_only(Some(WriteStep::SyncDir));
         let err = store.record_fingerprint(ME, J, "b", &fp(1)).unwrap_err();
         assert!(
@@ -1189,7 +1190,7 @@ mod tests {
         assert!(store.has_unsaved_changes());
         store.fail_writes_at_for_testing_only(None);
         store.flush().unwrap();
-        let back = Store::open(dir.path());
+        let back = open_store(dir.path());
         assert_eq!(back.fingerprints().entries().count(), 1);
     }
 
@@ -1198,7 +1199,7 @@ mod tests {
         let dir = TempDir::new("fail-keys");
         let mut rng = ChaCha20Rng::seed_from_u64(2);
         fs::write(dir.file(PRIVATE_KEY_FILE), ALICE_KEY).unwrap();
-        let mut store = Store::open(dir.path());
+        let mut store = open_store(dir.path());
         store.fail_writes_at_for_testing_only(Some(WriteStep::Write));
         assert!(store
             .add_key(AccountKey::new(ME, J, fixture_key(1)))
@@ -1211,7 +1212,7 @@ mod tests {
         assert_eq!(store.instance_tag(ME, J, &mut rng).0, tag);
         store.fail_writes_at_for_testing_only(None);
         store.flush().unwrap();
-        let back = Store::open(dir.path());
+        let back = open_store(dir.path());
         assert_eq!(back.keys().len(), 2);
         let mut back = back;
         assert_eq!(back.instance_tag(ME, J, &mut rng).0, tag);
@@ -1224,7 +1225,7 @@ mod tests {
         let target = elsewhere.file("fps");
         fs::write(&target, b"").unwrap();
         std::os::unix::fs::symlink(&target, dir.file(FINGERPRINTS_FILE)).unwrap();
-        let mut store = Store::open(dir.path());
+        let mut store = open_store(dir.path());
         store.record_fingerprint(ME, J, "b", &fp(1)).unwrap();
         assert!(fs::symlink_metadata(dir.file(FINGERPRINTS_FILE))
             .unwrap()
@@ -1238,7 +1239,7 @@ mod tests {
     fn unstorable_values_are_refused() {
         let dir = TempDir::new("invalid");
         let mut rng = ChaCha20Rng::seed_from_u64(3);
-        let mut store = Store::open(dir.path());
+        let mut store = open_store(dir.path());
         let err = store.record_fingerprint(ME, J, "b\tc", &fp(1)).unwrap_err();
         assert!(matches!(err.kind, StoreErrorKind::Invalid(_)), "{err}");
         assert!(store.set_trust(ME, J, "b", &fp(1), "x\ny").is_err());
@@ -1265,7 +1266,7 @@ mod tests {
             b"prpl-jabber\t5000\nprpl-irc\t300\n",
         )
         .unwrap();
-        let store = Store::open(dir.path());
+        let store = open_store(dir.path());
         assert_eq!(store.max_message_size(J), Some(5000));
         assert_eq!(store.max_message_size("prpl-irc"), Some(300));
         assert_eq!(store.max_message_size("prpl-aim"), Some(2343));
@@ -1274,8 +1275,8 @@ mod tests {
     #[test]
     fn a_second_store_adopts_the_first_ones_instance_tag() {
         let dir = TempDir::new("tags");
-        let mut a = Store::open(dir.path());
-        let mut b = Store::open(dir.path());
+        let mut a = open_store(dir.path());
+        let mut b = open_store(dir.path());
         let mut rng_a = ChaCha20Rng::seed_from_u64(10);
         let mut rng_b = ChaCha20Rng::seed_from_u64(20);
         let (ta, ra) = a.instance_tag(ME, J, &mut rng_a);
@@ -1288,132 +1289,6 @@ mod tests {
         let back = InstanceTags::parse(&fs::read(dir.file(INSTANCE_TAGS_FILE)).unwrap());
         assert_eq!(back.get(ME, J), Some(ta));
         assert_eq!(back.get("other", J), Some(other));
-    }
-
-    #[test]
-    fn a_save_waits_for_the_lock() {
-        let dir = TempDir::new("lock");
-        let held = DirLock::acquire(&dir.file(LOCK_FILE)).unwrap();
-        let path = dir.path().to_path_buf();
-        let writer = std::thread::spawn(move || {
-            let mut store = Store::open(&path);
-            store.record_fingerprint(ME, J, "b", &fp(1)).unwrap();
-        });
-        std::thread::sleep(Duration::from_millis(300));
-        assert!(
-            !dir.file(FINGERPRINTS_FILE).exists(),
-            "wrote without the lock"
-        );
-        drop(held);
-        writer.join().unwrap();
-        assert!(dir.file(FINGERPRINTS_FILE).exists());
-    }
-
-    #[test]
-    fn concurrent_stores_in_threads_lose_nothing() {
-        const PER_THREAD: u32 = 25;
-        let dir = TempDir::new("threads");
-        let barrier = Arc::new(Barrier::new(2));
-        let workers: Vec<_> = (0..2u32)
-            .map(|t| {
-                let path = dir.path().to_path_buf();
-                let barrier = Arc::clone(&barrier);
-                std::thread::spawn(move || {
-                    let mut store = Store::open(&path);
-                    let mut rng = ChaCha20Rng::seed_from_u64(u64::from(t));
-                    barrier.wait();
-                    let account = format!("thread{t}@x/");
-                    store
-                        .add_key(AccountKey::new(&account, J, fixture_key(t as usize)))
-                        .unwrap();
-                    store.instance_tag(&account, J, &mut rng).1.unwrap();
-                    for i in 0..PER_THREAD {
-                        let buddy = format!("buddy{i}@x");
-                        store
-                            .record_fingerprint(&account, J, &buddy, &fp(t * 1000 + i))
-                            .unwrap();
-                        if i % 5 == 0 {
-                            store
-                                .set_trust(&account, J, &buddy, &fp(t * 1000 + i), "smp")
-                                .unwrap();
-                        }
-                    }
-                })
-            })
-            .collect();
-        for w in workers {
-            w.join().unwrap();
-        }
-        let store = Store::open(dir.path());
-        assert!(store.problems().is_empty());
-        assert_eq!(store.keys().len(), 2);
-        assert_eq!(
-            store.fingerprints().entries().count(),
-            2 * PER_THREAD as usize
-        );
-        let trusted = store
-            .fingerprints()
-            .entries()
-            .filter(|e| e.is_trusted())
-            .count();
-        assert_eq!(trusted, 2 * PER_THREAD.div_ceil(5) as usize);
-        let tags = InstanceTags::parse(&fs::read(dir.file(INSTANCE_TAGS_FILE)).unwrap());
-        assert_eq!(tags.entries().len(), 2);
-    }
-
-    const CHILD_DIR: &str = "PURPLE_OTR_STORE_TEST_CHILD_DIR";
-    const CHILD_ID: &str = "PURPLE_OTR_STORE_TEST_CHILD_ID";
-    const PER_CHILD: u32 = 20;
-
-    /// The body of the child processes of the test below; does nothing in a normal run.
-    #[test]
-    fn child_process_writer() {
-        let (Ok(dir), Ok(id)) = (std::env::var(CHILD_DIR), std::env::var(CHILD_ID)) else {
-            return;
-        };
-        let id: u32 = id.parse().unwrap();
-        let mut store = Store::open(Path::new(&dir));
-        let mut rng = ChaCha20Rng::seed_from_u64(u64::from(id) + 100);
-        let account = format!("process{id}@x/");
-        store.instance_tag(&account, J, &mut rng).1.unwrap();
-        for i in 0..PER_CHILD {
-            store
-                .record_fingerprint(&account, J, "shared-buddy@x", &fp(id * 1000 + i))
-                .unwrap();
-        }
-    }
-
-    #[test]
-    fn concurrent_processes_lose_nothing() {
-        let dir = TempDir::new("processes");
-        let exe = std::env::current_exe().unwrap();
-        // The test's name as libtest knows it: the module path without the crate name.
-        let module = module_path!();
-        let module = module.split_once("::").map_or(module, |(_, rest)| rest);
-        let name = format!("{module}::child_process_writer");
-        let children: Vec<_> = (0..3u32)
-            .map(|id| {
-                Command::new(&exe)
-                    .args([name.as_str(), "--exact", "--test-threads=1", "-q"])
-                    .env(CHILD_DIR, dir.path())
-                    .env(CHILD_ID, id.to_string())
-                    .stdout(std::process::Stdio::null())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        for mut c in children {
-            assert!(c.wait().unwrap().success());
-        }
-        let store = Store::open(dir.path());
-        let seen = store
-            .fingerprints()
-            .entries()
-            .filter(|e| e.username == "shared-buddy@x")
-            .count();
-        assert_eq!(seen, 3 * PER_CHILD as usize);
-        let tags = InstanceTags::parse(&fs::read(dir.file(INSTANCE_TAGS_FILE)).unwrap());
-        assert_eq!(tags.entries().len(), 3);
     }
 
     /// A 16 KiB tmpfs mounted for one test (needs root and permission to mount).
@@ -1461,7 +1336,7 @@ mod tests {
         };
         let dir = fs_.0.path();
         let path = dir.join(FINGERPRINTS_FILE);
-        let mut store = Store::open(dir);
+        let mut store = open_store(dir);
         for i in 0..10 {
             store
                 .record_fingerprint(ME, J, &format!("b{i}@x"), &fp(i))
@@ -1506,7 +1381,7 @@ mod tests {
         // Space again: everything pending is saved.
         fs::remove_file(dir.join("filler")).unwrap();
         store.flush().unwrap();
-        let saved = Store::open(dir).fingerprints().entries().count();
+        let saved = open_store(dir).fingerprints().entries().count();
         assert_eq!(saved, store.fingerprints().entries().count());
 
         // Read-only: refused, old file intact.
@@ -1520,7 +1395,7 @@ mod tests {
         fs_.remount("remount,rw");
         store.flush().unwrap();
         assert_eq!(
-            Store::open(dir)
+            open_store(dir)
                 .fingerprints()
                 .trust_of(ME, J, "late@x", &fp(999)),
             Some("")

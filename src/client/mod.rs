@@ -1,0 +1,27 @@
+//! The conversation logic between the engine and a chat client: safe Rust, no FFI, no
+//! libpurple. The adapter in `src/purple/` turns host signals into calls here and carries out
+//! the [`Effect`]s that come back; everything that decides what a user sees or what leaves
+//! the machine lives here, so it is tested without libpurple
+//! (`cargo test --no-default-features`).
+//!
+//! - [`conversations`]: [`Client`], every conversation and the one model of held messages.
+//! - [`store`]: pidgin-otr's key, fingerprint and instance-tag files, written atomically
+//!   under a lock.
+//! - [`wording`]: every sentence a user reads.
+//! - [`markup`]: escaping for libpurple's conversation markup.
+//! - [`trust`]: the trust levels `otr.fingerprints` records.
+#![forbid(unsafe_code)]
+
+pub mod conversations;
+pub mod markup;
+pub mod store;
+pub mod trust;
+pub mod wording;
+
+pub use conversations::{
+    default_max_message_size, AccountId, Arrived, Client, ConvKey, ConvSettings, Effect, Level,
+    Sent,
+};
+
+#[cfg(test)]
+mod tests;

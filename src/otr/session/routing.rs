@@ -1,0 +1,123 @@
+//! An incoming data message: opened with the instance's keys, its text shown, its TLVs
+//! routed (disconnect, SMP, extra symmetric key), replies and heartbeats sent.
+
+use zeroize::Zeroizing;
+
+use crate::otr::data;
+use crate::otr::events::{Event, Redacted};
+use crate::otr::smp::Smp;
+use crate::otr::wire::envelope;
+use crate::otr::wire::messages::{DataMessage, Header, IGNORE_UNREADABLE};
+use crate::otr::wire::tlv;
+
+use super::{Env, MsgState, Outcome, Received, Session, Slot, ERROR_UNREADABLE};
+
+impl Session {
+    /// A data message from the instance in `slot`: opened, then its text shown and its TLVs
+    /// routed (disconnect, SMP, extra symmetric key).
+    pub(super) fn receive_data(
+        &mut self,
+        env: &mut Env<'_>,
+        slot: Slot,
+        header: &Header,
+        data: &DataMessage,
+        out: &mut Outcome,
+    ) {
+        let ignorable = data.flags & IGNORE_UNREADABLE != 0;
+        let other_private = self
+            .slots()
+            .any(|s| s != slot && matches!(self.inst_ref(s).msg, MsgState::Encrypted(_)));
+        let inst = self.inst(slot);
+        let tag = inst.tag;
+        let MsgState::Encrypted(p) = &mut inst.msg else {
+            // libotr sends no error here: the message may be for another v2 instance.
+            if !ignorable {
+                out.events.push(if other_private {
+                    Event::ForOtherInstance
+                } else {
+                    Event::NotInPrivate
+                });
+            }
+            return;
+        };
+        let opened = if p.version == header.version {
+            data::open(&mut p.ratchet, env.rng, header, data).ok()
+        } else {
+            None
+        };
+        let Some(opened) = opened else {
+            if !ignorable {
+                out.events.push(Event::Unreadable { instance: tag });
+                out.to_send.push(envelope::error_message(ERROR_UNREADABLE));
+            }
+            return;
+        };
+        let last_sent = p.last_sent;
+        let fingerprint = p.fingerprint;
+        let (text, tlvs) = tlv::split_plaintext(&opened.plaintext);
+        let mut text = Zeroizing::new(text);
+        let mut replies = Vec::new();
+        let mut finished = false;
+        for t in &tlvs {
+            match t.kind {
+                tlv::DISCONNECTED => finished = true,
+                tlv::SMP1 | tlv::SMP1Q | tlv::SMP2 | tlv::SMP3 | tlv::SMP4 | tlv::SMP_ABORT => {
+                    let outcome = inst.smp.handle(env.rng, t);
+                    replies.extend(outcome.reply);
+                    if let Some(event) = outcome.event {
+                        out.events.push(Event::Smp {
+                            instance: tag,
+                            fingerprint,
+                            event,
+                            trust: outcome.trust,
+                            we_initiated: outcome.we_initiated,
+                            question: outcome.question,
+                        });
+                    }
+                }
+                tlv::SYMKEY => {
+                    if let (Some(usage), Some(usage_data)) = (t.value.get(..4), t.value.get(4..)) {
+                        let mut u = [0u8; 4];
+                        u.copy_from_slice(usage);
+                        out.events.push(Event::SymmetricKey {
+                            instance: tag,
+                            usage: u32::from_be_bytes(u),
+                            usage_data: Redacted(usage_data.to_vec()),
+                            key: Redacted(*opened.extra_key),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !replies.is_empty() {
+            // An SMP reply can only fail to go out if we are no longer private.
+            let _ = self.send_tlvs(slot, env.now, &replies, out);
+        }
+        if text.is_empty() {
+            out.events.push(Event::HeartbeatReceived);
+        } else {
+            out.display = Some(Received {
+                // Valid UTF-8 (nearly always) moves into the event without another copy.
+                text: Redacted(match String::from_utf8(std::mem::take(&mut *text)) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let bytes = Zeroizing::new(e.into_bytes());
+                        String::from_utf8_lossy(&bytes).into_owned()
+                    }
+                }),
+                encrypted: true,
+                instance: tag,
+            });
+            if !finished {
+                self.heartbeat_if_due(slot, last_sent, env.now, out);
+            }
+        }
+        if finished {
+            let inst = self.inst(slot);
+            inst.msg = MsgState::Finished;
+            inst.smp = Smp::new();
+            out.events.push(Event::PeerEnded { instance: tag });
+        }
+    }
+}
