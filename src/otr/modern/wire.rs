@@ -62,12 +62,13 @@ pub struct Announce {
 }
 
 impl Announce {
-    /// The TLV value.
+    /// The TLV value. At most the first 16 suites are written (what `decode` accepts).
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(1 + self.suites.len() + 32);
-        // `decode` guarantees 1..=16; a locally built value is checked by the tests.
-        w.byte(u8::try_from(self.suites.len()).unwrap_or(u8::MAX));
-        w.bytes(&self.suites).bytes(&self.identity);
+        let suites = self.suites.get(..16).unwrap_or(&self.suites);
+        let mut w = Writer::with_capacity(1 + suites.len() + 32);
+        // At most 16, so the count fits a byte.
+        w.byte(u8::try_from(suites.len()).unwrap_or(16));
+        w.bytes(suites).bytes(&self.identity);
         w.into_vec()
     }
 
@@ -616,6 +617,13 @@ mod tests {
         long.push(0);
         assert_eq!(Announce::decode(&long), Err(DecodeError::TrailingBytes));
         assert!(Announce::decode(&v[..33]).is_err());
+        // More than 16 suites: the first 16 are announced.
+        let many = Announce {
+            suites: (1..=20).collect(),
+            identity: [7; 32],
+        };
+        let back = Announce::decode(&many.encode()).unwrap();
+        assert_eq!(back.suites, (1..=16).collect::<Vec<u8>>());
     }
 
     const SUITE_V1_FOR_TESTS: u8 = super::super::SUITE_V1;
