@@ -24,6 +24,18 @@ pub mod wire;
 #[cfg(test)]
 mod kat;
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn exactly_one_side_initiates() {
+        for (a, b) in [(0x100u32, 0x200u32), (0xffff_ffff, 0x100), (0x1234, 0x1235)] {
+            assert_eq!(super::we_initiate(a, b), Some(a < b));
+            assert_eq!(super::we_initiate(b, a), Some(b < a));
+        }
+        assert_eq!(super::we_initiate(0x500, 0x500), None);
+    }
+}
+
 use core::fmt;
 
 use super::wire::DecodeError;
@@ -78,6 +90,17 @@ impl fmt::Debug for V3Binding {
                 &prims::hex(&self.responder_fingerprint),
             )
             .finish()
+    }
+}
+
+/// Whether this side starts the modern handshake once both announcements were exchanged
+/// (docs/modern-suite.md §5.3): the side with the numerically smaller v3 instance tag. `None`
+/// when the tags are equal (impossible between two instances): nobody starts, v3 stays.
+pub fn we_initiate(our_instance_tag: u32, their_instance_tag: u32) -> Option<bool> {
+    match our_instance_tag.cmp(&their_instance_tag) {
+        core::cmp::Ordering::Less => Some(true),
+        core::cmp::Ordering::Greater => Some(false),
+        core::cmp::Ordering::Equal => None,
     }
 }
 
