@@ -16,6 +16,7 @@ pub mod events;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;
 pub mod keys;
+pub mod modern;
 pub mod policy;
 pub mod session;
 #[cfg(test)]
