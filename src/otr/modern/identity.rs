@@ -269,7 +269,7 @@ mod tests {
     fn fingerprint_is_sha256_of_label_and_key() {
         // RFC 7748 §6.1's Alice as the identity.
         let mut k = [0u8; 32];
-        k.copy_from_slice(&crate::otr::modern::kat::unhex(
+        k.copy_from_slice(&crate::otr::test_util::unhex(
             "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
         ));
         let id = IdentityKey::from_secret_bytes(&k);

@@ -15,18 +15,10 @@ use super::prims::{self, kem_encapsulate, KemDecapsulationKey, KEM_EK_LEN};
 use super::ratchet::Ratchet;
 use super::wire::{Instances, ModernMessage};
 use super::V3Binding;
+use crate::otr::test_util::unhex;
 
 const ACVP: &str = include_str!("testdata/mlkem768_acvp.txt");
 const KAT: &str = include_str!("testdata/kat_v1.txt");
-
-pub(crate) fn unhex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    assert!(s.len() % 2 == 0, "odd hex");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 fn arr<const N: usize>(s: &str) -> [u8; N] {
     unhex(s).try_into().unwrap()
