@@ -26,7 +26,7 @@ use purple_otr::otr::smp::{Smp, SmpContext, SmpEvent, SmpState};
 use purple_otr::otr::wire::envelope::{self, classify, Incoming};
 use purple_otr::otr::wire::messages::{
     DataMessage, DhCommit, DhKey, EncodedMessage, Header, Message, ProtocolVersion, DATA,
-    IGNORE_UNREADABLE,
+    IGNORE_UNREADABLE, REVEAL_SIGNATURE,
 };
 use purple_otr::otr::wire::tlv::{self, Tlv};
 use purple_otr::otr::wire::writer::Writer;
@@ -446,7 +446,7 @@ fn lengths_inside_data_and_mpi_fields_that_lie() {
         // Data: the next-DH MPI, then the ciphertext, then the old MAC keys lie.
         for field in 0..3 {
             let mut w = Writer::new();
-            header(&mut w, DATA);
+            header(&mut w, DATA.0);
             w.byte(0).int(1).int(1);
             if field == 0 {
                 w.int(lie).bytes(&[2; 10]);
@@ -466,7 +466,7 @@ fn lengths_inside_data_and_mpi_fields_that_lie() {
             assert!(out.display.is_none());
             assert_eq!(
                 sends_error(&out),
-                bytes[2] == DATA,
+                bytes[2] == DATA.0,
                 "{what}: only an unparseable data message gets an error"
             );
         }
@@ -1254,7 +1254,7 @@ fn every_ake_message_in_every_state() {
             let answer: Vec<u8> = out
                 .to_send
                 .iter()
-                .map(|m| decode(m).message.message_type())
+                .map(|m| decode(m).message.message_type().0)
                 .collect();
             // Spec: a commit is always answered (DH-Key, or our own commit if it wins the
             // collision), a DH-Key answers our outstanding commit; the others are ignored
@@ -1331,8 +1331,8 @@ fn the_same_dh_key_again_in_awaiting_sig_gets_the_reveal_signature_again() {
     p.in_flight.clear(); // the Reveal Signature is lost
     let again = bob_receives(&mut p, &dh_key).to_send;
     assert_eq!(again.len(), 1);
-    assert_eq!(decode(&again[0]).message.message_type(), 0x11);
-    assert_eq!(decode(&first[0]).message.message_type(), 0x11);
+    assert_eq!(decode(&again[0]).message.message_type(), REVEAL_SIGNATURE);
+    assert_eq!(decode(&first[0]).message.message_type(), REVEAL_SIGNATURE);
     p.in_flight.push_back((Who::Alice, again[0].clone()));
     p.run();
     assert!(p.both_private());

@@ -736,8 +736,8 @@ pub fn smp_tlv(data: &[u8]) {
     let (mut smp, mut rng) = smp_in_state(selector & 7, question, same);
     let transcript = smp_transcript(question, same);
     for t in tlv::parse_tlvs(rest).into_iter().take(32) {
-        let t = if t.kind & 0xff00 == GENUINE_TLV {
-            let mut genuine = transcript[usize::from(t.kind & 3)].clone();
+        let t = if t.kind.0 & 0xff00 == GENUINE_TLV {
+            let mut genuine = transcript[usize::from(t.kind.0 & 3)].clone();
             if let [o0, o1, xor @ ..] = t.value.as_slice() {
                 let offset = usize::from(u16::from_be_bytes([*o0, *o1]));
                 for (b, x) in genuine.value.iter_mut().skip(offset).zip(xor) {
@@ -776,7 +776,7 @@ pub fn smp_tlv(data: &[u8]) {
     }
 }
 
-fn tlv_is_smp(kind: u16) -> bool {
+fn tlv_is_smp(kind: tlv::TlvType) -> bool {
     matches!(
         kind,
         tlv::SMP1 | tlv::SMP2 | tlv::SMP3 | tlv::SMP4 | tlv::SMP_ABORT | tlv::SMP1Q
@@ -949,9 +949,9 @@ pub mod seeds {
                 out.push(s);
                 let mut s = vec![smp_selector(stage, question, same)];
                 for t in smp_transcript(question, same) {
-                    s.extend(raw_tlv(t.kind, &t.value));
+                    s.extend(raw_tlv(t.kind.0, &t.value));
                 }
-                s.extend(raw_tlv(tlv::SMP_ABORT, &[]));
+                s.extend(raw_tlv(tlv::SMP_ABORT.0, &[]));
                 out.push(s);
             }
         }
@@ -959,7 +959,11 @@ pub mod seeds {
     }
 
     fn raw_tlv(kind: u16, value: &[u8]) -> Vec<u8> {
-        tlv::try_join_plaintext(b"", &[Tlv::new(kind, value.to_vec()).unwrap()]).unwrap()[1..]
+        tlv::try_join_plaintext(
+            b"",
+            &[Tlv::new(tlv::TlvType(kind), value.to_vec()).unwrap()],
+        )
+        .unwrap()[1..]
             .to_vec()
     }
 

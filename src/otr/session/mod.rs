@@ -743,7 +743,7 @@ impl Session {
                 out.events.push(Event::Malformed);
                 // An unparseable data message in a private conversation gets an error, as in
                 // libotr; a broken AKE message is just ignored.
-                let is_data = bytes.get(2) == Some(&DATA);
+                let is_data = bytes.get(2) == Some(&DATA.0);
                 let ignorable = peek_data_flags(bytes).is_some_and(|f| f & IGNORE_UNREADABLE != 0);
                 if is_data
                     && !ignorable

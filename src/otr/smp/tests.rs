@@ -388,7 +388,7 @@ fn every_message_in_every_wrong_state_is_an_error() {
         ("expect4", t.alice_expect4.clone()),
     ];
     let messages = [&t.smp1, &smp1q, &t.smp2, &t.smp3, &t.smp4];
-    let accepts = |state: &str, kind: u16| match state {
+    let accepts = |state: &str, kind: tlv::TlvType| match state {
         "idle" | "awaiting secret" => kind == tlv::SMP1 || kind == tlv::SMP1Q,
         "expect2" => kind == tlv::SMP2,
         "expect3" => kind == tlv::SMP3,
@@ -413,7 +413,13 @@ fn every_message_in_every_wrong_state_is_an_error() {
         assert_eq!(out.reply, None);
         assert!(!smp.is_in_progress());
         // TLVs that are not SMP's leave the state alone.
-        for kind in [tlv::PADDING, tlv::DISCONNECTED, tlv::SYMKEY, 9, 0xffff] {
+        for kind in [
+            tlv::PADDING,
+            tlv::DISCONNECTED,
+            tlv::SYMKEY,
+            tlv::TlvType(9),
+            tlv::TlvType(0xffff),
+        ] {
             let mut smp = state.clone();
             let out = smp.handle(
                 &mut r,

@@ -501,7 +501,7 @@ mod tests {
     fn encode_classify_round_trip() {
         for len in [3usize, 4, 5, 6, 100, 1000] {
             let mut bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
-            bytes[..3].copy_from_slice(&[0, 3, DATA]);
+            bytes[..3].copy_from_slice(&[0, 3, DATA.0]);
             let text = encode(&bytes);
             assert!(text.starts_with("?OTR:AAMD") && text.ends_with('.'));
             assert_eq!(encoded(&text), bytes, "len {len}");

@@ -6,20 +6,71 @@
 //! exactly as received so that re-encoding a decoded message reproduces the peer's bytes
 //! (the data-message MAC is computed over them).
 
+use core::fmt;
+
 use super::reader::Reader;
 use super::writer::Writer;
 use super::DecodeError;
 
+/// A message-type byte (spec "Encoded messages"): the five OTR v2/v3 types as named
+/// constants; any other value is still a `MessageType` and prints as its number, so an
+/// unknown type can be reported without a lookup table (rustls's protocol numbers).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageType(pub u8);
+
+impl MessageType {
+    /// D-H Commit.
+    pub const DH_COMMIT: Self = Self(0x02);
+    /// Data.
+    pub const DATA: Self = Self(0x03);
+    /// D-H Key.
+    pub const DH_KEY: Self = Self(0x0a);
+    /// Reveal Signature.
+    pub const REVEAL_SIGNATURE: Self = Self(0x11);
+    /// Signature.
+    pub const SIGNATURE: Self = Self(0x12);
+
+    /// The spec's name of a known type.
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self {
+            Self::DH_COMMIT => "DH_COMMIT",
+            Self::DATA => "DATA",
+            Self::DH_KEY => "DH_KEY",
+            Self::REVEAL_SIGNATURE => "REVEAL_SIGNATURE",
+            Self::SIGNATURE => "SIGNATURE",
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Debug for MessageType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => f.write_str(name),
+            None => write!(f, "MessageType(0x{:02x})", self.0),
+        }
+    }
+}
+
+impl fmt::Display for MessageType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => f.write_str(name),
+            None => write!(f, "0x{:02x}", self.0),
+        }
+    }
+}
+
 /// D-H Commit message type.
-pub const DH_COMMIT: u8 = 0x02;
+pub const DH_COMMIT: MessageType = MessageType::DH_COMMIT;
 /// Data message type.
-pub const DATA: u8 = 0x03;
+pub const DATA: MessageType = MessageType::DATA;
 /// D-H Key message type.
-pub const DH_KEY: u8 = 0x0a;
+pub const DH_KEY: MessageType = MessageType::DH_KEY;
 /// Reveal Signature message type.
-pub const REVEAL_SIGNATURE: u8 = 0x11;
+pub const REVEAL_SIGNATURE: MessageType = MessageType::REVEAL_SIGNATURE;
 /// Signature message type.
-pub const SIGNATURE: u8 = 0x12;
+pub const SIGNATURE: MessageType = MessageType::SIGNATURE;
 
 /// Data-message flag: a receiver that cannot decrypt the message stays silent.
 pub const IGNORE_UNREADABLE: u8 = 0x01;
@@ -75,8 +126,8 @@ impl ProtocolVersion {
 pub struct Header {
     /// Protocol version.
     pub version: ProtocolVersion,
-    /// One of the message-type constants of this module.
-    pub message_type: u8,
+    /// One of the message types of this module.
+    pub message_type: MessageType,
     /// v3: the sender's instance tag. v2: 0 (not on the wire).
     pub sender_instance: u32,
     /// v3: the intended receiver's instance tag (0 = not yet known). v2: 0.
@@ -90,7 +141,7 @@ impl Header {
         let raw_version = r.short()?;
         let version =
             ProtocolVersion::from_u16(raw_version).ok_or(DecodeError::BadVersion(raw_version))?;
-        let message_type = r.byte()?;
+        let message_type = MessageType(r.byte()?);
         if !matches!(
             message_type,
             DH_COMMIT | DATA | DH_KEY | REVEAL_SIGNATURE | SIGNATURE
@@ -117,7 +168,7 @@ impl Header {
 
     /// Write the header; for v2 the instance tags are not written.
     pub fn encode(&self, w: &mut Writer) {
-        w.short(self.version.as_u16()).byte(self.message_type);
+        w.short(self.version.as_u16()).byte(self.message_type.0);
         if self.version == ProtocolVersion::V3 {
             w.int(self.sender_instance).int(self.receiver_instance);
         }
@@ -292,7 +343,7 @@ pub enum Message {
 
 impl Message {
     /// The message-type byte for this body.
-    pub fn message_type(&self) -> u8 {
+    pub fn message_type(&self) -> MessageType {
         match self {
             Self::DhCommit(_) => DH_COMMIT,
             Self::DhKey(_) => DH_KEY,
@@ -463,7 +514,7 @@ mod tests {
             assert_eq!(back.encode(), bytes);
             // Header layout: version, type, and for v3 the two tags.
             assert_eq!(&bytes[..2], &m.header.version.as_u16().to_be_bytes());
-            assert_eq!(bytes[2], m.message.message_type());
+            assert_eq!(bytes[2], m.message.message_type().0);
             if m.header.version == ProtocolVersion::V3 {
                 assert_eq!(&bytes[3..7], &m.header.sender_instance.to_be_bytes());
                 assert_eq!(&bytes[7..11], &m.header.receiver_instance.to_be_bytes());
@@ -483,7 +534,7 @@ mod tests {
             2,
             Message::DhKey(DhKey { gy: vec![2] }),
         );
-        assert_eq!(m.encode(), vec![0, 2, DH_KEY, 0, 0, 0, 1, 2]);
+        assert_eq!(m.encode(), vec![0, 2, DH_KEY.0, 0, 0, 0, 1, 2]);
         let m = EncodedMessage::new(
             ProtocolVersion::V3,
             0x101,
@@ -492,7 +543,7 @@ mod tests {
         );
         assert_eq!(
             m.encode(),
-            vec![0, 3, DH_KEY, 0, 0, 1, 1, 0, 0, 1, 2, 0, 0, 0, 1, 2]
+            vec![0, 3, DH_KEY.0, 0, 0, 1, 1, 0, 0, 1, 2, 0, 0, 0, 1, 2]
         );
     }
 
@@ -504,7 +555,7 @@ mod tests {
                 let err = EncodedMessage::decode(&bytes[..cut]).unwrap_err();
                 assert!(
                     matches!(err, DecodeError::Truncated | DecodeError::LengthTooLarge),
-                    "type {:#x} cut {cut}: {err:?}",
+                    "type {} cut {cut}: {err:?}",
                     m.header.message_type
                 );
             }
@@ -527,7 +578,7 @@ mod tests {
     fn bad_version_and_type() {
         for v in [0u16, 1, 4, 0x0300, u16::MAX] {
             let mut bytes = v.to_be_bytes().to_vec();
-            bytes.extend_from_slice(&[DATA, 0, 0, 0, 0]);
+            bytes.extend_from_slice(&[DATA.0, 0, 0, 0, 0]);
             assert_eq!(
                 EncodedMessage::decode(&bytes),
                 Err(DecodeError::BadVersion(v))
@@ -536,11 +587,11 @@ mod tests {
         for t in [0u8, 1, 4, 0x0b, 0x10, 0x13, 0xff] {
             assert_eq!(
                 EncodedMessage::decode(&[0, 3, t, 0, 0, 1, 0, 0, 0, 1, 0]),
-                Err(DecodeError::BadMessageType(t))
+                Err(DecodeError::BadMessageType(MessageType(t)))
             );
             assert_eq!(
                 EncodedMessage::decode(&[0, 2, t]),
-                Err(DecodeError::BadMessageType(t))
+                Err(DecodeError::BadMessageType(MessageType(t)))
             );
         }
         assert_eq!(EncodedMessage::decode(&[]), Err(DecodeError::Truncated));
@@ -550,7 +601,7 @@ mod tests {
     fn lengths_near_2_pow_32_are_rejected() {
         // A DH-Key whose MPI claims huge lengths: no allocation, just an error.
         for len in [0x8000_0000u32, 0xffff_fff0, 0xffff_fffc, u32::MAX] {
-            let mut bytes = vec![0, 3, DH_KEY, 0, 0, 1, 0, 0, 0, 0, 0];
+            let mut bytes = vec![0, 3, DH_KEY.0, 0, 0, 1, 0, 0, 0, 0, 0];
             bytes.extend_from_slice(&len.to_be_bytes());
             bytes.extend_from_slice(&[1, 2, 3]);
             assert_eq!(
@@ -765,21 +816,37 @@ AAAEAAAAHwNiIi5Ms+4PsY/L2ipkTtquknfx6HodLvk3RAAAAAA==.";
     }
 
     #[test]
+    fn message_types_print_by_name_and_unknown_ones_by_number() {
+        assert_eq!(format!("{DATA:?} {DH_COMMIT}"), "DATA DH_COMMIT");
+        assert_eq!(format!("{:?}", MessageType(0x42)), "MessageType(0x42)");
+        assert_eq!(
+            DecodeError::BadMessageType(MessageType(0x42)).to_string(),
+            "unknown message type 0x42"
+        );
+        assert_eq!(MessageType(0x0a), DH_KEY);
+        assert_eq!(MessageType(0x0a).name(), Some("DH_KEY"));
+        assert_eq!(MessageType(0x42).name(), None);
+    }
+
+    #[test]
     fn peek_flags_on_malformed_data_messages() {
         assert_eq!(
-            peek_data_flags(&[0, 3, DATA, 0, 0, 1, 0, 0, 0, 1, 0, IGNORE_UNREADABLE]),
+            peek_data_flags(&[0, 3, DATA.0, 0, 0, 1, 0, 0, 0, 1, 0, IGNORE_UNREADABLE]),
             Some(1)
         );
         assert_eq!(
-            peek_data_flags(&[0, 2, DATA, IGNORE_UNREADABLE, 0xff]),
+            peek_data_flags(&[0, 2, DATA.0, IGNORE_UNREADABLE, 0xff]),
             Some(1)
         );
-        assert_eq!(peek_data_flags(&[0, 3, DATA, 0, 0, 1, 0, 0, 0, 1, 0]), None);
         assert_eq!(
-            peek_data_flags(&[0, 3, DH_KEY, 0, 0, 1, 0, 0, 0, 1, 0, 1]),
+            peek_data_flags(&[0, 3, DATA.0, 0, 0, 1, 0, 0, 0, 1, 0]),
             None
         );
-        assert_eq!(peek_data_flags(&[0, 1, DATA, 1]), None);
+        assert_eq!(
+            peek_data_flags(&[0, 3, DH_KEY.0, 0, 0, 1, 0, 0, 0, 1, 0, 1]),
+            None
+        );
+        assert_eq!(peek_data_flags(&[0, 1, DATA.0, 1]), None);
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub enum DecodeError {
     /// A protocol version we do not speak (v1 included).
     BadVersion(u16),
     /// A message type not defined for the version.
-    BadMessageType(u8),
+    BadMessageType(messages::MessageType),
     /// The `?OTR:` envelope's base64 could not be decoded.
     BadBase64,
     /// An instance tag that is structurally impossible where it appears.
@@ -43,7 +43,7 @@ impl fmt::Display for DecodeError {
             Self::TrailingBytes => f.write_str("trailing bytes after message"),
             Self::LengthTooLarge => f.write_str("length field exceeds remaining bytes"),
             Self::BadVersion(v) => write!(f, "unsupported protocol version {v}"),
-            Self::BadMessageType(t) => write!(f, "unknown message type 0x{t:02x}"),
+            Self::BadMessageType(t) => write!(f, "unknown message type {t}"),
             Self::BadBase64 => f.write_str("invalid base64 payload"),
             Self::BadInstanceTag => f.write_str("invalid instance tag"),
             Self::BadValue => f.write_str("unsupported field value"),

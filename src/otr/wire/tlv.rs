@@ -3,24 +3,84 @@
 //! Plaintext = human-readable message, optionally a NUL and zero or more
 //! `type (SHORT) | length (SHORT) | value` records without padding.
 
+/// A TLV record type (spec "Data Message"): the known types as named constants; any other
+/// value is still a `TlvType`, kept and printed as its number (callers ignore it).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TlvType(pub u16);
+
+impl TlvType {
+    /// Padding; ignored.
+    pub const PADDING: Self = Self(0);
+    /// The peer closed its private connection.
+    pub const DISCONNECTED: Self = Self(1);
+    /// SMP message 1.
+    pub const SMP1: Self = Self(2);
+    /// SMP message 2.
+    pub const SMP2: Self = Self(3);
+    /// SMP message 3.
+    pub const SMP3: Self = Self(4);
+    /// SMP message 4.
+    pub const SMP4: Self = Self(5);
+    /// SMP abort.
+    pub const SMP_ABORT: Self = Self(6);
+    /// SMP message 1 with a NUL-terminated question in front.
+    pub const SMP1Q: Self = Self(7);
+    /// Use of the extra symmetric key.
+    pub const SYMKEY: Self = Self(8);
+
+    /// The spec's name of a known type.
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self {
+            Self::PADDING => "PADDING",
+            Self::DISCONNECTED => "DISCONNECTED",
+            Self::SMP1 => "SMP1",
+            Self::SMP2 => "SMP2",
+            Self::SMP3 => "SMP3",
+            Self::SMP4 => "SMP4",
+            Self::SMP_ABORT => "SMP_ABORT",
+            Self::SMP1Q => "SMP1Q",
+            Self::SYMKEY => "SYMKEY",
+            _ => return None,
+        })
+    }
+}
+
+impl core::fmt::Debug for TlvType {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.name() {
+            Some(name) => f.write_str(name),
+            None => write!(f, "TlvType({})", self.0),
+        }
+    }
+}
+
+impl core::fmt::Display for TlvType {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.name() {
+            Some(name) => f.write_str(name),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
 /// Padding; ignored.
-pub const PADDING: u16 = 0;
+pub const PADDING: TlvType = TlvType::PADDING;
 /// The peer closed its private connection.
-pub const DISCONNECTED: u16 = 1;
+pub const DISCONNECTED: TlvType = TlvType::DISCONNECTED;
 /// SMP message 1.
-pub const SMP1: u16 = 2;
+pub const SMP1: TlvType = TlvType::SMP1;
 /// SMP message 2.
-pub const SMP2: u16 = 3;
+pub const SMP2: TlvType = TlvType::SMP2;
 /// SMP message 3.
-pub const SMP3: u16 = 4;
+pub const SMP3: TlvType = TlvType::SMP3;
 /// SMP message 4.
-pub const SMP4: u16 = 5;
+pub const SMP4: TlvType = TlvType::SMP4;
 /// SMP abort.
-pub const SMP_ABORT: u16 = 6;
+pub const SMP_ABORT: TlvType = TlvType::SMP_ABORT;
 /// SMP message 1 with a NUL-terminated question in front.
-pub const SMP1Q: u16 = 7;
+pub const SMP1Q: TlvType = TlvType::SMP1Q;
 /// Use of the extra symmetric key.
-pub const SYMKEY: u16 = 8;
+pub const SYMKEY: TlvType = TlvType::SYMKEY;
 
 /// Largest value a TLV can carry: its length field is a SHORT.
 pub const MAX_VALUE_LEN: usize = u16::MAX as usize;
@@ -30,19 +90,19 @@ pub const MAX_VALUE_LEN: usize = u16::MAX as usize;
 pub struct Tlv {
     /// Record type (see the constants in this module; unknown types are kept, callers ignore
     /// them).
-    pub kind: u16,
+    pub kind: TlvType,
     /// Record value, at most [`MAX_VALUE_LEN`] bytes to be serialisable.
     pub value: Vec<u8>,
 }
 
 impl Tlv {
     /// A record; `None` if `value` is too long for the SHORT length field.
-    pub fn new(kind: u16, value: Vec<u8>) -> Option<Self> {
+    pub fn new(kind: TlvType, value: Vec<u8>) -> Option<Self> {
         (value.len() <= MAX_VALUE_LEN).then_some(Self { kind, value })
     }
 
     /// A record with an empty value (DISCONNECTED, SMP_ABORT).
-    pub fn empty(kind: u16) -> Self {
+    pub fn empty(kind: TlvType) -> Self {
         Self {
             kind,
             value: Vec::new(),
@@ -52,7 +112,7 @@ impl Tlv {
     /// Serialise onto `out`; `Err` if the value is too long.
     fn write_to(&self, out: &mut Vec<u8>) -> Result<(), TlvTooLong> {
         let len = u16::try_from(self.value.len()).map_err(|_| TlvTooLong)?;
-        out.extend_from_slice(&self.kind.to_be_bytes());
+        out.extend_from_slice(&self.kind.0.to_be_bytes());
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(&self.value);
         Ok(())
@@ -77,7 +137,7 @@ impl std::error::Error for TlvTooLong {}
 pub fn parse_tlvs(mut bytes: &[u8]) -> Vec<Tlv> {
     let mut out = Vec::new();
     while let [t0, t1, l0, l1, rest @ ..] = bytes {
-        let kind = u16::from_be_bytes([*t0, *t1]);
+        let kind = TlvType(u16::from_be_bytes([*t0, *t1]));
         let len = usize::from(u16::from_be_bytes([*l0, *l1]));
         let Some((value, tail)) = rest.split_at_checked(len) else {
             break;
@@ -181,11 +241,21 @@ mod tests {
                     value: b"abcdef".to_vec()
                 },
                 Tlv {
-                    kind: 0x1234,
+                    kind: TlvType(0x1234),
                     value: b"z".to_vec()
                 },
             ]
         );
+    }
+
+    #[test]
+    fn tlv_types_print_by_name_and_unknown_ones_by_number() {
+        assert_eq!(format!("{SMP1Q:?} {DISCONNECTED}"), "SMP1Q DISCONNECTED");
+        assert_eq!(format!("{:?} {}", TlvType(9), TlvType(9)), "TlvType(9) 9");
+        assert_eq!(TlvType(8), SYMKEY);
+        // An unknown type survives a round trip.
+        let pt = join_plaintext(b"", &[Tlv::empty(TlvType(0xbeef))]);
+        assert_eq!(split_plaintext(&pt).1, vec![Tlv::empty(TlvType(0xbeef))]);
     }
 
     #[test]
@@ -194,7 +264,7 @@ mod tests {
         assert_eq!(split_plaintext(b"\x00"), (Vec::new(), Vec::new()));
         assert_eq!(
             split_plaintext(b"\x00\x00\x01\x00\x00"),
-            (Vec::new(), vec![Tlv::empty(1)])
+            (Vec::new(), vec![Tlv::empty(DISCONNECTED)])
         );
     }
 
@@ -236,7 +306,7 @@ mod tests {
                 value: vec![0xaa; 300],
             },
             Tlv {
-                kind: 0xffff,
+                kind: TlvType(0xffff),
                 value: vec![0; MAX_VALUE_LEN],
             },
         ];
@@ -245,7 +315,7 @@ mod tests {
         // Always a NUL, even without TLVs.
         assert_eq!(join_plaintext(b"x", &[]), b"x\x00");
         assert_eq!(
-            join_plaintext(b"", &[Tlv::empty(1)]),
+            join_plaintext(b"", &[Tlv::empty(DISCONNECTED)]),
             b"\x00\x00\x01\x00\x00"
         );
     }
@@ -264,7 +334,7 @@ mod tests {
         assert_eq!(Tlv::new(SMP1Q, big.clone()), None);
         assert!(Tlv::new(SMP1Q, vec![0u8; MAX_VALUE_LEN]).is_some());
         let tlvs = [
-            Tlv::empty(1),
+            Tlv::empty(DISCONNECTED),
             Tlv {
                 kind: SMP1Q,
                 value: big,
