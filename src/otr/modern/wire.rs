@@ -389,7 +389,11 @@ impl ModernMessage {
                     revealed,
                 })
             }
-            other => return Err(DecodeError::BadMessageType(other)),
+            other => {
+                return Err(DecodeError::BadMessageType(
+                    crate::otr::wire::messages::MessageType(other),
+                ))
+            }
         };
         r.finish()?;
         Ok(message)
@@ -573,7 +577,9 @@ mod tests {
         b[2] = 0x03;
         assert_eq!(
             ModernMessage::decode(&b),
-            Err(DecodeError::BadMessageType(3))
+            Err(DecodeError::BadMessageType(
+                crate::otr::wire::messages::MessageType(3)
+            ))
         );
         assert!(!is_modern(&b));
         let mut b = good.clone();
