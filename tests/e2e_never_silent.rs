@@ -173,10 +173,20 @@ fn lines_with(host: &mut Host, account: &str, needle: &str) -> Vec<Line> {
 fn assert_shown_once_as_held(host: &mut Host, account: &str, texts: &[String]) {
     for t in texts {
         let shown = lines_with(host, account, t);
-        assert_eq!(shown.len(), 1, "{t:?} shown {} times: {shown:?}", shown.len());
+        assert_eq!(
+            shown.len(),
+            1,
+            "{t:?} shown {} times: {shown:?}",
+            shown.len()
+        );
         let f = shown[0].int("flags");
         assert_ne!(f & flags::SEND, 0, "{}", shown[0].raw);
-        assert_ne!(f & flags::NO_LOG, 0, "a held message is never logged: {}", shown[0].raw);
+        assert_ne!(
+            f & flags::NO_LOG,
+            0,
+            "a held message is never logged: {}",
+            shown[0].raw
+        );
     }
 }
 
@@ -216,7 +226,11 @@ fn assert_never_in_clear(proxy: &Proxy, texts: &[String]) {
 fn assert_only_otr_after(proxy: &Proxy, from: usize, min: usize) -> Vec<String> {
     let wire = proxy.recorded();
     let bodies = Proxy::bodies_of(&wire[from..]);
-    assert!(bodies.len() >= min, "saw {} bodies: {bodies:?}", bodies.len());
+    assert!(
+        bodies.len() >= min,
+        "saw {} bodies: {bodies:?}",
+        bodies.len()
+    );
     for body in &bodies {
         assert!(body.starts_with("?OTR"), "non-OTR body: {body}");
     }
@@ -307,9 +321,17 @@ fn buddy_killed_and_back_gets_what_was_typed_privately_once() {
     // Bob's client starts again over the files it left (keys, fingerprints, instance tag).
     let bob2 = Host::start_from("bob-again", &[], &bob.user_dir());
     let mut bob2 = plugin_client(bob2, BOB, &server, &proxy, "opportunistic");
-    alice_line(&mut alice, ma, "is back: starting the private conversation again");
+    alice_line(
+        &mut alice,
+        ma,
+        "is back: starting the private conversation again",
+    );
     assert_delivered_once_in_order(&mut bob2, 0, &texts);
-    alice_line(&mut alice, ma, "Your 3 waiting messages were sent privately");
+    alice_line(
+        &mut alice,
+        ma,
+        "Your 3 waiting messages were sent privately",
+    );
 
     // Same keys on both sides: nobody was told about a new one.
     assert_no_new_key(&mut alice, ma);
@@ -317,4 +339,315 @@ fn buddy_killed_and_back_gets_what_was_typed_privately_once() {
     assert_shown_once_as_held(&mut alice, ALICE, &texts);
     assert_never_in_clear(&proxy, &texts);
     assert_only_otr_after(&proxy, private_from, 2 + 3);
+}
+
+/// Our own connection is cut (the network goes away) while private, and comes back; what
+/// alice types before the private conversation is back waits and then goes out privately.
+#[test]
+fn our_connection_cut_and_restored_keeps_it_private() {
+    let server = Prosody::alice_and_bob();
+    let proxy = Proxy::start(server.port);
+    let (mut alice, mut bob) = both_online(&server, &proxy);
+    let private_from = go_private(&mut alice, &mut bob, &proxy, "cut");
+
+    let (ma, mb) = (alice.events.len(), bob.events.len());
+    // Alice's connection is the one on which the server bound her full JID.
+    assert_eq!(
+        proxy.cut_where(&format!("<jid>{ALICE}</jid>")),
+        1,
+        "alice's connection"
+    );
+    wait_after(&mut alice, ma, "signed_off", |l| l.get("account") == ALICE);
+    alice_line(
+        &mut alice,
+        ma,
+        "You went offline: the private conversation with bob@localhost is paused",
+    );
+    // Bob's side hears that alice left: paused there too.
+    wait_after(&mut bob, mb, "buddy_signed_off", |l| {
+        l.get("buddy").starts_with("alice@localhost")
+    });
+    line_after(
+        &mut bob,
+        mb,
+        BOB,
+        "alice@localhost",
+        "went offline: the private conversation is paused",
+    );
+
+    // Back online (what Pidgin's reconnect does); she types at once, before it is private
+    // again (libpurple lets nobody type into an offline account).
+    alice.cmd(&["account_connect", ALICE]);
+    alice.cmd(&["wait_signed_on", ALICE, "20000"]);
+    let texts = typed("cut");
+    for t in &texts {
+        alice.cmd(&["send_im", ALICE, "bob@localhost", t]);
+    }
+    alice_line(&mut alice, ma, "waiting, not sent");
+    assert_delivered_once_in_order(&mut bob, mb, &texts);
+    alice_line(
+        &mut alice,
+        ma,
+        "Private conversation with bob@localhost started",
+    );
+    assert_no_new_key(&mut alice, ma);
+    assert_no_new_key(&mut bob, mb);
+    assert_shown_once_as_held(&mut alice, ALICE, &texts);
+    assert_never_in_clear(&proxy, &texts);
+    assert_only_otr_after(&proxy, private_from, 2 + 3);
+
+    // And it goes on privately afterwards.
+    let more = vec!["cut-after-secret <i>on</i>".to_string()];
+    let mb = bob.events.len();
+    alice.cmd(&["send_im", ALICE, "bob@localhost", &more[0]]);
+    assert_delivered_once_in_order(&mut bob, mb, &more);
+    assert_never_in_clear(&proxy, &more);
+}
+
+/// The window is closed while private and opened again (by the buddy's next message, and
+/// by the user): the private conversation survives it, no new key exchange happens, the new
+/// window tells the state, and what is typed there goes out encrypted.
+#[test]
+fn closing_the_window_keeps_the_private_conversation() {
+    let server = Prosody::alice_and_bob();
+    let proxy = Proxy::start(server.port);
+    let (mut alice, mut bob) = both_online(&server, &proxy);
+    go_private(&mut alice, &mut bob, &proxy, "window");
+    let (ma, mb) = (alice.events.len(), bob.events.len());
+    let wire_mark = proxy.recorded().len();
+
+    alice.cmd(&["conv_close", ALICE, "bob@localhost"]);
+    // (libpurple has already freed the name when it tells the UI.)
+    wait_after(&mut alice, ma, "conv_destroyed", |l| {
+        l.get("account") == ALICE
+    });
+    // Bob writes: libpurple opens a new window for it, decrypted.
+    let from_bob = vec!["window-secret-from-bob".to_string()];
+    bob.cmd(&["send_im", BOB, "alice@localhost", &from_bob[0]]);
+    assert_delivered_once_in_order(&mut alice, ma, &from_bob);
+    wait_after(&mut alice, ma, "conv_created", |l| {
+        l.get("conv").starts_with("bob@localhost")
+    });
+
+    // Closed again, opened by alice this time: the window tells the state.
+    let ma2 = alice.events.len();
+    alice.cmd(&["conv_close", ALICE, "bob@localhost"]);
+    alice.cmd(&["conv_open", ALICE, "bob@localhost"]);
+    alice.cmd(&["conv_cmd", ALICE, "bob@localhost", "/otr status"]);
+    alice_line(
+        &mut alice,
+        ma2,
+        "Private, but bob@localhost's identity is not verified.",
+    );
+    let menu = alice.cmd(&["conv_menu", ALICE, "bob@localhost"]);
+    assert!(
+        menu.all("item")
+            .iter()
+            .any(|i| i == "Refresh private conversation"),
+        "{}",
+        menu.raw
+    );
+    let texts = typed("window");
+    for t in &texts {
+        alice.cmd(&["send_im", ALICE, "bob@localhost", t]);
+    }
+    assert_delivered_once_in_order(&mut bob, mb, &texts);
+    assert_never_in_clear(&proxy, &texts);
+    assert_never_in_clear(&proxy, &from_bob);
+
+    // No new key exchange: only data messages crossed, and nobody said "started" again.
+    let bodies = assert_only_otr_after(&proxy, wire_mark, 1 + 3);
+    for body in &bodies {
+        // Protocol version 3, message type 0x03 (data): base64 "AAMD".
+        assert!(body.starts_with("?OTR:AAMD"), "not a data message: {body}");
+    }
+    for (host, mark) in [(&mut alice, ma), (&mut bob, mb)] {
+        host.sync();
+        let again: Vec<&str> = host.events[mark..]
+            .iter()
+            .filter(|l| {
+                l.name == "write_conv"
+                    && (l.get("text").contains("Private conversation with")
+                        || l.get("text").contains("waiting, not sent"))
+            })
+            .map(|l| l.raw.as_str())
+            .collect();
+        assert!(again.is_empty(), "{again:?}");
+    }
+    // What alice typed in the new window went out through libpurple, shown once.
+    for t in &texts {
+        let shown = lines_with(&mut alice, ALICE, t);
+        assert_eq!(shown.len(), 1, "{shown:?}");
+    }
+}
+
+/// Against the real libotr: bob's libotr client is killed while private and comes back
+/// with the same files; alice's three messages typed meanwhile reach it privately, once.
+#[test]
+fn libotr_buddy_killed_and_back_gets_what_was_typed_privately_once() {
+    let server = Prosody::alice_and_bob();
+    let proxy = Proxy::start(server.port);
+    let files = TempDir::new("libotr-bob");
+    fs::copy(
+        fixture("bob.private_key"),
+        files.path().join("otr.private_key"),
+    )
+    .expect("copy key");
+    fs::copy(
+        fixture("bob.instance_tags"),
+        files.path().join("otr.instance_tags"),
+    )
+    .expect("copy instance tags");
+    let alice = Host::start("alice", &[]);
+    let mut alice = plugin_client(alice, ALICE, &server, &proxy, "opportunistic");
+    let mut bob = libotr_client("bob-libotr", &server, &proxy, files.path());
+    alice.wait_event(
+        "buddy_signed_on",
+        |l| l.get("buddy").starts_with("bob@localhost"),
+        WAIT,
+    );
+
+    let (ma, mb) = (alice.events.len(), bob.events.len());
+    alice.cmd(&["conv_open", ALICE, "bob@localhost"]);
+    alice.cmd(&["conv_cmd", ALICE, "bob@localhost", "/otr start"]);
+    alice_line(
+        &mut alice,
+        ma,
+        "Private conversation with bob@localhost started",
+    );
+    wait_after(&mut bob, mb, "otr", |l| {
+        l.get("kind") == "gone_secure" && l.get("who") == "alice@localhost"
+    });
+    let private_from = proxy.recorded().len();
+    let hello = vec!["libotr-hello-from-alice".to_string()];
+    alice.cmd(&["send_im", ALICE, "bob@localhost", &hello[0]]);
+    assert_delivered_once_in_order(&mut bob, mb, &hello);
+
+    let ma = alice.events.len();
+    bob.kill();
+    wait_after(&mut alice, ma, "buddy_signed_off", |l| {
+        l.get("buddy").starts_with("bob@localhost")
+    });
+    alice_line(
+        &mut alice,
+        ma,
+        "went offline: the private conversation is paused",
+    );
+    let texts = typed("libotr");
+    for t in &texts {
+        alice.cmd(&["send_im", ALICE, "bob@localhost", t]);
+    }
+    alice_line(&mut alice, ma, "waiting, not sent");
+    settle(&mut alice, Duration::from_millis(500));
+    assert_never_in_clear(&proxy, &texts);
+
+    // libotr starts again from the same files.
+    let mut bob2 = libotr_client("bob-libotr-again", &server, &proxy, files.path());
+    alice_line(
+        &mut alice,
+        ma,
+        "is back: starting the private conversation again",
+    );
+    wait_after(&mut bob2, 0, "otr", |l| {
+        l.get("kind") == "gone_secure" && l.get("who") == "alice@localhost"
+    });
+    assert_delivered_once_in_order(&mut bob2, 0, &texts);
+    alice_line(
+        &mut alice,
+        ma,
+        "Your 3 waiting messages were sent privately",
+    );
+    assert_no_new_key(&mut alice, ma);
+    assert_shown_once_as_held(&mut alice, ALICE, &texts);
+    let status = bob2.cmd(&["otr_status", BOB_LIBOTR, "alice@localhost"]);
+    assert_eq!(status.get("msgstate"), "encrypted", "{}", status.raw);
+    assert_never_in_clear(&proxy, &texts);
+    assert_never_in_clear(&proxy, &hello);
+    assert_only_otr_after(&proxy, private_from, 1 + 3);
+}
+
+/// Issue 10, item 11: with "do not log private conversations" on (the default) and policy
+/// Always, the first message — typed before any private conversation exists — waits, is
+/// shown once, is never written to the log, and then goes out privately. A message sent in
+/// the clear earlier (policy Never) is logged: the log check can fail.
+#[test]
+fn the_first_message_under_always_is_neither_logged_nor_shown_twice() {
+    let server = Prosody::alice_and_bob();
+    let proxy = Proxy::start(server.port);
+    let alice = Host::start("alice", &[]);
+    let mut alice = plugin_client(alice, ALICE, &server, &proxy, "never");
+    let bob = Host::start("bob", &[]);
+    let mut bob = plugin_client(bob, BOB, &server, &proxy, "opportunistic");
+    alice.wait_event(
+        "buddy_signed_on",
+        |l| l.get("buddy").starts_with("bob@localhost"),
+        WAIT,
+    );
+    // The user logs IMs (the host turns that off by default), as plain text files.
+    alice.cmd(&["pref_set", "/purple/logging/log_ims", "bool", "1"]);
+    alice.cmd(&["pref_set", "/purple/logging/format", "string", "txt"]);
+    alice.cmd(&[
+        "pref_set",
+        "/plugins/core/purple-otr/avoid_logging",
+        "bool",
+        "1",
+    ]);
+
+    // OTR off: a plain message, logged as the user chose.
+    let mb = bob.events.len();
+    let control = "logged-in-the-clear-control".to_string();
+    alice.cmd(&["send_im", ALICE, "bob@localhost", &control]);
+    assert_delivered_once_in_order(&mut bob, mb, &[control.clone()]);
+
+    // Always: the next message waits for the private conversation.
+    alice.cmd(&["pref_set", POLICY, "string", "always"]);
+    let ma = alice.events.len();
+    let first = vec!["first-secret-before-the-exchange".to_string()];
+    alice.cmd(&["send_im", ALICE, "bob@localhost", &first[0]]);
+    alice_line(&mut alice, ma, "waiting, not sent");
+    assert_delivered_once_in_order(&mut bob, mb, &first);
+    alice_line(
+        &mut alice,
+        ma,
+        "Private conversation with bob@localhost started",
+    );
+    let later = vec!["second-secret-while-private".to_string()];
+    alice.cmd(&["send_im", ALICE, "bob@localhost", &later[0]]);
+    assert_delivered_once_in_order(&mut bob, mb, &later);
+    assert_shown_once_as_held(&mut alice, ALICE, &first);
+    assert_eq!(lines_with(&mut alice, ALICE, &later[0]).len(), 1);
+    assert_never_in_clear(&proxy, &first);
+    assert_never_in_clear(&proxy, &later);
+
+    // The log, once alice's client has closed it.
+    alice.quit_and_wait(Duration::from_secs(10));
+    let log = read_all(&alice.user_dir().join("logs"));
+    assert!(
+        log.contains(&control),
+        "the plain message was logged: {log:?}"
+    );
+    assert!(
+        !log.contains(&first[0]),
+        "private message in the log: {log}"
+    );
+    assert!(
+        !log.contains(&later[0]),
+        "private message in the log: {log}"
+    );
+}
+
+/// Every file under `dir`, concatenated.
+fn read_all(dir: &Path) -> String {
+    let mut out = String::new();
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.push_str(&read_all(&path));
+            } else {
+                out.push_str(&fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+    }
+    out
 }

@@ -662,7 +662,10 @@ impl Host {
 /// Copies the files (and subdirectories) of `from` into `to`.
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).expect("create copy target");
-    for entry in fs::read_dir(from).expect("read previous user dir").flatten() {
+    for entry in fs::read_dir(from)
+        .expect("read previous user dir")
+        .flatten()
+    {
         let target = to.join(entry.file_name());
         match entry.file_type() {
             Ok(t) if t.is_dir() => copy_dir(&entry.path(), &target),
