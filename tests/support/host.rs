@@ -643,9 +643,11 @@ impl Host {
     /// Its user dir stays (until the `Host` is dropped), so a new host can start over a
     /// copy of it ([`Host::start_from`]).
     pub fn kill(&mut self) {
-        self.stdin = None;
+        // SIGKILL first: closing stdin first would make the host quit cleanly (and the
+        // plugin say goodbye) if it saw the EOF before the signal.
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.stdin = None;
     }
 
     /// Starts a host over a copy of the files in `previous` (another host's user dir,
