@@ -266,10 +266,10 @@ fn go_private(alice: &mut Host, bob: &mut Host, proxy: &Proxy, tag: &str) -> usi
     let private_from = proxy.recorded().len();
     let hello = format!("{tag}-hello-from-alice");
     alice.cmd(&["send_im", ALICE, "bob@localhost", &hello]);
-    assert_delivered_once_in_order(bob, mb, &[hello.clone()]);
+    assert_delivered_once_in_order(bob, mb, std::slice::from_ref(&hello));
     let reply = format!("{tag}-hello-from-bob");
     bob.cmd(&["send_im", BOB, "alice@localhost", &reply]);
-    assert_delivered_once_in_order(alice, ma, &[reply.clone()]);
+    assert_delivered_once_in_order(alice, ma, std::slice::from_ref(&reply));
     assert_never_in_clear(proxy, &[hello, reply]);
     private_from
 }
@@ -618,7 +618,7 @@ fn the_first_message_under_always_is_neither_logged_nor_shown_twice() {
     let mb = bob.events.len();
     let control = "logged-in-the-clear-control".to_string();
     alice.cmd(&["send_im", ALICE, "bob@localhost", &control]);
-    assert_delivered_once_in_order(&mut bob, mb, &[control.clone()]);
+    assert_delivered_once_in_order(&mut bob, mb, std::slice::from_ref(&control));
     // The proxy sees what goes out in the clear (so its silence below means something).
     assert!(proxy.recorded().contains(&control));
 
@@ -673,4 +673,101 @@ fn read_all(dir: &Path) -> String {
         }
     }
     out
+}
+
+/// Messages waiting for a buddy who is away survive the window being closed (issue 10,
+/// item 10): when bob is back they go out privately, once, in order.
+#[test]
+fn waiting_messages_survive_a_closed_window() {
+    let server = Prosody::alice_and_bob();
+    let proxy = Proxy::start(server.port);
+    let (mut alice, mut bob) = both_online(&server, &proxy);
+    let private_from = go_private(&mut alice, &mut bob, &proxy, "closed");
+
+    let ma = alice.events.len();
+    bob.kill();
+    wait_after(&mut alice, ma, "buddy_signed_off", |l| {
+        l.get("buddy").starts_with("bob@localhost")
+    });
+    let texts = typed("closed");
+    for t in &texts {
+        alice.cmd(&["send_im", ALICE, "bob@localhost", t]);
+    }
+    alice_line(&mut alice, ma, "waiting, not sent");
+    alice.cmd(&["conv_close", ALICE, "bob@localhost"]);
+    wait_after(&mut alice, ma, "conv_destroyed", |l| {
+        l.get("account") == ALICE
+    });
+    settle(&mut alice, Duration::from_millis(500));
+    assert_never_in_clear(&proxy, &texts);
+
+    let bob2 = Host::start_from("bob-again", &[], &bob.user_dir());
+    let mut bob2 = plugin_client(bob2, BOB, &server, &proxy, "opportunistic");
+    assert_delivered_once_in_order(&mut bob2, 0, &texts);
+    assert_never_in_clear(&proxy, &texts);
+    assert_only_otr_after(&proxy, private_from, 2 + 3);
+    // A window opens again to say so; the texts are shown once (when typed), not again.
+    let closed_at = alice
+        .events
+        .iter()
+        .rposition(|l| l.name == "conv_destroyed")
+        .expect("closed");
+    alice_line(
+        &mut alice,
+        closed_at,
+        "Your 3 waiting messages were sent privately",
+    );
+    assert_shown_once_as_held(&mut alice, ALICE, &texts);
+}
+
+/// Under the manual policy a paused conversation does not restart by itself: what alice
+/// typed waits (also after bob is back), she is told how to go on, and it goes out
+/// privately once she starts the private conversation again.
+#[test]
+fn under_manual_waiting_messages_go_out_when_the_user_restarts() {
+    let server = Prosody::alice_and_bob();
+    let proxy = Proxy::start(server.port);
+    let alice = Host::start("alice", &[]);
+    let mut alice = plugin_client(alice, ALICE, &server, &proxy, "manual");
+    let bob = Host::start("bob", &[]);
+    let mut bob = plugin_client(bob, BOB, &server, &proxy, "manual");
+    alice.wait_event(
+        "buddy_signed_on",
+        |l| l.get("buddy").starts_with("bob@localhost"),
+        WAIT,
+    );
+    let private_from = go_private(&mut alice, &mut bob, &proxy, "manual");
+
+    let ma = alice.events.len();
+    bob.kill();
+    wait_after(&mut alice, ma, "buddy_signed_off", |l| {
+        l.get("buddy").starts_with("bob@localhost")
+    });
+    let texts = typed("manual");
+    alice.cmd(&["send_im", ALICE, "bob@localhost", &texts[0]]);
+    let bob2 = Host::start_from("bob-again", &[], &bob.user_dir());
+    let mut bob2 = plugin_client(bob2, BOB, &server, &proxy, "manual");
+    let back = alice_line(
+        &mut alice,
+        ma,
+        "is back. 1 message(s) wait: start the private conversation again",
+    );
+    assert!(back.get("text").contains("/otr start"), "{}", back.raw);
+    // Typed while he is back but nothing is private: still waits.
+    alice.cmd(&["send_im", ALICE, "bob@localhost", &texts[1]]);
+    settle(&mut alice, Duration::from_millis(500));
+    settle(&mut bob2, Duration::from_millis(500));
+    assert_never_in_clear(&proxy, &texts);
+    assert!(
+        received_of(&bob2, 0, &texts).is_empty(),
+        "{}",
+        dump(&bob2, 0)
+    );
+
+    alice.cmd(&["conv_cmd", ALICE, "bob@localhost", "/otr start"]);
+    alice.cmd(&["send_im", ALICE, "bob@localhost", &texts[2]]);
+    assert_delivered_once_in_order(&mut bob2, 0, &texts);
+    assert_shown_once_as_held(&mut alice, ALICE, &texts);
+    assert_never_in_clear(&proxy, &texts);
+    assert_only_otr_after(&proxy, private_from, 2 + 3);
 }
