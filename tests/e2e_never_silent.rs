@@ -771,3 +771,51 @@ fn under_manual_waiting_messages_go_out_when_the_user_restarts() {
     assert_never_in_clear(&proxy, &texts);
     assert_only_otr_after(&proxy, private_from, 2 + 3);
 }
+
+/// Bob's client dies and "bob" comes back with another key (a new computer, or someone
+/// else): what alice typed for the old key is not sent to the new one until she says so;
+/// she is warned; after `/otr send-held` it goes out privately, in order, once.
+#[test]
+fn buddy_back_with_another_key_gets_nothing_until_accepted() {
+    let server = Prosody::alice_and_bob();
+    let proxy = Proxy::start(server.port);
+    let (mut alice, mut bob) = both_online(&server, &proxy);
+    let private_from = go_private(&mut alice, &mut bob, &proxy, "newkey");
+
+    let ma = alice.events.len();
+    bob.kill();
+    wait_after(&mut alice, ma, "buddy_signed_off", |l| {
+        l.get("buddy").starts_with("bob@localhost")
+    });
+    let texts = typed("newkey");
+    for t in &texts {
+        alice.cmd(&["send_im", ALICE, "bob@localhost", t]);
+    }
+    // A fresh user dir: bob's plugin makes a new key when alice asks.
+    let bob2 = Host::start("bob-new-key", &[]);
+    let mut bob2 = plugin_client(bob2, BOB, &server, &proxy, "opportunistic");
+    alice_line(&mut alice, ma, "key you have not seen before");
+    line_after(
+        &mut bob2,
+        0,
+        BOB,
+        "alice@localhost",
+        "Private conversation with alice@localhost started",
+    );
+    settle(&mut alice, Duration::from_secs(1));
+    settle(&mut bob2, Duration::from_millis(500));
+    assert!(
+        received_of(&bob2, 0, &texts).is_empty(),
+        "sent to a key alice never accepted\n{}",
+        dump(&bob2, 0)
+    );
+    alice_line(&mut alice, ma, "/otr send-held");
+    assert_never_in_clear(&proxy, &texts);
+
+    // Alice accepts the new key for these messages.
+    alice.cmd(&["conv_cmd", ALICE, "bob@localhost", "/otr send-held"]);
+    assert_delivered_once_in_order(&mut bob2, 0, &texts);
+    assert_shown_once_as_held(&mut alice, ALICE, &texts);
+    assert_never_in_clear(&proxy, &texts);
+    assert_only_otr_after(&proxy, private_from, 2 + 3);
+}
