@@ -693,13 +693,13 @@ fn waiting_messages_survive_a_closed_window() {
     for t in &texts {
         alice.cmd(&["send_im", ALICE, "bob@localhost", t]);
     }
+    settle(&mut alice, Duration::from_millis(500));
+    assert_never_in_clear(&proxy, &texts);
     alice_line(&mut alice, ma, "waiting, not sent");
     alice.cmd(&["conv_close", ALICE, "bob@localhost"]);
     wait_after(&mut alice, ma, "conv_destroyed", |l| {
         l.get("account") == ALICE
     });
-    settle(&mut alice, Duration::from_millis(500));
-    assert_never_in_clear(&proxy, &texts);
 
     let bob2 = Host::start_from("bob-again", &[], &bob.user_dir());
     let mut bob2 = plugin_client(bob2, BOB, &server, &proxy, "opportunistic");
@@ -745,6 +745,8 @@ fn under_manual_waiting_messages_go_out_when_the_user_restarts() {
     });
     let texts = typed("manual");
     alice.cmd(&["send_im", ALICE, "bob@localhost", &texts[0]]);
+    settle(&mut alice, Duration::from_millis(500));
+    assert_never_in_clear(&proxy, &texts);
     let bob2 = Host::start_from("bob-again", &[], &bob.user_dir());
     let mut bob2 = plugin_client(bob2, BOB, &server, &proxy, "manual");
     let back = alice_line(
@@ -791,6 +793,8 @@ fn buddy_back_with_another_key_gets_nothing_until_accepted() {
     for t in &texts {
         alice.cmd(&["send_im", ALICE, "bob@localhost", t]);
     }
+    settle(&mut alice, Duration::from_millis(500));
+    assert_never_in_clear(&proxy, &texts);
     // A fresh user dir: bob's plugin makes a new key when alice asks.
     let bob2 = Host::start("bob-new-key", &[]);
     let mut bob2 = plugin_client(bob2, BOB, &server, &proxy, "opportunistic");
