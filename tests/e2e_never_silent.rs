@@ -5,10 +5,16 @@
 //! other side in one test.
 //!
 //! In each scenario the user types three messages while the private conversation is
-//! interrupted: none crosses the wire in the clear (the proxy saw every byte, both ways),
-//! all three arrive decrypted at the buddy, in order, exactly once, and the user's window
-//! said what was happening. A last test covers logging (issue 10, item 11): a message typed
-//! before the private conversation exists is never written to the log, nor shown twice.
+//! interrupted: none crosses the wire in the clear (the proxy saw every byte, both ways;
+//! checked right after typing, so code that leaks fails there), all three arrive decrypted
+//! at the buddy, in order, exactly once, and the user's window said what was happening.
+//! Scenarios: the buddy's client killed (SIGKILL) and back with its files — against our
+//! plugin and against libotr; our own connection cut by the proxy and restored; the window
+//! closed and reopened while private (no new key exchange); messages waiting while the
+//! window is closed; the manual policy (waits for the user's /otr start); the buddy back
+//! with another key (nothing sent until the user accepts it). A last test covers logging
+//! (issue 10, item 11): a message typed before the private conversation exists is never
+//! written to the log, nor shown twice.
 //!
 //! Run: `cargo test --test e2e_never_silent` (as root inside `unshare -n`, see the Makefile).
 
