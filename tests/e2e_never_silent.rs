@@ -829,3 +829,59 @@ fn buddy_back_with_another_key_gets_nothing_until_accepted() {
     assert_never_in_clear(&proxy, &texts);
     assert_only_otr_after(&proxy, private_from, 2 + 3);
 }
+
+/// The server lies: it tells alice that bob went offline and came back, while both clients
+/// stay connected and private (the attack of issue 10: a server downgrading a conversation
+/// on demand). What alice types meanwhile never goes out in the clear; the conversation is
+/// private again with the same key, and the three arrive once, in order.
+#[test]
+fn a_server_faking_offline_and_online_downgrades_nothing() {
+    let server = Prosody::alice_and_bob();
+    let proxy = Proxy::start(server.port);
+    let (mut alice, mut bob) = both_online(&server, &proxy);
+    let private_from = go_private(&mut alice, &mut bob, &proxy, "fake");
+    let (ma, mb) = (alice.events.len(), bob.events.len());
+    let alice_conn = format!("<jid>{ALICE}</jid>");
+
+    let gone = format!("<presence from='{BOB}' to='{ALICE}' type='unavailable'/>");
+    assert_eq!(proxy.inject_to_client(&alice_conn, &gone), 1);
+    wait_after(&mut alice, ma, "buddy_signed_off", |l| {
+        l.get("buddy").starts_with("bob@localhost")
+    });
+    let texts = typed("fake");
+    for t in &texts {
+        alice.cmd(&["send_im", ALICE, "bob@localhost", t]);
+    }
+    settle(&mut alice, Duration::from_millis(500));
+    assert_never_in_clear(&proxy, &texts);
+    alice_line(
+        &mut alice,
+        ma,
+        "went offline: the private conversation is paused",
+    );
+
+    let back = format!("<presence from='{BOB}' to='{ALICE}'/>");
+    assert_eq!(proxy.inject_to_client(&alice_conn, &back), 1);
+    assert_delivered_once_in_order(&mut bob, mb, &texts);
+    alice_line(
+        &mut alice,
+        ma,
+        "Your 3 waiting messages were sent privately",
+    );
+    assert_no_new_key(&mut alice, ma);
+    assert_no_new_key(&mut bob, mb);
+    assert_shown_once_as_held(&mut alice, ALICE, &texts);
+    assert_never_in_clear(&proxy, &texts);
+    assert_only_otr_after(&proxy, private_from, 2 + 3);
+
+    // Both still private with each other: a message each way.
+    let more = vec!["fake-after-secret".to_string()];
+    let reply = vec!["fake-reply-secret".to_string()];
+    let (ma, mb) = (alice.events.len(), bob.events.len());
+    alice.cmd(&["send_im", ALICE, "bob@localhost", &more[0]]);
+    assert_delivered_once_in_order(&mut bob, mb, &more);
+    bob.cmd(&["send_im", BOB, "alice@localhost", &reply[0]]);
+    assert_delivered_once_in_order(&mut alice, ma, &reply);
+    assert_never_in_clear(&proxy, &more);
+    assert_never_in_clear(&proxy, &reply);
+}

@@ -109,6 +109,27 @@ impl Proxy {
         cut
     }
 
+    /// Writes `xml` to the client of every live connection on which `needle` crossed, as
+    /// if the server had sent it (a server lying about presence, say). Call it while the
+    /// connection is quiet: the bytes are not interleaved with a stanza in flight.
+    pub fn inject_to_client(&self, needle: &str, xml: &str) -> usize {
+        let Ok(list) = self.connections.lock() else {
+            return 0;
+        };
+        let mut n = 0;
+        for c in list.iter() {
+            let matches = c
+                .transcript
+                .lock()
+                .map(|t| String::from_utf8_lossy(&t).contains(needle))
+                .unwrap_or(false);
+            if matches && (&c.client).write_all(xml.as_bytes()).is_ok() {
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Cuts every connection made so far.
     pub fn cut_all(&self) -> usize {
         self.cut_where("")
