@@ -31,6 +31,7 @@
  *   buddy_add USER BUDDY                add BUDDY to the local buddy list (no server roster)
  *   buddy_remove USER BUDDY             remove BUDDY from the local buddy list
  *   conv_open USER WHO                  open (or find) the IM conversation
+ *   conv_close USER WHO                 purple_conversation_destroy (the window closes)
  *   conv_menu USER WHO                  items of purple_conversation_get_extended_menu
  *   conv_menu_invoke USER WHO LABEL
  *   blist_menu USER BUDDY buddy|contact items of purple_blist_node_get_extended_menu
@@ -39,11 +40,14 @@
  *   send_im USER WHO TEXT               purple_conv_im_send (runs sending-im-msg)
  *   request_field ID FIELD VALUE        fill in a field of a pending `fields` request
  *   request_answer ID INDEX [TEXT]      answer a pending request (see `ev request`)
+ *   pref_set PATH bool|int|string VALUE set a libpurple preference (prefs.xml); the path
+ *                                       must exist already (registered by core or a plugin)
  *   otr_*                               real libotr on an account (only when built with
  *                                       -DWITH_LIBOTR; see libotr_glue.h)
  *   quit
  *
- * Events: ready, signed_on, signed_off, connection_error, buddy_signed_on, received_im,
+ * Events: ready, signed_on, signed_off, connection_error, buddy_signed_on, buddy_signed_off,
+ * received_im,
  * write_conv, conv_created, conv_destroyed, notify, request, request_closed, debug.
  * Submenu items are reported as PARENT/CHILD (each part encoded, so "/" inside a label
  * shows as %2F).
@@ -609,6 +613,14 @@ static void buddy_signed_on(PurpleBuddy *buddy, gpointer data)
 	line_emit(l);
 }
 
+static void buddy_signed_off(PurpleBuddy *buddy, gpointer data)
+{
+	GString *l = line_start("ev", "buddy_signed_off");
+	field(l, "account", account_key(purple_buddy_get_account(buddy)));
+	field(l, "buddy", purple_buddy_get_name(buddy));
+	line_emit(l);
+}
+
 static void received_im(PurpleAccount *account, char *sender, char *message, PurpleConversation *conv,
                         PurpleMessageFlags flags, gpointer data)
 {
@@ -891,6 +903,26 @@ static void dispatch(char **argv, int argc)
 		if ((conv = find_conv(cmd, argv[1], argv[2], TRUE)) == NULL)
 			return;
 		reply_ok(cmd);
+	} else if (g_str_equal(cmd, "conv_close")) {
+		PurpleConversation *conv;
+		NEED(3, "conv_close USER WHO");
+		if ((conv = find_conv(cmd, argv[1], argv[2], FALSE)) == NULL)
+			return;
+		purple_conversation_destroy(conv);
+		reply_ok(cmd);
+	} else if (g_str_equal(cmd, "pref_set")) {
+		NEED(4, "pref_set PATH bool|int|string VALUE");
+		if (!purple_prefs_exists(argv[1])) {
+			reply_err(cmd, "no such preference");
+			return;
+		}
+		if (g_str_equal(argv[2], "bool"))
+			purple_prefs_set_bool(argv[1], atoi(argv[3]) != 0);
+		else if (g_str_equal(argv[2], "int"))
+			purple_prefs_set_int(argv[1], atoi(argv[3]));
+		else
+			purple_prefs_set_string(argv[1], argv[3]);
+		reply_ok(cmd);
 	} else if (g_str_equal(cmd, "conv_menu") || g_str_equal(cmd, "conv_menu_invoke")) {
 		PurpleConversation *conv;
 		gboolean invoke = g_str_equal(cmd, "conv_menu_invoke");
@@ -1044,6 +1076,7 @@ int main(int argc, char **argv)
 	purple_signal_connect(purple_connections_get_handle(), "signed-off", &host_handle, PURPLE_CALLBACK(signed_off), NULL);
 	purple_signal_connect(purple_connections_get_handle(), "connection-error", &host_handle, PURPLE_CALLBACK(connection_error), NULL);
 	purple_signal_connect(purple_blist_get_handle(), "buddy-signed-on", &host_handle, PURPLE_CALLBACK(buddy_signed_on), NULL);
+	purple_signal_connect(purple_blist_get_handle(), "buddy-signed-off", &host_handle, PURPLE_CALLBACK(buddy_signed_off), NULL);
 	purple_signal_connect(purple_conversations_get_handle(), "received-im-msg", &host_handle, PURPLE_CALLBACK(received_im), NULL);
 
 	in = g_io_channel_unix_new(0);

@@ -362,6 +362,9 @@ pub mod flags {
     pub const RECV: i64 = 0x2;
     pub const SYSTEM: i64 = 0x4;
     pub const ERROR: i64 = 0x200;
+    /// PURPLE_MESSAGE_NO_LOG: never written to the conversation log.
+    pub const NO_LOG: i64 = 0x40;
+    pub const DELAYED: i64 = 0x400;
 }
 
 /// A running headless libpurple client with its own user dir.
@@ -634,6 +637,45 @@ impl Host {
     /// The directory holding the user dir, the stderr log and anything a wrapper wrote.
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Kills the host at once (SIGKILL): no quit, no goodbye, nothing saved — a crash.
+    /// Its user dir stays (until the `Host` is dropped), so a new host can start over a
+    /// copy of it ([`Host::start_from`]).
+    pub fn kill(&mut self) {
+        // SIGKILL first: closing stdin first would make the host quit cleanly (and the
+        // plugin say goodbye) if it saw the EOF before the signal.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stdin = None;
+    }
+
+    /// Starts a host over a copy of the files in `previous` (another host's user dir,
+    /// e.g. one that was killed): the same keys, known fingerprints, instance tags,
+    /// accounts and preferences, as a client restarted after a crash finds them.
+    pub fn start_from(label: &str, env: &[(&str, &str)], previous: &Path) -> Host {
+        let previous = previous.to_path_buf();
+        Host::start_wrapped(label, env, &[], move |user_dir| {
+            copy_dir(&previous, user_dir);
+        })
+    }
+}
+
+/// Copies the files (and subdirectories) of `from` into `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("create copy target");
+    for entry in fs::read_dir(from)
+        .expect("read previous user dir")
+        .flatten()
+    {
+        let target = to.join(entry.file_name());
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => copy_dir(&entry.path(), &target),
+            Ok(t) if t.is_file() => {
+                fs::copy(entry.path(), &target).expect("copy user dir file");
+            }
+            _ => {}
+        }
     }
 }
 
