@@ -556,7 +556,7 @@ impl Client {
     /// holding and say why.
     pub fn send_held(&mut self, key: &ConvKey, settings: &ConvSettings, now: u64) -> Vec<Effect> {
         let mut effects = Vec::new();
-        let private = self.status(key).is_some_and(|s| s.is_private());
+        let private = self.status(key).is_some_and(|s| s.is_private() && !s.paused);
         let held = self.status(key).map_or(0, |s| s.held);
         if held == 0 {
             effects.push(notice(key, wording::nothing_held()));

@@ -166,9 +166,9 @@ pub fn held_for_new_key(
     pending: usize,
 ) -> String {
     format!(
-        "<b>{pending} message(s) were not sent.</b> You wrote them for {b}'s key {e}, but the private \
-         conversation is now with key {a}. Verify the new key, then send them with /otr send-held, \
-         or drop them with /otr drop-held.",
+        "<b>{pending} message(s) wait, not sent yet.</b> You wrote them for {b}'s key {e}, but the \
+         private conversation is now with key {a}. Verify the new key, then send them with \
+         /otr send-held, or drop them with /otr drop-held.",
         b = esc(buddy),
         e = expected.human(),
         a = actual.human()

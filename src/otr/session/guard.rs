@@ -131,26 +131,23 @@ impl Session {
         out
     }
 
-    /// The buddy went offline, or our account did. A private conversation is paused: its
-    /// keys are wiped (the buddy's side is gone, or soon will be) but the conversation still
-    /// must stay private; typed messages wait. Returns whether a private conversation was
-    /// paused.
+    /// The buddy went offline, or our account did (or the server says so; it can lie). A
+    /// private conversation is paused: nothing typed is sent, it waits. The keys are kept
+    /// while the buddy is away, only to read what still arrives encrypted (an authenticated
+    /// message from the buddy resumes the conversation: see `routing`). Returns whether a
+    /// private conversation was paused.
     pub fn peer_offline(&mut self) -> bool {
+        let was_paused = self.guard.peer_offline;
         self.guard.peer_offline = true;
         self.asked_at = None;
-        let mut paused = false;
+        let mut private = false;
         for slot in self.slots().collect::<Vec<_>>() {
             let inst = self.inst(slot);
             inst.ake.reset();
             inst.crossed_ake = None;
-            if matches!(inst.msg, MsgState::Encrypted(_)) {
-                // Dropping the private state wipes its keys.
-                inst.msg = MsgState::Plaintext;
-                inst.smp = crate::otr::smp::Smp::new();
-                paused = true;
-            }
+            private |= matches!(inst.msg, MsgState::Encrypted(_));
         }
-        paused && self.guard.active
+        private && self.guard.active && !was_paused
     }
 
     /// The buddy is online again but nothing was paused: only forget that they were away.
@@ -158,13 +155,25 @@ impl Session {
         self.guard.peer_offline = false;
     }
 
-    /// The buddy is back. A paused conversation starts again by itself where the policy
+    /// The buddy is back. Their side of a paused conversation may be gone (a crash, a new
+    /// login), so its keys are wiped now and a new AKE starts by itself where the policy
     /// starts conversations on its own (opportunistic, always); under manual it waits for
-    /// the user.
+    /// the user. Held messages go out when it is private again with an accepted key.
     pub fn peer_online(&mut self, env: &mut Env<'_>) -> Outcome {
+        let paused = self.guard.active && self.guard.peer_offline;
         self.guard.peer_offline = false;
-        let paused = self.guard.active && !self.any_private();
-        if paused && self.restarts_by_itself() && !self.negotiating(env.now) {
+        if !paused {
+            return Outcome::default();
+        }
+        for slot in self.slots().collect::<Vec<_>>() {
+            let inst = self.inst(slot);
+            if matches!(inst.msg, MsgState::Encrypted(_)) {
+                // Dropping the private state wipes its keys.
+                inst.msg = MsgState::Plaintext;
+                inst.smp = crate::otr::smp::Smp::new();
+            }
+        }
+        if self.restarts_by_itself() && !self.negotiating(env.now) {
             return self.start(env);
         }
         Outcome::default()

@@ -56,6 +56,10 @@ impl Session {
     /// conversation is not private nothing happens.
     pub fn send_held_anyway(&mut self, env: &mut Env<'_>) -> Outcome {
         let mut out = Outcome::default();
+        if self.guard.peer_offline {
+            // Paused: the buddy's side may be gone.
+            return out;
+        }
         let slot = self.best();
         if let MsgState::Encrypted(p) = &self.inst_ref(slot).msg {
             let fingerprint = p.fingerprint;

@@ -287,7 +287,8 @@ impl Session {
             smp_in_progress: i.smp.is_in_progress(),
             held: self.held.len(),
             instances: self.children.len(),
-            paused: self.guard.active && matches!(i.msg, MsgState::Plaintext),
+            paused: self.guard.active
+                && (self.guard.peer_offline || matches!(i.msg, MsgState::Plaintext)),
             peer_offline: self.guard.peer_offline,
         }
     }
@@ -411,11 +412,14 @@ impl Session {
             _ => None,
         };
         // Keep order: nothing overtakes a message that is already waiting. A message typed
-        // while private with an accepted key stays bound to that key.
-        if !self.held.is_empty() {
+        // while private with an accepted key stays bound to that key. While the buddy is
+        // away from a conversation that must stay private, everything waits.
+        let paused = self.guard.active && self.guard.peer_offline;
+        if !self.held.is_empty() || paused {
             let intended = current.filter(|fp| self.guard.is_accepted(fp));
             self.hold(text, intended, &mut out);
             let reason = match current {
+                _ if paused => HoldReason::PeerOffline,
                 Some(fp) => self.guard.why_not(&fp),
                 None => self.plaintext_hold(env.now).0,
             };

@@ -29,14 +29,23 @@ impl Session {
             .any(|s| s != slot && matches!(self.inst_ref(s).msg, MsgState::Encrypted(_)));
         let inst = self.inst(slot);
         let tag = inst.tag;
+        let guarded = self.guard.active;
+        let inst = self.inst(slot);
         let MsgState::Encrypted(p) = &mut inst.msg else {
-            // libotr sends no error here: the message may be for another v2 instance.
             if !ignorable {
                 out.events.push(if other_private {
                     Event::ForOtherInstance
                 } else {
                     Event::NotInPrivate
                 });
+                // libotr sends no error here (the message may be for another v2 instance).
+                // A conversation that must stay private but lost its keys (the buddy went
+                // away and came back) tells the buddy, so their side learns the message was
+                // not read (and libotr re-sends it after the next AKE) instead of losing it
+                // silently.
+                if guarded && !other_private {
+                    out.to_send.push(envelope::error_message(ERROR_UNREADABLE));
+                }
             }
             return;
         };
@@ -119,6 +128,11 @@ impl Session {
             inst.msg = MsgState::Finished;
             inst.smp = Smp::new();
             out.events.push(Event::PeerEnded { instance: tag });
+        } else if self.guard.peer_offline {
+            // An authenticated message from the buddy: they are there, and this private
+            // conversation is alive (the server said otherwise). Resume it.
+            self.guard.peer_offline = false;
+            self.flush_held(slot, env.now, fingerprint, out);
         }
     }
 }
