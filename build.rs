@@ -117,6 +117,13 @@ const ALLOWED_FUNCTIONS: &[&str] = &[
     "purple_request_fields_get_choice",
     "purple_request_close_with_handle",
     "purple_notify_formatted",
+    // Which UI runs us, and Finch's window title (src/purple/ui.rs, finch_title.rs).
+    "purple_core_get_ui",
+    "purple_get_ims",
+    "purple_conversation_get_title",
+    "purple_conversation_set_title",
+    "purple_conversation_autoset_title",
+    "purple_signal_emit",
 ];
 
 /// Types whose fields the plugin reads or writes.
@@ -139,6 +146,7 @@ const ALLOWED_TYPES: &[&str] = &[
     "PurpleRequestField",
     "PurpleRequestFieldsCb",
     "GSourceFunc",
+    "PurpleConvUpdateType",
 ];
 
 /// Header macros the plugin uses.

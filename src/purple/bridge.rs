@@ -315,6 +315,19 @@ impl Bridge {
             .is_some_and(|fp| self.trust(key, &fp) == Trust::Verified)
     }
 
+    /// Whether a key for `account` is being made right now (read by `view::view_of`).
+    pub(crate) fn generating_key(&self, account: &AccountId) -> bool {
+        self.generating.contains(account)
+    }
+
+    /// Messages the bridge itself holds for the conversation (waiting for our key or for
+    /// verification), on top of the session's own `Status::held` (read by `view::view_of`).
+    pub(crate) fn waiting(&self, key: &ConvKey) -> usize {
+        self.convs.get(key).map_or(0, |c| {
+            c.waiting_for_key.len() + c.waiting_for_verification.len()
+        })
+    }
+
     fn needs_key(&mut self, key: &ConvKey, effects: &mut Vec<Effect>) -> bool {
         if self.key(&key.account).is_some() {
             return false;

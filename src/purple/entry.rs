@@ -114,6 +114,7 @@ unsafe extern "C" fn plugin_unload(_plugin: *mut ffi::PurplePlugin) -> ffi::gboo
         // Tell buddies we were private with, close our dialogs, wipe every session.
         signals::end_everything();
         dialogs::close_all();
+        super::ui::uninit();
         if let Some(mut bridge) = glue::take() {
             // A write that failed earlier (full disk, say) gets one more chance.
             if bridge.store().has_unsaved_changes() {
@@ -191,6 +192,7 @@ fn load(plugin: Plugin) -> bool {
         );
     }
     drop(previous);
+    super::ui::init(plugin);
     debug::info(&format!(
         "loaded, version {}",
         manifest::VERSION.to_string_lossy()

@@ -114,10 +114,11 @@ pub(crate) fn apply(effects: Vec<Effect>) {
                 dialogs::ask_smp_secret(&conv, question.as_deref())
             }
             Effect::GenerateKey { account } => spawn_keygen(account),
-            Effect::StateChanged { .. } => {}
+            Effect::StateChanged { conv } => super::ui::state_changed(&conv),
             Effect::Debug { text } => debug::misc(&text),
         }
     }
+    super::ui::refresh_all();
 }
 
 /// Makes a key on a worker thread; the timer hands it to the bridge.

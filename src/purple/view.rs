@@ -1,0 +1,174 @@
+//! What the user interfaces show about a conversation (Pidgin's button and OTR menu, Finch's
+//! window title): one value computed in one place, so every surface says the same thing.
+
+use crate::otr::session::MessageState;
+
+use super::bridge::{Bridge, ConvKey};
+
+/// The state a conversation is shown in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ViewState {
+    NotPrivate,
+    /// Keys are being exchanged with the buddy.
+    SettingUp,
+    /// Our own long-term key is being made (the first private conversation of an account).
+    CreatingKey,
+    PrivateUnverified,
+    PrivateVerified,
+    /// The buddy ended the private conversation; what the user types is held until they
+    /// end it too or start again.
+    Finished,
+}
+
+/// Everything the interfaces show about one conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConvView {
+    pub(crate) state: ViewState,
+    pub(crate) buddy: String,
+    /// Messages typed but not sent yet (waiting for privacy, a key or verification).
+    pub(crate) held: usize,
+    /// An authentication (SMP) run is under way.
+    pub(crate) smp_in_progress: bool,
+}
+
+impl ViewState {
+    /// The words on Pidgin's button (never colour alone).
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            ViewState::NotPrivate => "Not private",
+            ViewState::SettingUp => "Setting up…",
+            ViewState::CreatingKey => "Creating your key…",
+            ViewState::PrivateUnverified => "Private (not verified)",
+            ViewState::PrivateVerified => "Private (verified)",
+            ViewState::Finished => "Finished",
+        }
+    }
+
+    /// A sentence for tooltips and the state line of the OTR menu.
+    pub(crate) fn explanation(self) -> &'static str {
+        match self {
+            ViewState::NotPrivate => "Messages go out as plain text.",
+            ViewState::SettingUp => "Setting up a private conversation with your buddy.",
+            ViewState::CreatingKey => "Making your private key; this takes a moment, once.",
+            ViewState::PrivateUnverified => {
+                "Encrypted, but you have not checked that the key is really your buddy's."
+            }
+            ViewState::PrivateVerified => "Encrypted, and you checked your buddy's key.",
+            ViewState::Finished => {
+                "Your buddy ended the private conversation. Nothing you type is sent until you \
+                 end it too or start again."
+            }
+        }
+    }
+
+    /// Lower-case words for Finch's title line.
+    pub(crate) fn title_words(self) -> &'static str {
+        match self {
+            ViewState::NotPrivate => "not private",
+            ViewState::SettingUp => "setting up private conversation",
+            ViewState::CreatingKey => "creating your key",
+            ViewState::PrivateUnverified => "private, not verified",
+            ViewState::PrivateVerified => "private, verified",
+            ViewState::Finished => "finished by buddy",
+        }
+    }
+
+    /// The icon's base name (icons/<name>-<size>.png).
+    pub(crate) fn icon(self) -> &'static str {
+        match self {
+            ViewState::NotPrivate | ViewState::SettingUp | ViewState::CreatingKey => "not-private",
+            ViewState::PrivateUnverified => "private-unverified",
+            ViewState::PrivateVerified => "private-verified",
+            ViewState::Finished => "finished",
+        }
+    }
+
+    pub(crate) fn is_private(self) -> bool {
+        matches!(
+            self,
+            ViewState::PrivateUnverified | ViewState::PrivateVerified
+        )
+    }
+}
+
+impl ConvView {
+    /// The button's text: the state, then what waits.
+    pub(crate) fn label(&self) -> String {
+        match self.held {
+            0 => self.state.label().to_string(),
+            n => format!("{} · {}", self.state.label(), waiting(n)),
+        }
+    }
+
+    /// Finch's title: "bob@example.org — private, not verified".
+    pub(crate) fn title(&self) -> String {
+        match self.held {
+            0 => format!("{} — {}", self.buddy, self.state.title_words()),
+            n => format!(
+                "{} — {}, {}",
+                self.buddy,
+                self.state.title_words(),
+                waiting(n)
+            ),
+        }
+    }
+}
+
+fn waiting(n: usize) -> String {
+    if n == 1 {
+        "1 message waiting".to_string()
+    } else {
+        format!("{n} messages waiting")
+    }
+}
+
+/// The view of a conversation, from the bridge's read-only accessors.
+pub(crate) fn view_of(bridge: &Bridge, key: &ConvKey) -> ConvView {
+    let status = bridge.status(key);
+    let held = status.as_ref().map_or(0, |s| s.held) + bridge.waiting(key);
+    let state = match &status {
+        Some(s) if s.state == MessageState::Encrypted => {
+            if bridge.is_verified(key) {
+                ViewState::PrivateVerified
+            } else {
+                ViewState::PrivateUnverified
+            }
+        }
+        Some(s) if s.state == MessageState::Finished => ViewState::Finished,
+        _ if bridge.generating_key(&key.account) => ViewState::CreatingKey,
+        Some(s) if s.ake_in_progress => ViewState::SettingUp,
+        _ => ViewState::NotPrivate,
+    };
+    ConvView {
+        state,
+        buddy: key.buddy.clone(),
+        held,
+        smp_in_progress: status.is_some_and(|s| s.smp_in_progress),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_words_and_count_what_waits() {
+        let mut v = ConvView {
+            state: ViewState::PrivateUnverified,
+            buddy: "bob@example.org".into(),
+            held: 0,
+            smp_in_progress: false,
+        };
+        assert_eq!(v.label(), "Private (not verified)");
+        assert_eq!(v.title(), "bob@example.org — private, not verified");
+        v.state = ViewState::SettingUp;
+        v.held = 2;
+        assert_eq!(v.label(), "Setting up… · 2 messages waiting");
+        assert_eq!(
+            v.title(),
+            "bob@example.org — setting up private conversation, 2 messages waiting"
+        );
+        v.held = 1;
+        assert!(v.label().ends_with("1 message waiting"));
+    }
+}
