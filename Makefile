@@ -55,6 +55,9 @@ test-deps:
 install: build-deps
 	$(CARGO) build --release --lib
 	install -D -m 0644 target/release/libpurple_otr.so $(PLUGIN_DIR)/purple-otr.so
+	# The OTR button's icons (Pidgin looks for them next to the plugin).
+	install -d $(PLUGIN_DIR)/purple-otr/icons
+	install -m 0644 icons/*.png $(PLUGIN_DIR)/purple-otr/icons/
 	@echo "Installed $(PLUGIN_DIR)/purple-otr.so"
 	@echo "Enable it in Pidgin (Tools > Plugins) or Finch (Actions > Plugins): \"Off-the-Record Messaging\"."
 

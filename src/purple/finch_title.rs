@@ -21,9 +21,14 @@ use super::objects::{Account, Plugin};
 use super::text::{c_string, lossy};
 use super::view;
 
+/// A conversation's title as the UI made it, and the one we made from it.
+struct Titles {
+    base: String,
+    ours: String,
+}
+
 thread_local! {
-    /// The title we last gave each conversation (what "conversation-updated" compares to).
-    static TITLES: RefCell<Option<HashMap<ConvKey, String>>> = const { RefCell::new(None) };
+    static TITLES: RefCell<Option<HashMap<ConvKey, Titles>>> = const { RefCell::new(None) };
 }
 
 #[repr(C)]
@@ -72,6 +77,7 @@ pub(crate) fn init(plugin: Plugin) {
     TITLES.with(|t| *t.borrow_mut() = Some(HashMap::new()));
     type Created = unsafe extern "C" fn(*mut ffi::PurpleConversation, *mut c_void);
     type Updated = unsafe extern "C" fn(*mut ffi::PurpleConversation, u32, *mut c_void);
+    type Deleting = unsafe extern "C" fn(*mut ffi::PurpleConversation, *mut c_void);
     // SAFETY: libpurple's conversations handle; the handlers have the signals' signatures
     // (conversation.c: "conversation-created" (conv), "conversation-updated" (conv, type)),
     // erased as PURPLE_CALLBACK does; they go with the plugin handle on unload.
@@ -91,8 +97,20 @@ pub(crate) fn init(plugin: Plugin) {
             Some(mem::transmute::<Updated, unsafe extern "C" fn()>(updated)),
             std::ptr::null_mut(),
         );
+        ffi::purple_signal_connect(
+            handle,
+            c"deleting-conversation".as_ptr(),
+            plugin.handle(),
+            Some(mem::transmute::<Deleting, unsafe extern "C" fn()>(deleting)),
+            std::ptr::null_mut(),
+        );
     }
-    refresh_all();
+    // Conversations already open have their windows.
+    for conv in ims() {
+        if let Some(key) = key_of(conv) {
+            show(conv, &key, true);
+        }
+    }
 }
 
 /// Gives every window back the title Finch would give it.
@@ -109,31 +127,47 @@ pub(crate) fn uninit() {
 
 pub(crate) fn state_changed(key: &ConvKey) {
     if let Some(conv) = find(key) {
-        show(conv, key);
+        show(conv, key, false);
     }
 }
 
 pub(crate) fn refresh_all() {
     for conv in ims() {
         if let Some(key) = key_of(conv) {
-            show(conv, &key);
+            show(conv, &key, false);
         }
     }
 }
 
-/// Sets the title for the conversation's view if it differs from what it shows.
-fn show(conv: *mut ffi::PurpleConversation, key: &ConvKey) {
-    let Some(title) = glue::with(|b| view::view_of(b, key).title()) else {
+/// Sets the title for the conversation's view if it differs from what it shows. The UI's
+/// own title (the buddy's alias) stays in front; a title libpurple set since ours (the
+/// alias changed) becomes the new front part.
+fn show(conv: *mut ffi::PurpleConversation, key: &ConvKey, ready: bool) {
+    let Some(view) = glue::with(|b| view::view_of(b, key)) else {
         return;
     };
-    let known = TITLES.with(|t| {
-        t.borrow_mut()
-            .as_mut()
-            .map(|t| t.insert(key.clone(), title.clone()))
-    });
-    let Some(_) = known else { return }; // not loaded
-                                         // SAFETY: a live conversation; libpurple owns the returned title.
+    // SAFETY: a live conversation; libpurple owns the returned title.
     let current = unsafe { lossy(ffi::purple_conversation_get_title(conv)) };
+    let wanted = TITLES.with(|t| {
+        let mut t = t.borrow_mut();
+        let t = t.as_mut()?;
+        // Only conversations Finch has a window for: libpurple sets a new conversation's
+        // title (and so calls "conversation-updated") before the UI made its window, and
+        // Finch's typing handler would then find no window.
+        if ready {
+            t.entry(key.clone()).or_insert_with(|| Titles {
+                base: current.clone(),
+                ours: String::new(),
+            });
+        }
+        let entry = t.get_mut(key)?;
+        if current != entry.ours {
+            entry.base = current.clone();
+        }
+        entry.ours = view.title_for(&entry.base);
+        Some(entry.ours.clone())
+    });
+    let Some(title) = wanted else { return }; // not loaded, or no window yet
     if current == title {
         return;
     }
@@ -165,7 +199,15 @@ fn redraw(conv: *mut ffi::PurpleConversation) {
 unsafe extern "C" fn created(conv: *mut ffi::PurpleConversation, _data: *mut c_void) {
     guard("conversation-created (title)", None, (), || {
         if let Some(key) = key_of(conv) {
-            show(conv, &key);
+            show(conv, &key, true);
+        }
+    });
+}
+
+unsafe extern "C" fn deleting(conv: *mut ffi::PurpleConversation, _data: *mut c_void) {
+    guard("deleting-conversation (title)", None, (), || {
+        if let Some(key) = key_of(conv) {
+            TITLES.with(|t| t.borrow_mut().as_mut().map(|t| t.remove(&key)));
         }
     });
 }
@@ -175,7 +217,7 @@ unsafe extern "C" fn updated(conv: *mut ffi::PurpleConversation, what: u32, _dat
     guard("conversation-updated (title)", None, (), || {
         if what == ffi::PURPLE_CONV_UPDATE_TITLE as u32 {
             if let Some(key) = key_of(conv) {
-                show(conv, &key);
+                show(conv, &key, false);
             }
         }
     });

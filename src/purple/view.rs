@@ -100,16 +100,12 @@ impl ConvView {
         }
     }
 
-    /// Finch's title: "bob@example.org — private, not verified".
-    pub(crate) fn title(&self) -> String {
+    /// Finch's title from the name the UI gave the conversation (the buddy's alias):
+    /// "bob — private, not verified".
+    pub(crate) fn title_for(&self, name: &str) -> String {
         match self.held {
-            0 => format!("{} — {}", self.buddy, self.state.title_words()),
-            n => format!(
-                "{} — {}, {}",
-                self.buddy,
-                self.state.title_words(),
-                waiting(n)
-            ),
+            0 => format!("{name} — {}", self.state.title_words()),
+            n => format!("{name} — {}, {}", self.state.title_words(), waiting(n)),
         }
     }
 }
@@ -160,13 +156,13 @@ mod tests {
             smp_in_progress: false,
         };
         assert_eq!(v.label(), "Private (not verified)");
-        assert_eq!(v.title(), "bob@example.org — private, not verified");
+        assert_eq!(v.title_for("bob"), "bob — private, not verified");
         v.state = ViewState::SettingUp;
         v.held = 2;
         assert_eq!(v.label(), "Setting up… · 2 messages waiting");
         assert_eq!(
-            v.title(),
-            "bob@example.org — setting up private conversation, 2 messages waiting"
+            v.title_for("bob"),
+            "bob — setting up private conversation, 2 messages waiting"
         );
         v.held = 1;
         assert!(v.label().ends_with("1 message waiting"));

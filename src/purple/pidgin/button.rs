@@ -38,6 +38,9 @@ pub(super) fn ensure(api: &Api, gtkconv: *mut PidginConversationPrefix) -> Optio
     unsafe {
         let button = (api.gtk_button_new)();
         (api.gtk_button_set_relief)(button, RELIEF_NONE);
+        // A click must leave the keyboard in the message entry (as the toolbar's other
+        // buttons do): a focused button would take the next space typed as a click.
+        (api.gtk_button_set_focus_on_click)(button, 0);
         let hbox = (api.gtk_hbox_new)(0, 4);
         let image = (api.gtk_image_new)();
         let label = (api.gtk_label_new)(c"".as_ptr());
@@ -69,7 +72,7 @@ pub(super) fn show(api: &Api, button: W, view: &ConvView) {
     let image = data(api, button, IMAGE_KEY);
     let text = c_string(&view.label());
     let tip = c_string(&format!(
-        "{} {} Click for the OTR menu.",
+        "{}: {} Click for the OTR menu.",
         view.label(),
         view.state.explanation()
     ));
@@ -85,6 +88,21 @@ pub(super) fn show(api: &Api, button: W, view: &ConvView) {
     // SAFETY: the live label; the text is copied at once by `read`.
     let shown = read(unsafe { (api.gtk_label_get_text)(label) });
     probe(&format!("button\t{}\t{shown}", view.buddy));
+    if super::probing() {
+        // Where the button is in its window, so a test can click it. As laid out before
+        // this update: the right edge stays put (the button is packed at the end).
+        let (mut x, mut y, mut size) = (0, 0, [0; 4]);
+        // SAFETY: the live button and its toplevel window; out-parameters on our stack.
+        unsafe {
+            let top = (api.gtk_widget_get_toplevel)(button);
+            (api.gtk_widget_translate_coordinates)(button, top, 0, 0, &mut x, &mut y);
+            (api.gtk_widget_get_allocation)(button, &mut size);
+        }
+        probe(&format!(
+            "where\t{}\t{x}\t{y}\t{}\t{}",
+            view.buddy, size[2], size[3]
+        ));
+    }
 }
 
 /// Takes the button out of the conversation's toolbar (unload).

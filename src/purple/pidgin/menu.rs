@@ -149,7 +149,7 @@ pub(super) fn rebuild(api: &Api, bar: W, target: Option<&(ConvKey, ConvView)>) {
     let top = unsafe {
         let mut top = (api.g_object_get_data)(bar, MENU_KEY.as_ptr());
         if top.is_null() {
-            top = (api.gtk_menu_item_new_with_mnemonic)(c"_OTR".as_ptr());
+            top = (api.gtk_menu_item_new_with_mnemonic)(c"O_TR".as_ptr());
             (api.gtk_menu_shell_insert)(bar, top, MENU_BAR_POSITION);
             (api.gtk_widget_show)(top);
             (api.g_object_set_data)(bar, MENU_KEY.as_ptr(), top);

@@ -125,12 +125,16 @@ api! {
     gtk_hbox_new: fn(c_int, c_int) -> W;
     gtk_button_new: fn() -> W;
     gtk_button_set_relief: fn(W, c_int);
+    gtk_button_set_focus_on_click: fn(W, c_int);
     gtk_label_new: fn(*const c_char) -> W;
     gtk_label_set_text: fn(W, *const c_char);
     gtk_label_get_text: fn(W) -> *const c_char;
     gtk_image_new: fn() -> W;
     gtk_image_set_from_file: fn(W, *const c_char);
     gtk_bin_get_child: fn(W) -> W;
+    gtk_widget_get_toplevel: fn(W) -> W;
+    gtk_widget_translate_coordinates: fn(W, W, c_int, c_int, *mut c_int, *mut c_int) -> c_int;
+    gtk_widget_get_allocation: fn(W, *mut [c_int; 4]);
     gtk_menu_new: fn() -> W;
     gtk_menu_item_new_with_mnemonic: fn(*const c_char) -> W;
     gtk_separator_menu_item_new: fn() -> W;
@@ -418,10 +422,7 @@ unsafe extern "C" fn switched(_conv: *mut ffi::PurpleConversation, _data: *mut c
 /// Debug builds only: PURPLE_OTR_TEST_UI_PROBE=<file> makes the button and menu append
 /// what GTK reads back from the live widgets, one line each, so tests see what is shown.
 pub(super) fn probe(line: &str) {
-    if !cfg!(debug_assertions) {
-        return;
-    }
-    if let Some(path) = std::env::var_os("PURPLE_OTR_TEST_UI_PROBE") {
+    if let Some(path) = probe_file() {
         use std::io::Write;
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
@@ -431,6 +432,18 @@ pub(super) fn probe(line: &str) {
             let _ = writeln!(f, "{line}");
         }
     }
+}
+
+fn probe_file() -> Option<std::ffi::OsString> {
+    if cfg!(debug_assertions) {
+        std::env::var_os("PURPLE_OTR_TEST_UI_PROBE")
+    } else {
+        None
+    }
+}
+
+pub(super) fn probing() -> bool {
+    probe_file().is_some()
 }
 
 /// A Rust string for a C string GTK owns.
