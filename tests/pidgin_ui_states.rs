@@ -23,8 +23,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gui::{
-    client_dir, find_window, find_windows, shots_dir, start_xvfb, wait_until, xdotool, Killed,
-    XmppAccount, NO_BUS,
+    client_dir, find_window, shots_dir, start_xvfb, wait_until, xdotool, Killed, XmppAccount,
+    NO_BUS,
 };
 use support::host::Host;
 use support::prosody::Prosody;
@@ -71,7 +71,16 @@ fn wait_label(probe: &Path, label: &str) {
 /// A screenshot of the conversation window's corner of the screen (menus included),
 /// stripped of metadata; taken once two shots in a row are alike (GTK paints late).
 fn shot(display: &str, name: &str) -> PathBuf {
+    raise(display);
     shot_sized(display, name, WIN_W, WIN_H)
+}
+
+/// No window manager: put the conversation window on top of whatever Pidgin raised (not
+/// while a menu is open: the window would cover it).
+fn raise(display: &str) {
+    if let Some(conv) = find_window(display, "^bob$") {
+        xdotool(display, &["windowraise", &conv]);
+    }
 }
 
 fn shot_sized(display: &str, name: &str, w: u32, h: u32) -> PathBuf {
@@ -121,6 +130,23 @@ fn shot_sized(display: &str, name: &str, w: u32, h: u32) -> PathBuf {
     path
 }
 
+/// Waits for one more of our menus to pop up than the `shown` seen before.
+fn wait_menu_open(probe: &Path, shown: usize) {
+    wait_until("an OTR menu to open", WAIT, || {
+        (probed(probe, "shown").len() > shown).then_some(())
+    });
+}
+
+/// Escape until every menu that popped up is down again (GTK's own show/hide of the menu
+/// widget, reported by the probe).
+fn close_menu(display: &str, probe: &Path) {
+    wait_until("the menu to close", WAIT, || {
+        xdotool(display, &["key", "Escape"]);
+        std::thread::sleep(Duration::from_millis(300));
+        (probed(probe, "hidden").len() >= probed(probe, "shown").len()).then_some(())
+    });
+}
+
 fn type_line(display: &str, conv: &str, line: &str) {
     xdotool(display, &["windowfocus", "--sync", conv]);
     xdotool(display, &["type", "--delay", "25", line]);
@@ -153,11 +179,25 @@ fn pidgin_button_and_menu_follow_every_state() {
             fs::copy(&path, icons.join(path.file_name().expect("name"))).expect("copy icon");
         }
     }
+    // The buddy list below the pictures' area: no window manager stacks windows here, and
+    // Pidgin puts it back where its prefs say whenever it shows it.
+    let prefs = dir.path().join("prefs.xml");
+    let text = fs::read_to_string(&prefs).expect("prefs.xml");
+    let blist = "<pref name='blist'><pref name='x' type='int' value='0'/>\
+                 <pref name='y' type='int' value='660'/><pref name='width' type='int' value='300'/>\
+                 <pref name='height' type='int' value='100'/></pref>";
+    let text = text.replacen(
+        "<pref name='plugins'>",
+        &format!("{blist}<pref name='plugins'>"),
+        1,
+    );
+    assert!(text.contains("name='blist'"), "{text}");
+    fs::write(&prefs, text).expect("prefs.xml");
     let probe = dir.path().join("ui-probe.txt");
     let (_xvfb, display) = start_xvfb();
     let log_path = dir.path().join("pidgin.log");
     let log = fs::File::create(&log_path).expect("pidgin log");
-    let _pidgin = Killed(
+    let pidgin = Killed(
         Command::new("pidgin")
             .arg("-d")
             .arg("-c")
@@ -186,10 +226,6 @@ fn pidgin_button_and_menu_follow_every_state() {
     let conv = wait_until("alice's conversation window with bob", WAIT, || {
         find_window(&display, "^bob$")
     });
-    // The buddy list out of the way (no window manager stacks windows here).
-    if let Some(list) = find_window(&display, "^Buddy List$") {
-        xdotool(&display, &["windowmove", &list, "0", "520"]);
-    }
     xdotool(&display, &["windowmove", &conv, "0", "0"]);
     xdotool(
         &display,
@@ -207,17 +243,13 @@ fn pidgin_button_and_menu_follow_every_state() {
     shot(&display, "pidgin-otr-not-private.png");
 
     // The menu bar's OTR menu (Alt+T), open.
-    let before = find_windows(&display, ".*").len();
+    raise(&display);
+    let shown = probed(&probe, "shown").len();
     xdotool(&display, &["windowfocus", "--sync", &conv]);
     xdotool(&display, &["key", "alt+t"]);
-    wait_until("the OTR menu to open", WAIT, || {
-        (find_windows(&display, ".*").len() > before).then_some(())
-    });
-    shot(&display, "pidgin-otr-menu.png");
-    xdotool(&display, &["key", "Escape"]);
-    wait_until("the OTR menu to close", WAIT, || {
-        (find_windows(&display, ".*").len() <= before).then_some(())
-    });
+    wait_menu_open(&probe, shown);
+    shot_sized(&display, "pidgin-otr-menu.png", WIN_W, WIN_H);
+    close_menu(&display, &probe);
 
     // 2. Alice starts from the entry: her first key is made, then keys are exchanged.
     type_line(&display, &conv, "/otr start");
@@ -233,8 +265,9 @@ fn pidgin_button_and_menu_follow_every_state() {
         .collect();
     let (x, y, w, h) = (place[0], place[1], place[2], place[3]);
     assert!(w > 20 && h > 10, "button size {w}x{h}");
+    raise(&display);
     let popups_before = probed(&probe, "popup").len();
-    let before = find_windows(&display, ".*").len();
+    let shown = probed(&probe, "shown").len();
     xdotool(
         &display,
         &[
@@ -252,15 +285,10 @@ fn pidgin_button_and_menu_follow_every_state() {
         probed(&probe, "popup").get(popups_before).cloned()
     });
     assert_eq!(popup, "bob@localhost: Private (not verified)");
-    wait_until("the button's menu to show", WAIT, || {
-        (find_windows(&display, ".*").len() > before).then_some(())
-    });
+    wait_menu_open(&probe, shown);
     // The menu opens at the pointer, right of the window's corner.
     shot_sized(&display, "pidgin-otr-button-menu.png", 1024, 640);
-    xdotool(&display, &["key", "Escape"]);
-    wait_until("the button's menu to close", WAIT, || {
-        (find_windows(&display, ".*").len() <= before).then_some(())
-    });
+    close_menu(&display, &probe);
 
     // 3. Alice authenticates bob with a shared secret; bob answers in his dialog.
     type_line(&display, &conv, "/otr smp the blue boat");
@@ -281,9 +309,11 @@ fn pidgin_button_and_menu_follow_every_state() {
     shot(&display, "pidgin-otr-finished.png");
 
     // 5. Alice ends too: back to not private, from the OTR menu's End item.
+    raise(&display);
+    let shown = probed(&probe, "shown").len();
     xdotool(&display, &["windowfocus", "--sync", &conv]);
     xdotool(&display, &["key", "alt+t"]);
-    std::thread::sleep(Duration::from_millis(500));
+    wait_menu_open(&probe, shown);
     xdotool(&display, &["key", "e"]); // _End private conversation
     wait_label(&probe, "Not private");
     shot(&display, "pidgin-otr-ended.png");
@@ -313,6 +343,10 @@ fn pidgin_button_and_menu_follow_every_state() {
             "menu never showed {line:?}: {menus:?}"
         );
     }
+    // Inside Pidgin, GTK is there (the other tests check that Finch and a plain host never
+    // map it): the check reads the real maps.
+    let maps = fs::read_to_string(format!("/proc/{}/maps", pidgin.0.id())).expect("pidgin's maps");
+    assert!(maps.contains("libgtk-x11-2.0"), "Pidgin without GTK?");
     eprintln!(
         "pidgin_ui_states: labels {labels:?}; {:.1} s",
         started.elapsed().as_secs_f64()

@@ -215,7 +215,7 @@ unsafe extern "C" fn deleting(conv: *mut ffi::PurpleConversation, _data: *mut c_
 /// libpurple resets the title when the buddy's alias changes: put ours back.
 unsafe extern "C" fn updated(conv: *mut ffi::PurpleConversation, what: u32, _data: *mut c_void) {
     guard("conversation-updated (title)", None, (), || {
-        if what == ffi::PURPLE_CONV_UPDATE_TITLE as u32 {
+        if what == ffi::PURPLE_CONV_UPDATE_TITLE {
             if let Some(key) = key_of(conv) {
                 show(conv, &key, false);
             }

@@ -131,7 +131,55 @@ fn build(api: &Api, key: &ConvKey, view: &ConvView) -> (W, W) {
         key,
         Act::Settings,
     );
+    if super::probing() {
+        watch(api, menu, &view.buddy);
+    }
     (menu, first)
+}
+
+/// Test probe: "shown"/"hidden" lines as the menu pops up and down.
+fn watch(api: &Api, menu: W, buddy: &str) {
+    type Handler = unsafe extern "C" fn(W, *mut c_void);
+    for (signal, handler) in [(c"show", shown as Handler), (c"hide", hidden as Handler)] {
+        let name = Box::into_raw(Box::new(buddy.to_string()));
+        // SAFETY: GtkWidget::show/hide handlers (erased as G_CALLBACK does); the boxed
+        // name is freed by `free_name` with the handler.
+        unsafe {
+            (api.g_signal_connect_data)(
+                menu,
+                signal.as_ptr(),
+                Some(std::mem::transmute::<Handler, unsafe extern "C" fn()>(
+                    handler,
+                )),
+                name.cast(),
+                Some(free_name),
+                0,
+            );
+        }
+    }
+}
+
+unsafe extern "C" fn free_name(data: *mut c_void, _closure: *mut c_void) {
+    if !data.is_null() {
+        // SAFETY: the Box made in `watch`, freed once.
+        drop(unsafe { Box::from_raw(data.cast::<String>()) });
+    }
+}
+
+unsafe extern "C" fn shown(_menu: W, data: *mut c_void) {
+    // SAFETY: the boxed name from `watch`, alive while the handler is.
+    let name = unsafe { &*data.cast::<String>() };
+    guard("OTR menu shown", None, (), || {
+        probe(&format!("shown\t{name}\t"))
+    });
+}
+
+unsafe extern "C" fn hidden(_menu: W, data: *mut c_void) {
+    // SAFETY: the boxed name from `watch`, alive while the handler is.
+    let name = unsafe { &*data.cast::<String>() };
+    guard("OTR menu hidden", None, (), || {
+        probe(&format!("hidden\t{name}\t"))
+    });
 }
 
 /// Whether the window's menu bar has our menu.
