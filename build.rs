@@ -124,6 +124,9 @@ const ALLOWED_FUNCTIONS: &[&str] = &[
     "purple_conversation_set_title",
     "purple_conversation_autoset_title",
     "purple_signal_emit",
+    // Closing one dialog; read-only text fields (selectable fingerprints).
+    "purple_request_close",
+    "purple_request_field_string_set_editable",
 ];
 
 /// Types whose fields the plugin reads or writes.

@@ -221,6 +221,8 @@ pub(crate) fn smp_command(conv: Conversation, args: &str) {
         let settings = prefs::settings_of(key);
         let now = glue::now();
         let args = args.trim();
+        let awaiting_answer = !args.is_empty()
+            && glue::with(|b| b.status(key).is_some_and(|s| s.smp_in_progress)).unwrap_or(false);
         let effects = if args == "abort" {
             glue::with(|b| b.smp_abort(key, &settings, now))
         } else if args.is_empty() {
@@ -244,6 +246,10 @@ pub(crate) fn smp_command(conv: Conversation, args: &str) {
                 }),
             }
         };
+        // Answered or refused here: the buddy's question must not stay open in its dialog.
+        if args == "abort" || awaiting_answer {
+            dialogs::close_smp_answer(key);
+        }
         glue::apply(effects.unwrap_or_default());
     });
 }

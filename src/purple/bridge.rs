@@ -1056,7 +1056,8 @@ impl Bridge {
             && (question || answering)
             && trust.is_none()
         {
-            effects.push(notice(key, wording::smp_answered(&key.buddy)));
+            let verified = self.is_verified(key);
+            effects.push(notice(key, wording::smp_answered(&key.buddy, verified)));
             return;
         }
         let text = wording::smp(&key.buddy, &event, we_initiated && question);

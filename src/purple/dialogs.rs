@@ -34,6 +34,8 @@ enum Pending {
 
 thread_local! {
     static PENDING: RefCell<HashMap<usize, Pending>> = RefCell::new(HashMap::new());
+    /// The UI's handle of each open dialog, by token (to close one on its own).
+    static UI_HANDLES: RefCell<HashMap<usize, usize>> = RefCell::new(HashMap::new());
     static NEXT: Cell<usize> = const { Cell::new(1) };
 }
 
@@ -48,7 +50,29 @@ fn remember(p: Pending) -> usize {
 }
 
 fn take(token: *mut c_void) -> Option<Pending> {
+    UI_HANDLES.with(|h| h.borrow_mut().remove(&(token as usize)));
     PENDING.with(|m| m.borrow_mut().remove(&(token as usize)))
+}
+
+/// Closes the "Authenticate to your buddy" dialog of `key`, if open: the question was
+/// answered (or refused) another way, e.g. `/otr smp`.
+pub(crate) fn close_smp_answer(key: &ConvKey) {
+    let tokens: Vec<usize> = PENDING.with(|m| {
+        m.borrow()
+            .iter()
+            .filter(|(_, p)| matches!(p, Pending::SmpAnswer(k) if k == key))
+            .map(|(t, _)| *t)
+            .collect()
+    });
+    for token in tokens {
+        PENDING.with(|m| m.borrow_mut().remove(&token));
+        let ui = UI_HANDLES.with(|h| h.borrow_mut().remove(&token));
+        if let Some(ui) = ui.filter(|u| *u != 0) {
+            // SAFETY: the handle the UI returned for this open fields dialog; forgotten
+            // above first, so its callbacks (if the UI calls them on close) find nothing.
+            unsafe { ffi::purple_request_close(ffi::PURPLE_REQUEST_FIELDS, ui as *mut c_void) };
+        }
+    }
 }
 
 /// Closes our open dialogs and forgets them (unload).
@@ -58,6 +82,7 @@ pub(crate) fn close_all() {
         unsafe { ffi::purple_request_close_with_handle(handle) };
     }
     PENDING.with(|m| m.borrow_mut().clear());
+    UI_HANDLES.with(|h| h.borrow_mut().clear());
 }
 
 /// The fields being built for one dialog.
@@ -87,6 +112,18 @@ impl Form {
                 ffi::purple_request_field_label_new(id.as_ptr(), t.as_ptr()),
             )
         };
+    }
+
+    /// Text to read and copy, not to edit (Pidgin adds a colon after a field's label, so
+    /// values never go into labels).
+    fn read_only(&self, id: &CStr, text: &str, value: &str) {
+        let (t, v) = (c_string(text), c_string(value));
+        // SAFETY: live group; libpurple copies id, text and value.
+        unsafe {
+            let f = ffi::purple_request_field_string_new(id.as_ptr(), t.as_ptr(), v.as_ptr(), 0);
+            ffi::purple_request_field_string_set_editable(f, 0);
+            ffi::purple_request_field_group_add_field(self.group, f);
+        }
     }
 
     fn string(&self, id: &CStr, text: &str, masked: bool, required: bool) {
@@ -148,7 +185,7 @@ impl Form {
         // SAFETY: strings outlive the call (libpurple copies them); `fields` is handed over;
         // the callbacks have PurpleRequestFieldsCb's signature (G_CALLBACK erases it);
         // user data is an integer token, never dereferenced.
-        unsafe {
+        let ui = unsafe {
             let ok_cb = std::mem::transmute::<Cb, unsafe extern "C" fn()>(on_ok);
             let cancel_cb = std::mem::transmute::<Cb, unsafe extern "C" fn()>(on_cancel);
             ffi::purple_request_fields(
@@ -165,7 +202,11 @@ impl Form {
                 w.as_ref().map_or(ptr::null(), |w| w.as_ptr()),
                 ptr::null_mut(),
                 token as *mut c_void,
-            );
+            )
+        };
+        // Still pending (a UI may answer synchronously): remember how to close it.
+        if PENDING.with(|m| m.borrow().contains_key(&token)) {
+            UI_HANDLES.with(|h| h.borrow_mut().insert(token, ui as usize));
         }
     }
 }
@@ -304,17 +345,15 @@ pub(crate) fn verify(
 ) {
     let form = Form::new();
     let ours = ours.map_or_else(|| "(no key yet)".to_string(), |f| f.human());
-    form.label(
+    form.read_only(
         c"ours",
-        &format!("Your fingerprint ({}):\n{ours}", key.account.name),
+        &format!("Your fingerprint ({})", key.account.name),
+        &ours,
     );
-    form.label(
+    form.read_only(
         c"theirs",
-        &format!(
-            "{}'s fingerprint, as received:\n{}",
-            key.buddy,
-            theirs.human()
-        ),
+        &format!("{}'s fingerprint, as received", key.buddy),
+        &theirs.human(),
     );
     form.choice(
         c"verdict",
