@@ -301,7 +301,64 @@ fn pidgin_button_and_menu_follow_every_state() {
     ]);
     bob.cmd(&["request_answer", request.get("id"), "0"]);
     wait_label(&probe, "Private (verified)");
+    // Alice, who asked, saw the run in a progress window, read back through GTK.
+    let done = "Done: bob@localhost gave the same answer. bob@localhost is verified.";
+    wait_until("the progress window's result", WAIT, || {
+        probed(&probe, "smp")
+            .iter()
+            .any(|l| l == done)
+            .then_some(())
+    });
+    let smp = probed(&probe, "smp");
+    assert_eq!(
+        smp.first().map(String::as_str),
+        Some("Waiting for bob@localhost to answer…"),
+        "{smp:?}"
+    );
+    let progress = wait_until("the progress window", WAIT, || {
+        find_window(&display, "^Authenticating bob@localhost$")
+    });
+    xdotool(&display, &["windowmove", &progress, "40", "120"]);
+    xdotool(&display, &["windowraise", &progress]);
+    shot_sized(&display, "pidgin-otr-smp-progress.png", WIN_W, WIN_H);
+    // Close (the run is over: this must not cancel anything).
+    xdotool(&display, &["windowfocus", "--sync", &progress]);
+    xdotool(&display, &["key", "Escape"]);
+    wait_until("the progress window to close", WAIT, || {
+        (probed(&probe, "smp").last().map(String::as_str) == Some("(closed)")).then_some(())
+    });
     shot(&display, "pidgin-otr-private-verified.png");
+
+    // Another run, cancelled from the progress window: bob is told, alice stays verified.
+    type_line(&display, &conv, "/otr smp the red car");
+    let first = request.get("id").to_owned();
+    bob.wait_event(
+        "request",
+        move |l| l.get("kind") == "fields" && l.get("id") != first,
+        WAIT,
+    );
+    let progress = wait_until("the progress window", WAIT, || {
+        find_window(&display, "^Authenticating bob@localhost$")
+    });
+    xdotool(&display, &["windowfocus", "--sync", &progress]);
+    xdotool(&display, &["key", "Return"]); // the Cancel button has the focus
+    bob.wait_event(
+        "write_conv",
+        |l| {
+            l.get("account") == BOB
+                && l.get("text")
+                    .contains("alice@localhost cancelled the authentication")
+        },
+        WAIT,
+    );
+    assert_eq!(
+        probed(&probe, "smp").last().map(String::as_str),
+        Some("(closed)")
+    );
+    assert_eq!(
+        probed(&probe, "button").last().map(String::as_str),
+        Some("Private (verified)")
+    );
 
     // 4. Bob ends: alice is left in Finished (what she types is held).
     bob.cmd(&["conv_cmd", BOB, "alice@localhost", "/otr end"]);

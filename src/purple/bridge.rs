@@ -45,6 +45,20 @@ pub(crate) enum Level {
     Warning,
 }
 
+/// How far an authentication (SMP) the user started has come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SmpProgress {
+    /// The question or secret went out; the buddy must answer.
+    Asked,
+    /// The buddy answered; the last step is under way.
+    Answered,
+    Succeeded,
+    /// The answers differ, or the exchange broke.
+    Failed,
+    /// Cancelled by either side.
+    Cancelled,
+}
+
 /// Something the adapter must do in libpurple.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Effect {
@@ -69,6 +83,11 @@ pub(crate) enum Effect {
     GenerateKey { account: AccountId },
     /// The conversation's state changed (menu labels, status).
     StateChanged { conv: ConvKey },
+    /// An authentication the user started moved on (Pidgin's progress dialog).
+    SmpProgress {
+        conv: ConvKey,
+        progress: SmpProgress,
+    },
     /// Not for the user: a diagnostic line (holds no key material and no message text).
     Debug { text: String },
 }
@@ -624,6 +643,10 @@ impl Bridge {
                         super::text::escape_markup(&key.buddy)
                     ),
                 ));
+                effects.push(Effect::SmpProgress {
+                    conv: key.clone(),
+                    progress: SmpProgress::Asked,
+                });
                 self.apply(key, settings, out, &mut effects);
             }
             _ => effects.push(warning(key, wording::not_private_for("Authentication"))),
@@ -661,6 +684,10 @@ impl Bridge {
         let mut effects = Vec::new();
         if let Ok(out) = self.run(key, settings, now, |s, env| s.smp_abort(env)) {
             effects.push(notice(key, "Authentication cancelled."));
+            effects.push(Effect::SmpProgress {
+                conv: key.clone(),
+                progress: SmpProgress::Cancelled,
+            });
             self.apply(key, settings, out, &mut effects);
         }
         effects
@@ -1027,6 +1054,23 @@ impl Bridge {
                 return;
             }
             _ => {}
+        }
+        if we_initiated {
+            let progress = match &event {
+                SmpEvent::InProgress => Some(SmpProgress::Answered),
+                SmpEvent::Success => Some(SmpProgress::Succeeded),
+                SmpEvent::Failure | SmpEvent::Cheated | SmpEvent::Error => {
+                    Some(SmpProgress::Failed)
+                }
+                SmpEvent::Aborted => Some(SmpProgress::Cancelled),
+                SmpEvent::AskForSecret | SmpEvent::AskForAnswer { .. } => None,
+            };
+            if let Some(progress) = progress {
+                effects.push(Effect::SmpProgress {
+                    conv: key.clone(),
+                    progress,
+                });
+            }
         }
         if let (Some(t), Some(fp)) = (trust, self.status(key).and_then(|s| s.fingerprint)) {
             let value = if t { "smp" } else { "" };

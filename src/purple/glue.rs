@@ -115,6 +115,7 @@ pub(crate) fn apply(effects: Vec<Effect>) {
             }
             Effect::GenerateKey { account } => spawn_keygen(account),
             Effect::StateChanged { conv } => super::ui::state_changed(&conv),
+            Effect::SmpProgress { conv, progress } => super::ui::smp_progress(&conv, progress),
             Effect::Debug { text } => debug::misc(&text),
         }
     }

@@ -5,7 +5,7 @@
 
 use std::cell::Cell;
 
-use super::bridge::ConvKey;
+use super::bridge::{ConvKey, SmpProgress};
 use super::ffi;
 use super::finch_title;
 use super::objects::Plugin;
@@ -68,5 +68,13 @@ pub(crate) fn refresh_all() {
         Ui::Pidgin => pidgin::refresh_all(),
         Ui::Finch => finch_title::refresh_all(),
         Ui::Other => {}
+    }
+}
+
+/// An authentication the user started moved on: Pidgin shows it in a progress dialog with
+/// Cancel (elsewhere the notices say it).
+pub(crate) fn smp_progress(key: &ConvKey, progress: SmpProgress) {
+    if UI.with(Cell::get) == Ui::Pidgin {
+        pidgin::smp_progress(key, progress);
     }
 }

@@ -10,6 +10,7 @@
 
 mod button;
 mod menu;
+mod smp_progress;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -144,6 +145,16 @@ api! {
     gtk_menu_attach_to_widget: fn(W, W, *mut c_void);
     gtk_menu_popup: fn(W, W, W, *mut c_void, *mut c_void, c_uint, u32);
     gtk_get_current_event_time: fn() -> u32;
+    gtk_dialog_new: fn() -> W;
+    gtk_dialog_add_button: fn(W, *const c_char, c_int) -> W;
+    gtk_dialog_get_content_area: fn(W) -> W;
+    gtk_window_set_title: fn(W, *const c_char);
+    gtk_container_set_border_width: fn(W, c_uint);
+    gtk_label_set_line_wrap: fn(W, c_int);
+    gtk_progress_bar_new: fn() -> W;
+    gtk_progress_bar_set_fraction: fn(W, f64);
+    gtk_progress_bar_set_text: fn(W, *const c_char);
+    gtk_button_set_label: fn(W, *const c_char);
     // Pidgin 2.x
     pidgin_conversations_get_handle: fn() -> *mut c_void;
     pidgin_conv_windows_get_list: fn() -> *mut c_void;
@@ -232,6 +243,7 @@ pub(crate) fn uninit() {
     let Some(api) = api() else { return };
     // The signal handlers stay connected until the state drops them by handle; with
     // nothing loaded they do nothing.
+    smp_progress::close_all();
     for win in windows(api) {
         menu::remove(api, win);
         for gtkconv in gtkconvs(api, win) {
@@ -418,6 +430,8 @@ unsafe extern "C" fn displayed(gtkconv: *mut PidginConversationPrefix, _data: *m
 unsafe extern "C" fn switched(_conv: *mut ffi::PurpleConversation, _data: *mut c_void) {
     guard("conversation-switched", None, (), refresh_all);
 }
+
+pub(crate) use smp_progress::update as smp_progress;
 
 /// Debug builds only: PURPLE_OTR_TEST_UI_PROBE=<file> makes the button and menu append
 /// what GTK reads back from the live widgets, one line each, so tests see what is shown.
