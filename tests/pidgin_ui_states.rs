@@ -137,6 +137,40 @@ fn wait_menu_open(probe: &Path, shown: usize) {
     });
 }
 
+fn configure_dialog(display: &str) {
+    let list = find_window(display, "^Buddy List$").expect("the buddy list");
+    xdotool(display, &["windowmove", &list, "0", "0"]);
+    xdotool(display, &["windowraise", &list]);
+    xdotool(display, &["windowfocus", "--sync", &list]);
+    xdotool(display, &["key", "ctrl+u"]);
+    let plugins = wait_until("the Plugins dialog", WAIT, || {
+        find_window(display, "^Plugins$")
+    });
+    xdotool(display, &["windowmove", &plugins, "0", "0"]);
+    xdotool(display, &["windowraise", &plugins]);
+    xdotool(display, &["windowfocus", "--sync", &plugins]);
+    // Type-ahead in the list finds our row; then the Configure button.
+    xdotool(display, &["type", "--delay", "40", "Off-the"]);
+    std::thread::sleep(Duration::from_millis(400));
+    xdotool(display, &["key", "Escape"]);
+    std::thread::sleep(Duration::from_millis(400));
+    // "Configure Plugin" (no mnemonic): its place in the dialog's button row.
+    xdotool(
+        display,
+        &[
+            "mousemove",
+            "--window",
+            &plugins,
+            "208",
+            "505",
+            "click",
+            "1",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    shot_sized(display, "pidgin-otr-configure.png", 440, 540);
+}
+
 /// Escape until every menu that popped up is down again (GTK's own show/hide of the menu
 /// widget, reported by the probe).
 fn close_menu(display: &str, probe: &Path) {
@@ -400,6 +434,10 @@ fn pidgin_button_and_menu_follow_every_state() {
             "menu never showed {line:?}: {menus:?}"
         );
     }
+    // The plugin's Configure dialog (Tools → Plugins, Ctrl+U in the buddy list): it shows
+    // alice's own fingerprint (made above) and where the others are.
+    configure_dialog(&display);
+
     // Inside Pidgin, GTK is there (the other tests check that Finch and a plain host never
     // map it): the check reads the real maps.
     let maps = fs::read_to_string(format!("/proc/{}/maps", pidgin.0.id())).expect("pidgin's maps");

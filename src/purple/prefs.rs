@@ -132,6 +132,36 @@ pub(crate) fn logs_ims() -> bool {
 }
 
 /// Tools → Plugins → Configure Plugin. libpurple frees the frame after showing it.
+/// The notes under the settings: the user's own fingerprints and where the rest is. Pidgin
+/// shows the frame in a small fixed-size dialog and does not wrap: every line stays short
+/// (libpurple copies label texts).
+fn frame_notes() -> Vec<String> {
+    let own = super::glue::with(|b| {
+        b.store()
+            .keys()
+            .iter()
+            .map(|k| {
+                let fp = k.fingerprint().human();
+                let groups: Vec<&str> = fp.split(' ').collect();
+                let (a, b) = groups.split_at(groups.len().min(3));
+                format!("{}\n   {}\n   {}", k.account_name, a.join(" "), b.join(" "))
+            })
+            .collect::<Vec<_>>()
+    })
+    .unwrap_or_default();
+    let mine = if own.is_empty() {
+        "Your fingerprint: none yet (it is\nmade with your first private chat)".to_string()
+    } else {
+        format!("Your fingerprints:\n{}", own.join("\n"))
+    };
+    vec![
+        mine,
+        "To copy it, and your buddies' keys:\nTools → Off-the-Record Messaging\n(Finch: buddy list → Plugins menu)"
+            .to_string(),
+        "Per buddy: the chat's OTR menu,\nright-click the buddy, /otr policy".to_string(),
+    ]
+}
+
 pub(crate) unsafe extern "C" fn pref_frame(
     _plugin: *mut ffi::PurplePlugin,
 ) -> *mut ffi::PurplePluginPrefFrame {
@@ -143,17 +173,14 @@ pub(crate) unsafe extern "C" fn pref_frame(
             let frame = ffi::purple_plugin_pref_frame_new();
             let policy = ffi::purple_plugin_pref_new_with_name_and_label(
                 POLICY.as_ptr(),
-                c"When to use private (OTR) conversations".as_ptr(),
+                c"Use OTR".as_ptr(),
             );
             ffi::purple_plugin_pref_set_type(policy, ffi::PURPLE_PLUGIN_PREF_CHOICE);
             let choices: [(&CStr, &'static CStr); 4] = [
                 (c"Never", c"never"),
-                (c"Only when I start one", c"manual"),
-                (
-                    c"Automatically, when my buddy supports it",
-                    c"opportunistic",
-                ),
-                (c"Always: never send a message unencrypted", c"always"),
+                (c"When I start it", c"manual"),
+                (c"When the buddy can", c"opportunistic"),
+                (c"Always (no plain text)", c"always"),
             ];
             for (label, value) in choices {
                 ffi::purple_plugin_pref_add_choice(
@@ -165,19 +192,17 @@ pub(crate) unsafe extern "C" fn pref_frame(
             ffi::purple_plugin_pref_frame_add(frame, policy);
             for (path, label) in [
                 (AVOID_LOGGING, c"Do not log private conversations"),
-                (
-                    ONLY_VERIFIED,
-                    c"Only send to verified buddies (hold messages until the buddy is verified)",
-                ),
+                (ONLY_VERIFIED, c"Send only to verified buddies"),
             ] {
                 let pref =
                     ffi::purple_plugin_pref_new_with_name_and_label(path.as_ptr(), label.as_ptr());
                 ffi::purple_plugin_pref_frame_add(frame, pref);
             }
-            let note = ffi::purple_plugin_pref_new_with_label(
-                c"Per buddy: right-click the buddy and choose \"OTR settings for this buddy\", or type /otr policy in the conversation.".as_ptr(),
-            );
-            ffi::purple_plugin_pref_frame_add(frame, note);
+            for line in frame_notes() {
+                let line = super::text::c_string(&line);
+                let note = ffi::purple_plugin_pref_new_with_label(line.as_ptr());
+                ffi::purple_plugin_pref_frame_add(frame, note);
+            }
             frame
         }
     })
