@@ -159,6 +159,17 @@ fn finch_title_follows_every_state() {
     ]);
     bob.cmd(&["request_answer", request.get("id"), "0"]);
     titles.push(wait_title(&finch, "private, verified"));
+    // With PURPLE_OTR_UPDATE_SCREENSHOTS=1 the screen (text) goes to the docs.
+    if std::env::var_os("PURPLE_OTR_UPDATE_SCREENSHOTS").is_some() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+        fs::create_dir_all(&docs).expect("docs/screenshots");
+        let screen: String = finch
+            .screen()
+            .lines()
+            .map(|l| format!("{}\n", l.trim_end()))
+            .collect();
+        fs::write(docs.join("finch-title.txt"), screen.trim_end()).expect("finch-title.txt");
+    }
     bob.cmd(&["conv_cmd", BOB, "alice@localhost", "/otr end"]);
     titles.push(wait_title(&finch, "finished by buddy"));
     type_line(&finch, "/otr end");
