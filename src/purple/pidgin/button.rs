@@ -120,6 +120,9 @@ pub(super) fn remove(api: &Api, gtkconv: *mut PidginConversationPrefix) {
         (api.g_object_set_data)(toolbar, BUTTON_KEY.as_ptr(), ptr::null_mut());
         (api.gtk_widget_destroy)(button);
     }
+    if let Some(key) = im_of(gtkconv).and_then(super::super::glue::key_of) {
+        probe(&format!("removed\t{}\t", key.buddy));
+    }
 }
 
 unsafe extern "C" fn clicked(button: W, _data: *mut c_void) {
