@@ -17,7 +17,10 @@ pub(crate) fn notice(key: &ConvKey, text: &str, warning: bool) {
     if let Some(c) = Account::find(&key.account.name, &key.account.protocol)
         .and_then(|a| a.conversation(&key.buddy))
     {
-        c.write_notice_markup(&escape_markup(text), warning);
+        c.write_notice_markup(
+            &super::ui::decorate_notice(key, &escape_markup(text)),
+            warning,
+        );
     }
 }
 

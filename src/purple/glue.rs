@@ -97,6 +97,7 @@ pub(crate) fn apply(effects: Vec<Effect>) {
             }
             Effect::Notice { conv, text, level } => {
                 if let Some(c) = conversation(&conv) {
+                    let text = super::ui::decorate_notice(&conv, &text);
                     c.write_notice_markup(&text, level == Level::Warning);
                 }
             }

@@ -78,3 +78,12 @@ pub(crate) fn smp_progress(key: &ConvKey, progress: SmpProgress) {
         pidgin::smp_progress(key, progress);
     }
 }
+
+/// A notice's markup as the running UI shows it: in Pidgin with the state's icon in front.
+pub(crate) fn decorate_notice(key: &ConvKey, markup: &str) -> String {
+    if UI.with(Cell::get) == Ui::Pidgin {
+        pidgin::decorate(key, markup)
+    } else {
+        markup.to_string()
+    }
+}

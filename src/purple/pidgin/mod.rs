@@ -155,6 +155,10 @@ api! {
     gtk_progress_bar_set_fraction: fn(W, f64);
     gtk_progress_bar_set_text: fn(W, *const c_char);
     gtk_button_set_label: fn(W, *const c_char);
+    // glib and libpurple's image store (notice icons)
+    g_malloc: fn(usize) -> *mut c_void;
+    purple_imgstore_add_with_id: fn(*mut c_void, usize, *const c_char) -> c_int;
+    purple_imgstore_unref_by_id: fn(c_int);
     // Pidgin 2.x
     pidgin_conversations_get_handle: fn() -> *mut c_void;
     pidgin_conv_windows_get_list: fn() -> *mut c_void;
@@ -171,6 +175,9 @@ pub(super) fn api() -> Option<&'static Api> {
 
 struct Loaded {
     icons: Option<PathBuf>,
+    /// The 16 px state icons in libpurple's image store, by name (for `<img id>` in
+    /// notices); released on unload.
+    images: HashMap<&'static str, c_int>,
     /// What each button (by widget address) shows now, so unchanged views cost nothing.
     buttons: HashMap<usize, ConvView>,
     /// What each window's OTR menu (by menu bar address) was built for.
@@ -200,8 +207,11 @@ pub(crate) fn init(plugin: Plugin) -> bool {
         return false;
     };
     LOADED.with(|l| {
+        let icons = icon_dir(plugin);
+        let images = store_images(api, icons.as_deref());
         *l.borrow_mut() = Some(Loaded {
-            icons: icon_dir(plugin),
+            icons,
+            images,
             buttons: HashMap::new(),
             menus: HashMap::new(),
         })
@@ -250,7 +260,58 @@ pub(crate) fn uninit() {
             button::remove(api, gtkconv);
         }
     }
-    LOADED.with(|l| l.borrow_mut().take());
+    if let Some(loaded) = LOADED.with(|l| l.borrow_mut().take()) {
+        for id in loaded.images.into_values() {
+            // SAFETY: the reference `store_images` took; messages already shown keep theirs.
+            unsafe { (api.purple_imgstore_unref_by_id)(id) };
+        }
+    }
+}
+
+/// Puts the state icons into libpurple's image store, so notices can show them.
+fn store_images(api: &Api, dir: Option<&std::path::Path>) -> HashMap<&'static str, c_int> {
+    let mut images = HashMap::new();
+    let Some(dir) = dir else { return images };
+    for name in [
+        "not-private",
+        "private-unverified",
+        "private-verified",
+        "finished",
+    ] {
+        let path = dir.join(format!("{name}-16.png"));
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let file = super::text::c_string(&format!("{name}.png"));
+        // SAFETY: a g_malloc'd copy of the file handed to the store, which owns and frees
+        // it; the file name is copied.
+        let id = unsafe {
+            let data = (api.g_malloc)(bytes.len());
+            if data.is_null() {
+                continue;
+            }
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), data.cast::<u8>(), bytes.len());
+            (api.purple_imgstore_add_with_id)(data, bytes.len(), file.as_ptr())
+        };
+        if id > 0 {
+            images.insert(name, id);
+        }
+    }
+    images
+}
+
+/// A notice's markup with the conversation's state icon in front (Pidgin only).
+pub(crate) fn decorate(key: &ConvKey, markup: &str) -> String {
+    let id = LOADED.with(|l| {
+        let l = l.borrow();
+        let l = l.as_ref()?;
+        let view = glue::with(|b| view::view_of(b, key))?;
+        l.images.get(view.state.icon()).copied()
+    });
+    match id {
+        Some(id) => format!("<img id=\"{id}\"> {markup}"),
+        None => markup.to_string(),
+    }
 }
 
 /// The icons' directory: `purple-otr/icons/` next to the plugin's .so.
