@@ -364,6 +364,27 @@ fn pidgin_button_and_menu_follow_every_state() {
     shot_sized(&display, "pidgin-otr-button-menu.png", 1024, 640);
     close_menu(&display, &probe);
 
+    // The OTR menu's Verify item opens the Verify dialog: fingerprints as copyable text.
+    raise(&display);
+    let shown = probed(&probe, "shown").len();
+    xdotool(&display, &["windowfocus", "--sync", &conv]);
+    xdotool(&display, &["key", "alt+t"]);
+    wait_menu_open(&probe, shown);
+    xdotool(&display, &["key", "v"]); // _Verify fingerprint…
+    let verify = wait_until("the Verify dialog", WAIT, || {
+        find_window(&display, "^Verify fingerprint$")
+    });
+    xdotool(&display, &["windowmove", &verify, "0", "0"]);
+    xdotool(&display, &["windowraise", &verify]);
+    shot_sized(&display, "pidgin-otr-verify.png", 1024, 240);
+    xdotool(&display, &["windowfocus", "--sync", &verify]);
+    xdotool(&display, &["key", "Escape"]);
+    wait_until("the Verify dialog to close", WAIT, || {
+        find_window(&display, "^Verify fingerprint$")
+            .is_none()
+            .then_some(())
+    });
+
     // 3. Alice authenticates bob with a shared secret; bob answers in his dialog.
     type_line(&display, &conv, "/otr smp the blue boat");
     let request = bob.wait_event("request", |l| l.get("kind") == "fields", WAIT);
