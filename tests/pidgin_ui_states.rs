@@ -133,7 +133,11 @@ fn shot_sized(display: &str, name: &str, w: u32, h: u32) -> PathBuf {
             .arg(format!("PNG8:{}", docs.join(name).display()))
             .output()
             .expect("convert (apt-get install imagemagick)");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     path
 }
@@ -502,6 +506,52 @@ fn pidgin_button_and_menu_follow_every_state() {
             "menu never showed {line:?}: {menus:?}"
         );
     }
+    // A second conversation opens as a tab in the same window: it gets its own button, and
+    // the window's OTR menu follows the active tab (Pidgin's "conversation-switched").
+    let list = find_window(&display, "^Buddy List$").expect("the buddy list");
+    xdotool(&display, &["windowfocus", "--sync", &list]);
+    xdotool(&display, &["key", "ctrl+m"]);
+    let ask = wait_until("the New Instant Message dialog", WAIT, || {
+        find_window(&display, "^New Instant Message$")
+    });
+    xdotool(&display, &["windowfocus", "--sync", &ask]);
+    xdotool(&display, &["type", "--delay", "25", "carol@localhost"]);
+    xdotool(&display, &["key", "Return"]);
+    let carol = |kind: &str| -> Vec<String> {
+        fs::read_to_string(&probe)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("{kind}\tcarol@localhost\t")))
+            .map(str::to_owned)
+            .collect()
+    };
+    wait_until("carol's button", WAIT, || {
+        carol("button")
+            .iter()
+            .any(|l| l == "Not private")
+            .then_some(())
+    });
+    wait_until("the window's menu for carol's tab", WAIT, || {
+        carol("menu")
+            .iter()
+            .any(|l| l == "carol@localhost: Not private")
+            .then_some(())
+    });
+    // Back to bob's tab: the menu speaks for bob again.
+    let bob_menus = probed(&probe, "menu").len();
+    let window = wait_until("the conversation window", WAIT, || {
+        find_window(&display, "^(bob|carol@localhost)$")
+    });
+    xdotool(&display, &["windowfocus", "--sync", &window]);
+    xdotool(&display, &["key", "ctrl+Page_Up"]);
+    wait_until("the window's menu for bob's tab", WAIT, || {
+        (probed(&probe, "menu").len() > bob_menus).then_some(())
+    });
+    assert_eq!(
+        probed(&probe, "menu").last().map(String::as_str),
+        Some("bob@localhost: Not private")
+    );
+
     // The plugin's Configure dialog (Tools → Plugins, Ctrl+U in the buddy list): it shows
     // alice's own fingerprint (made above) and where the others are.
     configure_dialog(&display);
