@@ -50,6 +50,14 @@ fn ask_and_answer_by_command(
 ) -> Line {
     let to_answerer = answerer_jid.split('/').next().expect("bare");
     let to_asker = asker_jid.split('/').next().expect("bare");
+    // A new dialog (wait_event also sees earlier events: skip the requests seen before).
+    answerer.sync();
+    let earlier: Vec<String> = answerer
+        .events
+        .iter()
+        .filter(|l| l.name == "request")
+        .map(|l| l.get("id").to_owned())
+        .collect();
     asker.cmd(&[
         "conv_cmd",
         asker_jid,
@@ -58,7 +66,11 @@ fn ask_and_answer_by_command(
     ]);
     let request = answerer.wait_event(
         "request",
-        |l| l.get("kind") == "fields" && l.all("field").contains(&"secret".to_owned()),
+        move |l| {
+            l.get("kind") == "fields"
+                && l.all("field").contains(&"secret".to_owned())
+                && !earlier.iter().any(|e| e == l.get("id"))
+        },
         WAIT,
     );
     answerer.cmd(&["conv_cmd", answerer_jid, to_asker, "/otr smp the blue one"]);
