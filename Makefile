@@ -8,9 +8,10 @@ PLUGIN_DIR ?= $(HOME)/.purple/plugins
 # Debian/Ubuntu packages needed to build the plugin ...
 BUILD_PACKAGES := build-essential pkg-config libpurple-dev libglib2.0-dev libclang-dev clang
 # ... and to run the whole test suite (local XMPP server, libotr reference peer, Finch under
-# tmux, Pidgin under Xvfb, network namespaces).
+# tmux, Pidgin under Xvfb, network namespaces; Pidgin's headers for the struct-layout check).
 TEST_PACKAGES := $(BUILD_PACKAGES) prosody libotr5-dev libotr5-bin iproute2 util-linux \
-                 tmux finch pidgin xvfb xauth xdotool imagemagick valgrind
+                 tmux finch pidgin xvfb xauth xdotool imagemagick valgrind \
+                 pidgin-dev libgtk2.0-dev
 
 # As root: run libpurple, prosody, Finch and Pidgin in a private network namespace where
 # only `lo` exists, so nothing a test starts can reach the network. Elsewhere (no root)
