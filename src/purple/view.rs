@@ -145,7 +145,57 @@ pub(crate) fn view_of(bridge: &Bridge, key: &ConvKey) -> ConvView {
 
 #[cfg(test)]
 mod tests {
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use crate::otr::crypto::dsa::DsaPrivateKey;
+    use crate::otr::policy::Policy;
+
+    use super::super::bridge::{AccountId, ConvSettings};
+    use super::super::store::Store;
     use super::*;
+
+    /// The view follows a real bridge: no key yet, a message typed meanwhile, the key made
+    /// and the buddy asked.
+    #[test]
+    fn view_of_follows_the_bridge() {
+        let dir = std::env::temp_dir().join(format!("purple-otr-view-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut bridge = Bridge::with_rng(Store::open(&dir), ChaCha20Rng::seed_from_u64(7));
+        let key = ConvKey {
+            account: AccountId {
+                name: "alice@example.org/home".into(),
+                protocol: "prpl-jabber".into(),
+            },
+            buddy: "bob@example.org".into(),
+        };
+        let settings = ConvSettings {
+            policy: Policy::ALWAYS,
+            avoid_logging: true,
+            only_verified: false,
+            logging_default: false,
+        };
+        let view = view_of(&bridge, &key);
+        assert_eq!((view.state, view.held), (ViewState::NotPrivate, 0));
+        assert_eq!(view.buddy, "bob@example.org");
+
+        bridge.start(&key, &settings, 100);
+        assert_eq!(view_of(&bridge, &key).state, ViewState::CreatingKey);
+        let _ = bridge.outgoing(&key, &settings, "hello", 101);
+        let view = view_of(&bridge, &key);
+        assert_eq!((view.state, view.held), (ViewState::CreatingKey, 1));
+        assert_eq!(view.label(), "Creating your key… · 1 message waiting");
+
+        let made = DsaPrivateKey::generate(&mut ChaCha20Rng::seed_from_u64(8));
+        bridge.key_ready(&key.account, made, 102, |_| settings.clone());
+        // The query went out; until the buddy answers nothing is private, and the typed
+        // message still waits (keys being exchanged show as SettingUp: see the Pidgin test).
+        let view = view_of(&bridge, &key);
+        assert_eq!(view.state, ViewState::NotPrivate, "{view:?}");
+        assert_eq!(view.label(), "Not private · 1 message waiting");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn labels_are_words_and_count_what_waits() {
