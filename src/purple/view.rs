@@ -188,7 +188,7 @@ mod tests {
         assert_eq!(view.label(), "Creating your key… · 1 message waiting");
 
         let made = DsaPrivateKey::generate(&mut ChaCha20Rng::seed_from_u64(8));
-        bridge.key_ready(&key.account, made, 102, |_| settings.clone());
+        bridge.key_ready(&key.account, made, 102, |_| settings);
         // The query went out; until the buddy answers nothing is private, and the typed
         // message still waits (keys being exchanged show as SettingUp: see the Pidgin test).
         let view = view_of(&bridge, &key);
