@@ -24,9 +24,10 @@ endif
 # Debian/Ubuntu packages needed to build the plugin ...
 BUILD_PACKAGES := build-essential pkg-config libpurple-dev libglib2.0-dev libclang-dev clang
 # ... and to run the whole test suite (local XMPP server, libotr reference peer, Finch under
-# tmux, Pidgin under Xvfb, network namespaces).
+# tmux, Pidgin under Xvfb, network namespaces; Pidgin's headers for the struct-layout check).
 TEST_PACKAGES := $(BUILD_PACKAGES) prosody libotr5-dev libotr5-bin iproute2 util-linux \
-                 tmux finch pidgin xvfb xauth xdotool imagemagick valgrind
+                 tmux finch pidgin xvfb xauth xdotool imagemagick valgrind \
+                 pidgin-dev libgtk2.0-dev
 
 # As root: run libpurple, prosody, Finch and Pidgin in a private network namespace where
 # only `lo` exists, so nothing a test starts can reach the network. Elsewhere (no root)
@@ -97,6 +98,10 @@ ifneq ($(PREFIX),)
 	  echo "msgfmt --check -o $$mo $$po"; \
 	  mkdir -p "$$(dirname "$$mo")" && msgfmt --check -o "$$mo" "$$po" && chmod 0644 "$$mo" || exit 1; \
 	done
+else
+	# The OTR button's icons, next to the plugin (Pidgin looks there first).
+	install -d $(DESTDIR)$(PLUGIN_DIR)/purple-otr/icons
+	install -m 0644 icons/*.png icons/*.svg $(DESTDIR)$(PLUGIN_DIR)/purple-otr/icons/
 endif
 	@echo "Installed $(DESTDIR)$(PLUGIN_DIR)/purple-otr.so"
 	@echo "Enable it in Pidgin (Tools > Plugins) or Finch (Actions > Plugins): \"Off-the-Record Messaging\"."

@@ -123,6 +123,16 @@ const ALLOWED_FUNCTIONS: &[&str] = &[
     "xmlnode_get_data",
     "xmlnode_new_child",
     "xmlnode_set_namespace",
+    // Which UI runs us, and Finch's window title (src/purple/ui.rs, finch_title.rs).
+    "purple_core_get_ui",
+    "purple_get_ims",
+    "purple_conversation_get_title",
+    "purple_conversation_set_title",
+    "purple_conversation_autoset_title",
+    "purple_signal_emit",
+    // Closing one dialog; read-only text fields (selectable fingerprints).
+    "purple_request_close",
+    "purple_request_field_string_set_editable",
 ];
 
 /// Types whose fields the plugin reads or writes.
@@ -146,6 +156,7 @@ const ALLOWED_TYPES: &[&str] = &[
     "PurpleRequestField",
     "PurpleRequestFieldsCb",
     "GSourceFunc",
+    "PurpleConvUpdateType",
 ];
 
 /// Header macros the plugin uses.

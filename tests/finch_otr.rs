@@ -84,7 +84,7 @@ fn finch_user_starts_a_private_conversation() {
     finch.wait_for("the menu to close", |s| !s.contains("Verify fingerprint"));
 
     // (b) Open the conversation (Enter on the row) and type /otr start.
-    let conv_title = "bob (alice@localhost/finch -- XMPP)";
+    let conv_title = "bob — not private (alice@localhost/finch -- XMPP)";
     retry("the conversation window", || {
         finch.send("Enter", false);
         finch

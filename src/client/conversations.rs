@@ -46,6 +46,20 @@ pub enum Level {
     Warning,
 }
 
+/// How far an authentication (SMP) the user started has come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmpProgress {
+    /// The question or secret went out; the buddy must answer.
+    Asked,
+    /// The buddy answered; the last step is under way.
+    Answered,
+    Succeeded,
+    /// The answers differ, or the exchange broke.
+    Failed,
+    /// Cancelled by either side.
+    Cancelled,
+}
+
 /// Something the adapter must do in libpurple.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
@@ -79,6 +93,11 @@ pub enum Effect {
     GenerateKey { account: AccountId },
     /// The conversation's state changed (menu labels, status).
     StateChanged { conv: ConvKey },
+    /// An authentication the user started moved on (Pidgin's progress dialog).
+    SmpProgress {
+        conv: ConvKey,
+        progress: SmpProgress,
+    },
     /// Not for the user: a diagnostic line (holds no key material and no message text).
     Debug { text: String },
 }
@@ -386,6 +405,11 @@ impl Client {
         self.convs.get(key).map(|c| c.session.status())
     }
 
+    /// Whether a key for `account` is being made right now.
+    pub fn generating_key(&self, account: &AccountId) -> bool {
+        self.generating.contains(account)
+    }
+
     /// Whether the conversation is private with a verified key.
     pub fn is_verified(&self, key: &ConvKey) -> bool {
         self.status(key)
@@ -556,7 +580,9 @@ impl Client {
     /// holding and say why.
     pub fn send_held(&mut self, key: &ConvKey, settings: &ConvSettings, now: u64) -> Vec<Effect> {
         let mut effects = Vec::new();
-        let private = self.status(key).is_some_and(|s| s.is_private() && !s.paused);
+        let private = self
+            .status(key)
+            .is_some_and(|s| s.is_private() && !s.paused);
         let held = self.status(key).map_or(0, |s| s.held);
         if held == 0 {
             effects.push(notice(key, wording::nothing_held()));
@@ -613,6 +639,10 @@ impl Client {
                     c.answering_question = false;
                 }
                 effects.push(notice(key, wording::smp_waiting(&key.buddy)));
+                effects.push(Effect::SmpProgress {
+                    conv: key.clone(),
+                    progress: SmpProgress::Asked,
+                });
                 self.apply(key, settings, out, &mut effects);
             }
             _ => effects.push(warning(key, wording::not_private_for("Authentication"))),
@@ -642,6 +672,10 @@ impl Client {
         let mut effects = Vec::new();
         if let Ok(out) = self.run(key, settings, now, |s, env| s.smp_abort(env)) {
             effects.push(notice(key, wording::smp_cancelled()));
+            effects.push(Effect::SmpProgress {
+                conv: key.clone(),
+                progress: SmpProgress::Cancelled,
+            });
             self.apply(key, settings, out, &mut effects);
         }
         effects
@@ -1136,6 +1170,23 @@ impl Client {
             }
             _ => {}
         }
+        if we_initiated {
+            let progress = match &event {
+                SmpEvent::InProgress => Some(SmpProgress::Answered),
+                SmpEvent::Success => Some(SmpProgress::Succeeded),
+                SmpEvent::Failure | SmpEvent::Cheated | SmpEvent::Error => {
+                    Some(SmpProgress::Failed)
+                }
+                SmpEvent::Aborted => Some(SmpProgress::Cancelled),
+                SmpEvent::AskForSecret | SmpEvent::AskForAnswer { .. } => None,
+            };
+            if let Some(progress) = progress {
+                effects.push(Effect::SmpProgress {
+                    conv: key.clone(),
+                    progress,
+                });
+            }
+        }
         // The key of the instance that ran SMP, not whichever is "best" now.
         if let Some(t) = trust {
             let value = if t { TrustLevel::Smp } else { TrustLevel::None }.as_file_str();
@@ -1159,7 +1210,8 @@ impl Client {
             && (question || answering)
             && trust.is_none()
         {
-            effects.push(notice(key, wording::smp_answered(&key.buddy)));
+            let verified = self.is_verified(key);
+            effects.push(notice(key, wording::smp_answered(&key.buddy, verified)));
             return;
         }
         let text = wording::smp(&key.buddy, &event, we_initiated && question);

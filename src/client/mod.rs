@@ -11,6 +11,7 @@
 //! - [`wording`]: every sentence a user reads.
 //! - [`markup`]: escaping for libpurple's conversation markup.
 //! - [`trust`]: the trust levels `otr.fingerprints` records.
+//! - [`view`]: the one state every interface shows (Pidgin's button, Finch's title).
 #![forbid(unsafe_code)]
 
 pub mod commands;
@@ -18,11 +19,12 @@ pub mod conversations;
 pub mod markup;
 pub mod store;
 pub mod trust;
+pub mod view;
 pub mod wording;
 
 pub use conversations::{
     default_max_message_size, AccountId, Arrived, Client, ConvKey, ConvSettings, Effect, Level,
-    Sent,
+    Sent, SmpProgress,
 };
 
 #[cfg(test)]

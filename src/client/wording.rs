@@ -281,9 +281,16 @@ pub fn smp(buddy: &str, event: &SmpEvent, we_asked_question: bool) -> Option<Str
 
 /// After we answered the buddy's question correctly: they know who we are, we don't yet
 /// know who they are.
-pub fn smp_answered(buddy: &str) -> String {
+pub fn smp_answered(buddy: &str, already_verified: bool) -> String {
     let b = esc(buddy);
-    format!("{b} has verified your identity. To verify {b}'s, ask a question of your own (“Authenticate buddy”, /otr smp).")
+    if already_verified {
+        // Both directions are done: nothing left to ask of the user.
+        format!(
+            "{b} has verified your identity. You verified {b}'s earlier, so both of you are sure."
+        )
+    } else {
+        format!("{b} has verified your identity. To verify {b}'s, ask a question of your own (“Authenticate buddy”, /otr smp).")
+    }
 }
 
 pub fn not_private_for(action: &str) -> String {

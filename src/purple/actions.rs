@@ -120,7 +120,18 @@ pub(crate) fn set_policy(conv: Conversation, arg: &str) {
 
 /// `/otr smp ...`: abort, answer a pending request, or start.
 pub(crate) fn smp_command(conv: Conversation, args: &str) {
+    let args = args.trim();
+    let key = runtime::key_of(conv);
+    // Answered (or refused) here: the buddy's question must not stay open in its dialog.
+    let answering = key.as_ref().is_some_and(|k| {
+        !args.is_empty()
+            && runtime::with_client(|c| c.status(k).is_some_and(|s| s.smp_in_progress))
+                .unwrap_or(false)
+    });
     act(conv, |c, key, s, now| c.smp_command(key, s, args, now));
+    if let Some(key) = key.filter(|_| args == "abort" || answering) {
+        dialogs::close_smp_answer(&key);
+    }
 }
 
 /// `/otr verify [yes|no]`: without an argument, the dialog.

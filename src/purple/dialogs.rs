@@ -41,6 +41,22 @@ fn take(token: *mut c_void) -> Option<Pending> {
         .map(|b| *b)
 }
 
+/// Closes the "Authenticate to your buddy" dialog of `key`, if open: the question was
+/// answered (or refused) another way, e.g. `/otr smp`.
+pub(crate) fn close_smp_answer(key: &ConvKey) {
+    let handles = runtime::with(|r| {
+        r.requests.take_matching(|what| {
+            matches!(what.downcast_ref::<Pending>(), Some(Pending::SmpAnswer(k)) if k == key)
+        })
+    })
+    .unwrap_or_default();
+    for ui in handles.into_iter().filter(|u| *u != 0) {
+        // SAFETY: the handle the UI returned for this open fields dialog; forgotten above
+        // first, so its callbacks (if the UI calls them on close) find nothing.
+        unsafe { ffi::purple_request_close(ffi::PURPLE_REQUEST_FIELDS, ui as *mut c_void) };
+    }
+}
+
 /// Closes our open dialogs and forgets them (unload).
 pub(crate) fn close_all() {
     let handle = runtime::plugin_handle();
@@ -78,6 +94,18 @@ impl Form {
                 ffi::purple_request_field_label_new(id.as_ptr(), t.as_ptr()),
             )
         };
+    }
+
+    /// Text to read and copy, not to edit (Pidgin adds a colon after a field's label, so
+    /// values never go into labels).
+    fn read_only(&self, id: &CStr, text: &str, value: &str) {
+        let (t, v) = (c_string(text), c_string(value));
+        // SAFETY: live group; libpurple copies id, text and value.
+        unsafe {
+            let f = ffi::purple_request_field_string_new(id.as_ptr(), t.as_ptr(), v.as_ptr(), 0);
+            ffi::purple_request_field_string_set_editable(f, 0);
+            ffi::purple_request_field_group_add_field(self.group, f);
+        }
     }
 
     fn string(&self, id: &CStr, text: &str, masked: bool, required: bool) {
@@ -141,7 +169,7 @@ impl Form {
         // SAFETY: strings outlive the call (libpurple copies them); `fields` is handed over;
         // the callbacks have PurpleRequestFieldsCb's signature (G_CALLBACK erases it);
         // user data is an integer token, never dereferenced.
-        unsafe {
+        let ui = unsafe {
             let ok_cb = std::mem::transmute::<Cb, unsafe extern "C" fn()>(on_ok);
             let cancel_cb = std::mem::transmute::<Cb, unsafe extern "C" fn()>(on_cancel);
             ffi::purple_request_fields(
@@ -158,8 +186,10 @@ impl Form {
                 w.as_ref().map_or(ptr::null(), |w| w.as_ptr()),
                 ptr::null_mut(),
                 token as *mut c_void,
-            );
-        }
+            )
+        };
+        // Still pending (a UI may answer synchronously): remember how to close it.
+        runtime::with(|r| r.requests.set_ui_handle(token, ui as usize));
     }
 }
 
@@ -305,17 +335,15 @@ pub(crate) fn verify(
 ) {
     let form = Form::new();
     let ours = ours.map_or_else(|| "(no key yet)".to_string(), |f| f.human());
-    form.label(
+    form.read_only(
         c"ours",
-        &format!("Your fingerprint ({}):\n{ours}", key.account.name),
+        &format!("Your fingerprint ({})", key.account.name),
+        &ours,
     );
-    form.label(
+    form.read_only(
         c"theirs",
-        &format!(
-            "{}'s fingerprint, as received:\n{}",
-            key.buddy,
-            theirs.human()
-        ),
+        &format!("{}'s fingerprint, as received", key.buddy),
+        &theirs.human(),
     );
     form.choice(
         c"verdict",

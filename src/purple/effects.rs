@@ -7,6 +7,7 @@ use super::debug;
 use super::dialogs;
 use super::prefs;
 use super::runtime;
+use super::ui;
 
 /// The runtime's [`runtime::Apply`].
 pub(crate) fn apply(effects: Vec<Effect>) {
@@ -21,6 +22,7 @@ pub(crate) fn apply(effects: Vec<Effect>) {
             }
             Effect::Notice { conv, text, level } => {
                 if let Some(c) = runtime::conversation(&conv) {
+                    let text = ui::decorate_notice(&conv, &text);
                     c.write_notice_markup(&text, level == Level::Warning);
                 }
             }
@@ -46,8 +48,10 @@ pub(crate) fn apply(effects: Vec<Effect>) {
             Effect::OpenAuthenticate { conv } => dialogs::start_smp(&conv),
             // Taken care of by the runtime before the rest.
             Effect::GenerateKey { .. } => {}
-            Effect::StateChanged { .. } => {}
+            Effect::StateChanged { conv } => ui::state_changed(&conv),
+            Effect::SmpProgress { conv, progress } => ui::smp_progress(&conv, progress),
             Effect::Debug { text } => debug::misc(&text),
         }
     }
+    ui::refresh_all();
 }

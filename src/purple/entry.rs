@@ -17,6 +17,7 @@ use super::menus;
 use super::objects::{notify_error, Plugin};
 use super::prefs;
 use super::runtime::{self, Runtime};
+use super::settings_frame;
 use super::signals;
 use crate::client::store::Store;
 use crate::client::Client;
@@ -42,7 +43,7 @@ struct UiInfo(UnsafeCell<ffi::PurplePluginUiInfo>);
 unsafe impl Sync for UiInfo {}
 
 static PREFS_INFO: UiInfo = UiInfo(UnsafeCell::new(ffi::PurplePluginUiInfo {
-    get_plugin_pref_frame: Some(prefs::pref_frame),
+    get_plugin_pref_frame: Some(settings_frame::pref_frame),
     page_num: 0,
     frame: ptr::null_mut(),
     _purple_reserved1: None,
@@ -113,6 +114,7 @@ unsafe extern "C" fn plugin_unload(_plugin: *mut ffi::PurplePlugin) -> ffi::gboo
         // dialogs, wipe every session.
         signals::end_everything();
         dialogs::close_all();
+        super::ui::uninit();
         // Dropping the runtime disconnects every signal and unregisters /otr (outside the
         // runtime's borrow, as that calls into libpurple).
         if let Some(runtime) = runtime::take() {
@@ -194,6 +196,7 @@ fn load(plugin: Plugin) -> bool {
         );
     }
     drop(previous);
+    super::ui::init(plugin);
     debug::info(&format!(
         "loaded, version {}",
         manifest::VERSION.to_string_lossy()

@@ -128,6 +128,8 @@ impl Drop for Timer {
 #[derive(Default)]
 pub(crate) struct Requests {
     open: HashMap<usize, Box<dyn Any>>,
+    /// The UI's handle of each open dialog, by token (to close one on its own).
+    ui_handles: HashMap<usize, usize>,
     next: usize,
 }
 
@@ -149,10 +151,36 @@ impl Requests {
 
     /// What the dialog with this token was about, once.
     pub(crate) fn take(&mut self, token: usize) -> Option<Box<dyn Any>> {
+        self.ui_handles.remove(&token);
         self.open.remove(&token)
+    }
+
+    /// Remembers the UI's handle of a dialog that is still open (a UI may answer at once).
+    pub(crate) fn set_ui_handle(&mut self, token: usize, ui: usize) {
+        if self.open.contains_key(&token) {
+            self.ui_handles.insert(token, ui);
+        }
+    }
+
+    /// Forgets every open dialog `about` matches; returns their UI handles (to close them).
+    pub(crate) fn take_matching(&mut self, about: impl Fn(&dyn Any) -> bool) -> Vec<usize> {
+        let tokens: Vec<usize> = self
+            .open
+            .iter()
+            .filter(|(_, what)| about(what.as_ref()))
+            .map(|(t, _)| *t)
+            .collect();
+        tokens
+            .into_iter()
+            .filter_map(|t| {
+                self.open.remove(&t);
+                self.ui_handles.remove(&t)
+            })
+            .collect()
     }
 
     pub(crate) fn clear(&mut self) {
         self.open.clear();
+        self.ui_handles.clear();
     }
 }

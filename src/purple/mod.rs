@@ -11,10 +11,12 @@
 //! 6. [`runtime`]: the one global — the [`crate::client::Client`], the registrations, the
 //!    key workers, the timer — and `dispatch`, through which every handler acts.
 //! 7. [`conflict`], [`dialogs`]: pidgin-otr detection; request dialogs.
-//! 8. [`effects`]: carrying out what the client asked for.
-//! 9. [`actions`]: one function per user action.
-//! 10. [`menus`], [`cmds`], [`signals`], [`xmpp_hints`]: what libpurple calls.
-//! 11. [`entry`]: load and unload.
+//! 8. [`actions`], [`settings_frame`]: one function per user action; the Configure dialog.
+//! 9. [`pidgin`], [`finch_title`], then [`ui`]: the state at a glance (Pidgin's button and
+//!    OTR menu, resolved at run time only inside Pidgin; Finch's window title).
+//! 10. [`effects`]: carrying out what the client asked for.
+//! 11. [`menus`], [`cmds`], [`signals`], [`xmpp_hints`]: what libpurple calls.
+//! 12. [`entry`]: load and unload.
 #![allow(unsafe_code)]
 
 mod debug;
@@ -35,9 +37,14 @@ mod runtime;
 mod conflict;
 mod dialogs;
 
-mod effects;
-
 mod actions;
+mod settings_frame;
+
+mod finch_title;
+mod pidgin;
+mod ui;
+
+mod effects;
 
 mod cmds;
 mod menus;

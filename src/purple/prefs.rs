@@ -4,7 +4,6 @@
 //! `/OTR/*` settings so a user who switches keeps them.
 
 use std::ffi::CStr;
-use std::ptr;
 
 use crate::otr::policy::Policy;
 
@@ -14,9 +13,9 @@ use super::text::{c_string, lossy};
 use crate::client::{ConvKey, ConvSettings};
 
 const ROOT: &CStr = c"/plugins/core/purple-otr";
-const POLICY: &CStr = c"/plugins/core/purple-otr/policy";
-const AVOID_LOGGING: &CStr = c"/plugins/core/purple-otr/avoid_logging";
-const ONLY_VERIFIED: &CStr = c"/plugins/core/purple-otr/only_verified";
+pub(crate) const POLICY: &CStr = c"/plugins/core/purple-otr/policy";
+pub(crate) const AVOID_LOGGING: &CStr = c"/plugins/core/purple-otr/avoid_logging";
+pub(crate) const ONLY_VERIFIED: &CStr = c"/plugins/core/purple-otr/only_verified";
 /// Set once pidgin-otr's settings were looked at, so they are imported only once.
 const IMPORTED: &CStr = c"/plugins/core/purple-otr/imported_pidgin_otr";
 const LOG_IMS: &CStr = c"/purple/logging/log_ims";
@@ -179,58 +178,6 @@ pub(crate) fn settings_of(key: &ConvKey) -> ConvSettings {
 /// Whether IM logging is on by the user's choice (to restore when leaving private).
 pub(crate) fn logs_ims() -> bool {
     get_bool(LOG_IMS)
-}
-
-/// Tools → Plugins → Configure Plugin. libpurple frees the frame after showing it.
-pub(crate) unsafe extern "C" fn pref_frame(
-    _plugin: *mut ffi::PurplePlugin,
-) -> *mut ffi::PurplePluginPrefFrame {
-    super::guard::guard("configure plugin", None, ptr::null_mut(), || {
-        // SAFETY: a new frame with prefs that name our registered paths; labels and choice
-        // values are static C strings (libpurple keeps the choice pointers, so they must be
-        // static); the frame goes to the caller.
-        unsafe {
-            let frame = ffi::purple_plugin_pref_frame_new();
-            let policy = ffi::purple_plugin_pref_new_with_name_and_label(
-                POLICY.as_ptr(),
-                c"When to use private (OTR) conversations".as_ptr(),
-            );
-            ffi::purple_plugin_pref_set_type(policy, ffi::PURPLE_PLUGIN_PREF_CHOICE);
-            let choices: [(&CStr, &'static CStr); 4] = [
-                (c"Never", c"never"),
-                (c"Only when I start one", c"manual"),
-                (
-                    c"Automatically, when my buddy supports it",
-                    c"opportunistic",
-                ),
-                (c"Always: never send a message unencrypted", c"always"),
-            ];
-            for (label, value) in choices {
-                ffi::purple_plugin_pref_add_choice(
-                    policy,
-                    label.as_ptr(),
-                    value.as_ptr().cast_mut().cast(),
-                );
-            }
-            ffi::purple_plugin_pref_frame_add(frame, policy);
-            for (path, label) in [
-                (AVOID_LOGGING, c"Do not log private conversations"),
-                (
-                    ONLY_VERIFIED,
-                    c"Only send to verified buddies (hold messages until the buddy is verified)",
-                ),
-            ] {
-                let pref =
-                    ffi::purple_plugin_pref_new_with_name_and_label(path.as_ptr(), label.as_ptr());
-                ffi::purple_plugin_pref_frame_add(frame, pref);
-            }
-            let note = ffi::purple_plugin_pref_new_with_label(
-                c"Per buddy: right-click the buddy and choose \"OTR settings for this buddy\", or type /otr policy in the conversation.".as_ptr(),
-            );
-            ffi::purple_plugin_pref_frame_add(frame, note);
-            frame
-        }
-    })
 }
 
 /// How a policy choice reads in dialogs.

@@ -172,6 +172,8 @@ pub struct Status {
     pub paused: bool,
     /// The buddy (or our account) is offline, as the host last said.
     pub peer_offline: bool,
+    /// We asked the buddy for a private conversation moments ago (a query is out).
+    pub asking: bool,
 }
 
 impl Status {
@@ -290,6 +292,7 @@ impl Session {
             paused: self.guard.active
                 && (self.guard.peer_offline || matches!(i.msg, MsgState::Plaintext)),
             peer_offline: self.guard.peer_offline,
+            asking: self.asked_at.is_some(),
         }
     }
 
