@@ -27,7 +27,7 @@ BUILD_PACKAGES := build-essential pkg-config libpurple-dev libglib2.0-dev libcla
 # tmux, Pidgin under Xvfb, network namespaces; Pidgin's headers for the struct-layout check).
 TEST_PACKAGES := $(BUILD_PACKAGES) prosody libotr5-dev libotr5-bin iproute2 util-linux \
                  tmux finch pidgin xvfb xauth xdotool imagemagick valgrind \
-                 pidgin-dev libgtk2.0-dev
+                 pidgin-dev libgtk2.0-dev python3 python3-venv
 
 # As root: run libpurple, prosody, Finch and Pidgin in a private network namespace where
 # only `lo` exists, so nothing a test starts can reach the network. Elsewhere (no root)
@@ -76,6 +76,11 @@ build-deps:
 test-deps:
 	$(call ensure_packages,$(TEST_PACKAGES))
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust >= 1.85 (Debian 13: apt install cargo; elsewhere https://rustup.rs)"; exit 1; }
+	@# The independent Python implementation of the modern suite needs two packages; when
+	@# python3 lacks them they go into a venv under target/ (nothing system-wide).
+	@python3 -c 'import cryptography, kyber_py' 2>/dev/null || [ -x target/py/bin/python3 ] || { \
+	  echo "Setting up target/py (a Python venv with cryptography and kyber-py)"; \
+	  python3 -m venv target/py && target/py/bin/pip install --quiet --disable-pip-version-check cryptography kyber-py; }
 
 # Build the release plugin and install it: for the current user by default (Pidgin and
 # Finch both look in ~/.purple/plugins/), system-wide with PREFIX=/usr (see PREFIX above).

@@ -216,6 +216,17 @@ fn quoted(v: &[String]) -> String {
         .join(", ")
 }
 
+/// The Python to run: `make test` prepares `target/py` (a venv with the packages) when the
+/// system's python3 lacks them.
+fn python() -> std::path::PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/py/bin/python3");
+    if venv.is_file() {
+        venv
+    } else {
+        "python3".into()
+    }
+}
+
 #[test]
 fn python_implementation_decrypts_a_recorded_conversation() {
     let rec = record();
@@ -228,7 +239,7 @@ fn python_implementation_decrypts_a_recorded_conversation() {
     let path = dir.join("modern_transcript.json");
     std::fs::write(&path, &rec.json).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modern_py/verify.py");
-    let out = match Command::new("python3").arg(&script).arg(&path).output() {
+    let out = match Command::new(python()).arg(&script).arg(&path).output() {
         Ok(out) => out,
         Err(e) => panic!(
             "cannot run python3 ({e}): install Python 3 and `pip install cryptography kyber-py` \
@@ -269,7 +280,7 @@ fn python_implementation_refuses_a_wrong_key() {
     let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("modern_transcript_bad.json");
     std::fs::write(&path, bad).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modern_py/verify.py");
-    let out = Command::new("python3")
+    let out = Command::new(python())
         .arg(&script)
         .arg(&path)
         .output()
