@@ -6,9 +6,9 @@
 //!
 //! Run: `cargo test --test finch_otr` (as root inside `unshare -n`, see the Makefile).
 
-#[path = "support/gui.rs"]
-mod gui;
 mod support;
+
+use support::gui;
 
 use std::time::Duration;
 

@@ -7,9 +7,9 @@
 //!
 //! Run: `cargo test --test finch_title` (as root inside `unshare -n`, see the Makefile).
 
-#[path = "support/gui.rs"]
-mod gui;
 mod support;
+
+use support::gui;
 
 use std::fs;
 use std::path::Path;

@@ -9,9 +9,9 @@
 //! also replace docs/screenshots/pidgin-conversation-menu.png and
 //! docs/screenshots/pidgin-private-conversation.png.
 
-#[path = "support/gui.rs"]
-mod gui;
 mod support;
+
+use support::gui;
 
 use std::fs;
 use std::process::{Command, Stdio};

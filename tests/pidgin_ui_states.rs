@@ -13,9 +13,9 @@
 //! Screenshots go to target/tmp/screenshots/; with PURPLE_OTR_UPDATE_SCREENSHOTS=1 they also
 //! replace docs/screenshots/pidgin-otr-*.png (cropped to the window, stripped).
 
-#[path = "support/gui.rs"]
-mod gui;
 mod support;
+
+use support::gui;
 
 use std::fs;
 use std::path::{Path, PathBuf};

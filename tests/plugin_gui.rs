@@ -7,9 +7,9 @@
 //! The Pidgin screenshot is written to target/tmp/screenshots/pidgin-plugins.png; with
 //! PURPLE_OTR_UPDATE_SCREENSHOTS=1 it also replaces docs/screenshots/pidgin-plugins.png.
 
-#[path = "support/gui.rs"]
-mod gui;
 mod support;
+
+use support::gui;
 
 use std::fs;
 use std::path::{Path, PathBuf};

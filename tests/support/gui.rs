@@ -1,9 +1,7 @@
 //! Real Finch (under tmux, read with capture-pane) and real Pidgin (under Xvfb, driven with
 //! xdotool, photographed with ImageMagick's `import`) with our plugin, connected to the
-//! test prosody through an account written into their config dir. Used by finch_otr.rs and
-//! pidgin_otr_gui.rs (`#[path]`-included: not every test binary wants it).
-
-#![allow(unreachable_pub, dead_code)]
+//! test prosody through an account written into their config dir. Used by the Finch and
+//! Pidgin tests (finch_otr, finch_title, pidgin_otr_gui, pidgin_ui_states, plugin_gui).
 
 use std::fs;
 use std::io::Read;
