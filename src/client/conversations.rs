@@ -849,15 +849,25 @@ impl Client {
     /// with the same key.
     pub fn buddy_offline(&mut self, key: &ConvKey) -> Vec<Effect> {
         let mut effects = Vec::new();
+        self.pause(key, wording::paused_buddy_offline, &mut effects);
+        effects
+    }
+
+    /// Pauses one conversation (see [`Client::buddy_offline`]), saying so with `words`.
+    fn pause(
+        &mut self,
+        key: &ConvKey,
+        words: fn(&str, usize) -> String,
+        effects: &mut Vec<Effect>,
+    ) {
         let Some(conv) = self.convs.get_mut(key) else {
-            return effects;
+            return;
         };
         if conv.session.peer_offline() {
             let held = conv.session.status().held;
-            effects.push(notice(key, wording::paused_buddy_offline(&key.buddy, held)));
+            effects.push(notice(key, words(&key.buddy, held)));
             effects.push(Effect::StateChanged { conv: key.clone() });
         }
-        effects
     }
 
     /// The buddy is (back) online. A paused private conversation starts again by itself
@@ -901,14 +911,7 @@ impl Client {
     pub fn account_offline(&mut self, account: &AccountId) -> Vec<Effect> {
         let mut effects = Vec::new();
         for key in self.conversations_of(account) {
-            let Some(conv) = self.convs.get_mut(&key) else {
-                continue;
-            };
-            if conv.session.peer_offline() {
-                let held = conv.session.status().held;
-                effects.push(notice(&key, wording::paused_we_offline(&key.buddy, held)));
-                effects.push(Effect::StateChanged { conv: key.clone() });
-            }
+            self.pause(&key, wording::paused_we_offline, &mut effects);
         }
         effects
     }

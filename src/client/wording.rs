@@ -410,13 +410,18 @@ pub fn dropped(count: usize) -> String {
     format!("Dropped {count} waiting message(s).")
 }
 
-pub fn paused_buddy_offline(buddy: &str, held: usize) -> String {
-    let b = esc(buddy);
-    let waiting = if held > 0 {
+/// " N message(s) are waiting." when some are.
+fn waiting_note(held: usize) -> String {
+    if held > 0 {
         format!(" {held} message(s) are waiting.")
     } else {
         String::new()
-    };
+    }
+}
+
+pub fn paused_buddy_offline(buddy: &str, held: usize) -> String {
+    let b = esc(buddy);
+    let waiting = waiting_note(held);
     format!(
         "{b} went offline: the private conversation is paused. Nothing you type is sent in the \
          clear; it waits and goes out privately when {b} is back.{waiting}"
@@ -425,11 +430,7 @@ pub fn paused_buddy_offline(buddy: &str, held: usize) -> String {
 
 pub fn paused_we_offline(buddy: &str, held: usize) -> String {
     let b = esc(buddy);
-    let waiting = if held > 0 {
-        format!(" {held} message(s) are waiting.")
-    } else {
-        String::new()
-    };
+    let waiting = waiting_note(held);
     format!(
         "You went offline: the private conversation with {b} is paused. Nothing you type is \
          sent in the clear; it waits and goes out privately once you and {b} are back.{waiting}"
