@@ -13,6 +13,8 @@
 #![forbid(unsafe_code)]
 
 pub mod conversations;
+#[cfg(feature = "fuzzing")]
+pub mod lifecycle_check;
 pub mod markup;
 pub mod store;
 pub mod trust;

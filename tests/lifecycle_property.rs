@@ -1,0 +1,130 @@
+//! The first rule under random lifecycles (issue 10): seeded random sequences of user, host
+//! and peer events through two clients, with the oracle of `purple_otr::client::
+//! lifecycle_check` after every step. A failure prints the seed and the step list, shrunk.
+//!
+//! Needs the `fuzzing` feature (the world and the test-only regression switch live behind
+//! it): `cargo test --no-default-features --features fuzzing --test lifecycle_property`.
+#![cfg(feature = "fuzzing")]
+#![allow(clippy::unwrap_used)]
+
+use std::time::Instant;
+
+use purple_otr::client::conversations::Regression;
+use purple_otr::client::lifecycle_check::{
+    decode, run, shrink, Config, Dir, PolicyChoice, Step, Violation,
+};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+
+const SEQUENCES: u64 = 300;
+const STEPS: usize = 40;
+
+/// The input of one seeded sequence: the same byte format the fuzz target decodes.
+fn input(seed: u64) -> Vec<u8> {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let mut bytes = vec![0u8; 1 + 2 * STEPS];
+    rng.fill_bytes(&mut bytes);
+    bytes
+}
+
+/// The first seed within `SEQUENCES` whose violation `wanted` accepts, shrunk (to a list
+/// that still fails that way); with coverage figures on stderr.
+fn search(
+    regression: Regression,
+    wanted: fn(&Violation) -> bool,
+) -> Option<(u64, Config, Vec<Step>, Violation)> {
+    let start = Instant::now();
+    let (mut private, mut typed) = (0, 0);
+    for seed in 0..SEQUENCES {
+        let (config, steps) = decode(&input(seed));
+        let result = std::panic::catch_unwind(|| run(config, &steps, regression));
+        let violation = match result {
+            Ok(Ok(outcome)) => {
+                private += u64::from(outcome.reached_private);
+                typed += outcome.typed;
+                continue;
+            }
+            Ok(Err(v)) => v,
+            Err(panic) => Violation {
+                step: usize::MAX,
+                what: format!("panic: {panic:?}"),
+            },
+        };
+        if !wanted(&violation) {
+            eprintln!("seed {seed}: {violation} (not the one looked for)");
+            continue;
+        }
+        eprintln!(
+            "seed {seed} fails after {:.1?} ({seed} sequences passed)",
+            start.elapsed()
+        );
+        let short = shrink(config, &steps, regression, wanted);
+        let v = run(config, &short, regression).err().unwrap_or(violation);
+        return Some((seed, config, short, v));
+    }
+    eprintln!(
+        "{SEQUENCES} sequences x {STEPS} steps in {:.1?}: {private} reached a private \
+         conversation, {typed} texts typed",
+        start.elapsed()
+    );
+    // A sequence that never gets private tests nothing of the first rule.
+    assert!(
+        private * 3 >= SEQUENCES,
+        "too few sequences get private ({private}/{SEQUENCES}): the step table is off"
+    );
+    None
+}
+
+#[test]
+fn random_lifecycles_keep_the_first_rule() {
+    if let Some((seed, config, steps, v)) = search(Regression::None, |_| true) {
+        panic!(
+            "lifecycle oracle failed for seed {seed}: {v}\nconfig: {config:?}\n\
+             shrunk steps ({}): {steps:#?}",
+            steps.len()
+        );
+    }
+}
+
+/// The property test can fail: with the old sign-off behaviour put back, it finds a silent
+/// downgrade within the same bounded run.
+#[test]
+fn the_old_sign_off_downgrade_is_found() {
+    let found = search(Regression::InsecureSignOffDropsSession, |v| {
+        v.what.starts_with("FIRST RULE")
+    });
+    let (seed, config, steps, v) = found.expect("the downgrade was not found");
+    eprintln!("found (seed {seed}): {v}\nconfig: {config:?}\nshrunk: {steps:?}",);
+    assert!(v.what.starts_with("FIRST RULE"), "{v}");
+    assert!(steps.contains(&Step::BuddyOffline), "{steps:?}");
+}
+
+/// The same downgrade, written out: private, the buddy "signs off", alice types.
+#[test]
+fn the_oracle_sees_a_downgrade_written_by_hand() {
+    let config = Config {
+        alice_policy: PolicyChoice::Opportunistic,
+        bob_policy: PolicyChoice::Opportunistic,
+        alice_keyless: false,
+    };
+    let steps = [
+        Step::Start,
+        Step::DeliverAll,
+        Step::BuddyOffline,
+        Step::Type,
+    ];
+    run(config, &steps, Regression::None).expect("today's code holds the message");
+    let v = run(config, &steps, Regression::InsecureSignOffDropsSession)
+        .expect_err("the old code sends it in the clear");
+    assert!(v.what.starts_with("FIRST RULE"), "{v}");
+    assert_eq!(v.step, 3);
+    // And an explicit end makes plain text the user's choice.
+    let ended = [
+        Step::Start,
+        Step::DeliverAll,
+        Step::End,
+        Step::Type,
+        Step::Deliver(Dir::ToBob),
+    ];
+    run(config, &ended, Regression::None).expect("plain text after an explicit end is fine");
+}
