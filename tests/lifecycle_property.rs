@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use purple_otr::client::conversations::Regression;
 use purple_otr::client::lifecycle_check::{
-    decode, run, shrink, Config, Dir, PolicyChoice, Step, Violation,
+    decode, encode, run, shrink, Config, Dir, PolicyChoice, Step, Violation,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -127,4 +127,168 @@ fn the_oracle_sees_a_downgrade_written_by_hand() {
         Step::Deliver(Dir::ToBob),
     ];
     run(config, &ended, Regression::None).expect("plain text after an explicit end is fine");
+}
+
+#[test]
+fn the_byte_format_round_trips() {
+    for seed in 0..50 {
+        let (config, steps) = decode(&input(seed));
+        assert_eq!(decode(&encode(config, &steps)), (config, steps.clone()));
+    }
+}
+
+/// Hand-written lifecycles that reach the interesting states (seed inputs for the fuzz
+/// target; each also runs here).
+fn scenarios() -> Vec<(Config, Vec<Step>)> {
+    use Step::*;
+    let opp = Config {
+        alice_policy: PolicyChoice::Opportunistic,
+        bob_policy: PolicyChoice::Opportunistic,
+        alice_keyless: false,
+    };
+    let private = [Start, DeliverAll];
+    let with = |config: Config, rest: &[Step]| {
+        let mut steps = private.to_vec();
+        steps.extend_from_slice(rest);
+        (config, steps)
+    };
+    vec![
+        with(
+            opp,
+            &[
+                BuddyOffline,
+                BobRestarts { new_key: false },
+                Type,
+                Type,
+                BuddyOnline,
+                DeliverAll,
+            ],
+        ),
+        with(
+            opp,
+            &[
+                BobRestarts { new_key: false },
+                Type,
+                DeliverAll,
+                Type,
+                DeliverAll,
+            ],
+        ),
+        with(
+            opp,
+            &[
+                BuddyOffline,
+                BobRestarts { new_key: true },
+                Type,
+                BuddyOnline,
+                DeliverAll,
+                SendHeld,
+                DeliverAll,
+            ],
+        ),
+        with(
+            opp,
+            &[
+                SmpStart {
+                    right: true,
+                    question: true,
+                },
+                DeliverAll,
+                BobSmpAnswer { right: true },
+                DeliverAll,
+                OnlyVerified(true),
+                Type,
+                DeliverAll,
+            ],
+        ),
+        (
+            Config {
+                alice_keyless: true,
+                ..opp
+            },
+            vec![
+                Type, Start, DeliverAll, KeyReady, DeliverAll, Type, DeliverAll,
+            ],
+        ),
+        with(
+            opp,
+            &[ForgedFragment(0); 17]
+                .iter()
+                .chain(&[Type])
+                .copied()
+                .collect::<Vec<_>>(),
+        ),
+        with(
+            opp,
+            &[
+                BobTypes,
+                Deliver(Dir::ToAlice),
+                ReplayRetagged(0),
+                ReplayRetagged(1),
+                Type,
+            ],
+        ),
+        with(
+            opp,
+            &[SetPolicy(PolicyChoice::Never), Type, DeliverAll, Type],
+        ),
+        with(
+            Config {
+                alice_policy: PolicyChoice::Manual,
+                ..opp
+            },
+            &[AccountOffline, Type, AccountOnline, Type, Start, DeliverAll],
+        ),
+        with(
+            Config {
+                alice_policy: PolicyChoice::Always,
+                bob_policy: PolicyChoice::Always,
+                alice_keyless: false,
+            },
+            &[
+                BobEnd,
+                DeliverAll,
+                Type,
+                End,
+                Type,
+                TimePasses(400),
+                AliceQuits,
+                Type,
+            ],
+        ),
+    ]
+}
+
+#[test]
+fn the_scenarios_keep_the_first_rule() {
+    for (config, steps) in scenarios() {
+        if let Err(v) = run(config, &steps, Regression::None) {
+            panic!("{v}\nconfig: {config:?}\nsteps: {steps:?}");
+        }
+    }
+}
+
+#[test]
+#[ignore = "rewrites fuzz/corpus/lifecycle"]
+fn write_seed_corpus() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/lifecycle");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut inputs: Vec<Vec<u8>> = scenarios()
+        .iter()
+        .map(|(config, steps)| encode(*config, steps))
+        .collect();
+    // A few random sequences that reach a private conversation.
+    inputs.extend(
+        (0..40)
+            .map(input)
+            .filter(|i| {
+                let (config, steps) = decode(i);
+                run(config, &steps, Regression::None).is_ok_and(|o| o.reached_private)
+            })
+            .take(6),
+    );
+    for (n, i) in inputs.iter().enumerate() {
+        std::fs::write(dir.join(format!("seed-{n:02}")), i).unwrap();
+    }
 }

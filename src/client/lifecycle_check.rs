@@ -32,7 +32,7 @@ use super::store::{Store, PRIVATE_KEY_FILE};
 use crate::otr::keystore::privkey::{parse_private_keys, write_private_keys, AccountKey};
 use crate::otr::policy::Policy;
 use crate::otr::session::{MAX_HELD, MAX_INSTANCES};
-use crate::otr::wire::envelope::{classify, encode, whitespace_tag, Incoming};
+use crate::otr::wire::envelope::{self, classify, whitespace_tag, Incoming};
 
 const ALICE: &str = "alice@localhost/peer";
 const BOB: &str = "bob@localhost/peer";
@@ -911,7 +911,7 @@ impl World {
                             if let Some(b) = bytes.get_mut(at) {
                                 *b ^= 1 << (pick % 7);
                             }
-                            encode(&bytes)
+                            envelope::encode(&bytes)
                         }
                         None => "?OTR:.".to_string(),
                     },
@@ -934,7 +934,7 @@ impl World {
                         let tag = self.fresh_tag();
                         bytes[3..7].copy_from_slice(&tag.to_be_bytes());
                     }
-                    let text = encode(&bytes);
+                    let text = envelope::encode(&bytes);
                     self.give_alice(&text);
                 }
             }
@@ -1099,4 +1099,77 @@ pub fn shrink(
             return cur;
         }
     }
+}
+
+/// The bytes [`decode`] reads back as `config` and `steps` (to write seed inputs).
+pub fn encode(config: Config, steps: &[Step]) -> Vec<u8> {
+    let policy = |p: PolicyChoice| match p {
+        PolicyChoice::Never => 0u8,
+        PolicyChoice::Manual => 1,
+        PolicyChoice::Opportunistic => 2,
+        PolicyChoice::Always => 3,
+    };
+    let d = |d: Dir| u8::from(d == Dir::ToAlice);
+    let mut out = vec![
+        match config.alice_policy {
+            PolicyChoice::Manual => 1,
+            PolicyChoice::Always => 2,
+            _ => 0,
+        } | if config.bob_policy == PolicyChoice::Always {
+            4
+        } else {
+            0
+        } | if config.alice_keyless { 8 } else { 0 },
+    ];
+    for s in steps {
+        let (op, arg) = match *s {
+            Step::Type => (0, 0),
+            Step::End => (8, 0),
+            Step::Start => (9, 0),
+            Step::SmpStart { right, question } => (11, u8::from(!right) | u8::from(!question) << 1),
+            Step::SmpAnswer { right } => (12, u8::from(!right)),
+            Step::SmpAbort => (13, 0),
+            Step::SetPolicy(p) => (14, policy(p)),
+            Step::OnlyVerified(on) => (15, u8::from(!on)),
+            Step::SendHeld => (16, 0),
+            Step::DropHeld => (17, 0),
+            Step::Verify(yes) => (18, u8::from(yes)),
+            Step::BobTypes => (19, 0),
+            Step::BobStart => (20, 0),
+            Step::BobEnd => (21, 0),
+            Step::BobSmpStart => (22, 0),
+            Step::BobSmpAnswer { right } => (23, u8::from(!right)),
+            Step::BuddyOffline => (24, 0),
+            Step::BuddyOnline => (26, 0),
+            Step::BobSeesAliceOffline => (28, 0),
+            Step::BobSeesAliceOnline => (29, 0),
+            Step::AccountOffline => (30, 0),
+            Step::AccountOnline => (31, 0),
+            Step::BobRestarts { new_key } => (32, u8::from(!new_key)),
+            Step::AliceQuits => (34, 0),
+            Step::WindowClose => (35, 0),
+            Step::KeyReady => (36, 0),
+            Step::TimePasses(secs) => (
+                37,
+                match secs {
+                    0..=1 => 0,
+                    2..=30 => 1,
+                    31..=61 => 2,
+                    _ => 3,
+                },
+            ),
+            Step::Deliver(x) => (39, d(x)),
+            Step::DeliverAll => (45, 0),
+            Step::Drop(x) => (52, d(x)),
+            Step::Duplicate(x) => (53, d(x)),
+            Step::Reorder(x) => (54, d(x)),
+            Step::Replay(x, pick) => (55, (pick & 0x7f) << 1 | d(x)),
+            Step::Garbage(a) => (57, a),
+            Step::ForgedFragment(a) => (59, a),
+            Step::ReplayRetagged(a) => (61, a),
+            Step::InjectPlain(a) => (63, a),
+        };
+        out.extend([op, arg]);
+    }
+    out
 }
