@@ -5,7 +5,7 @@
 //! Needs the `fuzzing` feature (the world and the test-only regression switch live behind
 //! it): `cargo test --no-default-features --features fuzzing --test lifecycle_property`.
 #![cfg(feature = "fuzzing")]
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 
 use std::time::Instant;
 
@@ -16,18 +16,31 @@ use purple_otr::client::lifecycle_check::{
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 
-const SEQUENCES: u64 = 300;
-const STEPS: usize = 40;
+/// `LIFECYCLE_SEQUENCES` and `LIFECYCLE_STEPS` override the counts (longer explorations).
+fn knob(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn sequences() -> u64 {
+    knob("LIFECYCLE_SEQUENCES", 300)
+}
+
+fn steps() -> usize {
+    knob("LIFECYCLE_STEPS", 40) as usize
+}
 
 /// The input of one seeded sequence: the same byte format the fuzz target decodes.
 fn input(seed: u64) -> Vec<u8> {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let mut bytes = vec![0u8; 1 + 2 * STEPS];
+    let mut bytes = vec![0u8; 1 + 2 * steps()];
     rng.fill_bytes(&mut bytes);
     bytes
 }
 
-/// The first seed within `SEQUENCES` whose violation `wanted` accepts, shrunk (to a list
+/// The first seed within `sequences()` whose violation `wanted` accepts, shrunk (to a list
 /// that still fails that way); with coverage figures on stderr.
 fn search(
     regression: Regression,
@@ -35,7 +48,7 @@ fn search(
 ) -> Option<(u64, Config, Vec<Step>, Violation)> {
     let start = Instant::now();
     let (mut private, mut typed) = (0, 0);
-    for seed in 0..SEQUENCES {
+    for seed in 0..sequences() {
         let (config, steps) = decode(&input(seed));
         let result = std::panic::catch_unwind(|| run(config, &steps, regression));
         let violation = match result {
@@ -63,14 +76,17 @@ fn search(
         return Some((seed, config, short, v));
     }
     eprintln!(
-        "{SEQUENCES} sequences x {STEPS} steps in {:.1?}: {private} reached a private \
+        "{} sequences x {} steps in {:.1?}: {private} reached a private \
          conversation, {typed} texts typed",
+        sequences(),
+        steps(),
         start.elapsed()
     );
     // A sequence that never gets private tests nothing of the first rule.
     assert!(
-        private * 3 >= SEQUENCES,
-        "too few sequences get private ({private}/{SEQUENCES}): the step table is off"
+        private * 3 >= sequences(),
+        "too few sequences get private ({private}/{}): the step table is off",
+        sequences()
     );
     None
 }
@@ -127,6 +143,22 @@ fn the_oracle_sees_a_downgrade_written_by_hand() {
         Step::Deliver(Dir::ToBob),
     ];
     run(config, &ended, Regression::None).expect("plain text after an explicit end is fine");
+}
+
+/// The same input gives the same run (stores are reused between worlds: nothing may leak).
+#[test]
+fn runs_are_reproducible() {
+    let digests = |order: &mut dyn Iterator<Item = u64>| {
+        let mut d: Vec<(u64, u64)> = order
+            .map(|seed| {
+                let (config, steps) = decode(&input(seed));
+                (seed, run(config, &steps, Regression::None).unwrap().digest)
+            })
+            .collect();
+        d.sort();
+        d
+    };
+    assert_eq!(digests(&mut (0..12)), digests(&mut (0..12).rev()));
 }
 
 #[test]

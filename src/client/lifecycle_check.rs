@@ -28,7 +28,8 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
 use super::conversations::{AccountId, Client, ConvKey, ConvSettings, Effect, Regression};
-use super::store::{Store, PRIVATE_KEY_FILE};
+use super::store::{Store, INSTANCE_TAGS_FILE, PRIVATE_KEY_FILE};
+use crate::otr::keystore::fingerprints::FingerprintEntry;
 use crate::otr::keystore::privkey::{parse_private_keys, write_private_keys, AccountKey};
 use crate::otr::policy::Policy;
 use crate::otr::session::{MAX_HELD, MAX_INSTANCES};
@@ -321,9 +322,9 @@ struct Peer {
 }
 
 impl Peer {
-    fn open(name: &str, buddy: &str, dir: PathBuf, seed: u64, regression: Regression) -> Peer {
-        let mut client =
-            Client::with_rng(Store::open(&dir, no_lock), ChaCha20Rng::seed_from_u64(seed));
+    fn open(name: &str, buddy: &str, store: Store, seed: u64, regression: Regression) -> Peer {
+        let dir = store.dir().to_path_buf();
+        let mut client = Client::with_rng(store, ChaCha20Rng::seed_from_u64(seed));
         client.reintroduce_insecure_regression_for_testing_only(regression);
         Peer {
             client,
@@ -340,18 +341,108 @@ impl Peer {
         }
     }
 
-    fn restart(&mut self, seed: u64, regression: Regression) {
+    /// The client restarts over the same files. The store is taken over rather than read
+    /// again: it writes every change through, so it is what the files say, and reading a
+    /// private key again checks its primes (half the time of a fuzz input).
+    fn restart(&mut self, seed: u64, regression: Regression, reread: bool) {
         self.incarnation += 1;
-        let fresh = Peer::open(
-            &self.conv.account.name,
-            &self.conv.buddy,
-            self.dir.clone(),
-            seed ^ self.incarnation.wrapping_mul(0x9e37_79b9),
-            regression,
+        let store = if reread {
+            Store::open(&self.dir, no_lock)
+        } else {
+            self.take_store()
+        };
+        let mut client = Client::with_rng(
+            store,
+            ChaCha20Rng::seed_from_u64(seed ^ self.incarnation.wrapping_mul(0x9e37_79b9)),
         );
-        self.client = fresh.client;
+        client.reintroduce_insecure_regression_for_testing_only(regression);
+        self.client = client;
         self.asked = false;
     }
+
+    /// The store, leaving an empty one (over no directory) in its place.
+    fn take_store(&mut self) -> Store {
+        let void = self.dir.join("void");
+        std::mem::replace(self.client.store_mut(), Store::open(&void, no_lock))
+    }
+}
+
+/// Stores with the usual keys already read, reused between worlds of one thread (reading a
+/// key checks its primes: it is most of a short world's time). Each comes back with every
+/// fingerprint forgotten, so a world starts the same whatever ran before it.
+struct Pool {
+    alice: Vec<Store>,
+    bob: Vec<Store>,
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        for s in self.alice.iter().chain(&self.bob) {
+            let _ = std::fs::remove_dir_all(s.dir());
+        }
+    }
+}
+
+thread_local! {
+    static POOL: std::cell::RefCell<Pool> = const {
+        std::cell::RefCell::new(Pool {
+            alice: Vec::new(),
+            bob: Vec::new(),
+        })
+    };
+}
+
+/// A store for `account` with `key` (a fresh directory if none is pooled).
+fn pooled_store(account: &str, key: Option<&[u8]>, tag: u32) -> Store {
+    let pooled = key.and_then(|_| {
+        POOL.with(|p| {
+            let mut p = p.borrow_mut();
+            if account == ALICE {
+                p.alice.pop()
+            } else {
+                p.bob.pop()
+            }
+        })
+    });
+    if let Some(store) = pooled {
+        return store;
+    }
+    let dir = temp_dir(account.split('@').next().unwrap_or("x"));
+    // Fixed instance tags, so worlds do not depend on which one made the tag.
+    let _ = std::fs::write(
+        dir.join(INSTANCE_TAGS_FILE),
+        format!("{account}\t{PROTOCOL}\t{tag:08x}\n"),
+    );
+    if let Some(key) = key {
+        std::fs::write(dir.join(PRIVATE_KEY_FILE), key).expect("key written");
+    }
+    Store::open(&dir, no_lock)
+}
+
+/// Gives a store back to the pool if it is as [`pooled_store`] makes it (the usual key),
+/// with its fingerprints forgotten; otherwise removes its files.
+fn return_store(mut store: Store, account: &str, reusable: bool) {
+    let reusable = reusable && store.key_for(account, PROTOCOL).is_some();
+    let entries: Vec<FingerprintEntry> = store.fingerprints().entries().cloned().collect();
+    let mut clean = reusable;
+    for e in entries {
+        clean &= store
+            .forget_fingerprint(&e.accountname, &e.protocol, &e.username, &e.fingerprint)
+            .is_ok();
+    }
+    clean &= store.fingerprints().entries().next().is_none() && !store.has_unsaved_changes();
+    if !clean {
+        let _ = std::fs::remove_dir_all(store.dir());
+        return;
+    }
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        if account == ALICE {
+            p.alice.push(store);
+        } else {
+            p.bob.push(store);
+        }
+    });
 }
 
 #[derive(Clone, Debug)]
@@ -385,6 +476,8 @@ pub struct World {
     bob_sees_alice: bool,
     bob_policy: PolicyChoice,
     key_asked: bool,
+    /// Bob's store holds another key than the pooled ones.
+    bob_key_changed: bool,
     forged: u32,
     // the oracle
     step_no: usize,
@@ -404,6 +497,9 @@ pub struct World {
     /// Messages the user dropped with `/otr drop-held`.
     user_dropped: usize,
     violation: Option<Violation>,
+    /// FNV-1a of everything put on the wire and alice's notices (to check runs are
+    /// reproducible).
+    digest: u64,
 }
 
 impl fmt::Debug for World {
@@ -418,8 +514,10 @@ impl fmt::Debug for World {
 
 impl Drop for World {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.alice.dir);
-        let _ = std::fs::remove_dir_all(&self.bob.dir);
+        // After a panic the stores may be half-way through a change: not reused.
+        let ok = !std::thread::panicking();
+        return_store(self.alice.take_store(), ALICE, ok);
+        return_store(self.bob.take_store(), BOB, ok && !self.bob_key_changed);
     }
 }
 
@@ -434,15 +532,12 @@ fn is_data(text: &str) -> bool {
 impl World {
     pub fn new(config: Config, regression: Regression) -> World {
         let keys = keys();
-        let adir = temp_dir("alice");
-        let bdir = temp_dir("bob");
-        if !config.alice_keyless {
-            std::fs::write(adir.join(PRIVATE_KEY_FILE), &keys.alice).expect("key written");
-        }
-        std::fs::write(bdir.join(PRIVATE_KEY_FILE), &keys.bob).expect("key written");
+        let alice_key = (!config.alice_keyless).then_some(&keys.alice[..]);
+        let astore = pooled_store(ALICE, alice_key, 0x0a11_ce01);
+        let bstore = pooled_store(BOB, Some(&keys.bob), 0x0b0b_0b01);
         World {
-            alice: Peer::open(ALICE, "bob@localhost", adir, 1, regression),
-            bob: Peer::open(BOB, "alice@localhost", bdir, 2, Regression::None),
+            alice: Peer::open(ALICE, "bob@localhost", astore, 1, regression),
+            bob: Peer::open(BOB, "alice@localhost", bstore, 2, Regression::None),
             now: 1000,
             to_bob: VecDeque::new(),
             to_alice: VecDeque::new(),
@@ -457,6 +552,7 @@ impl World {
             bob_sees_alice: true,
             bob_policy: config.bob_policy,
             key_asked: false,
+            bob_key_changed: false,
             forged: 0,
             step_no: 0,
             guard: false,
@@ -469,6 +565,7 @@ impl World {
             data_displayed: HashSet::new(),
             user_dropped: 0,
             violation: None,
+            digest: 0xcbf2_9ce4_8422_2325,
         }
     }
 
@@ -508,7 +605,14 @@ impl World {
 
     // ---- alice's output: the first rule ----
 
+    fn digest(&mut self, text: &str) {
+        for b in text.bytes() {
+            self.digest = (self.digest ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
     fn alice_wire(&mut self, text: String) {
+        self.digest(&text);
         let id = self.next_id;
         self.next_id += 1;
         let rule = self.rule_applies();
@@ -545,6 +649,7 @@ impl World {
             match e {
                 Effect::Transmit { text, .. } => self.alice_wire(text),
                 Effect::Notice { text, .. } => {
+                    self.digest(&text);
                     for (i, t) in self.typed.iter().enumerate() {
                         if text.contains(&t.marker) {
                             self.reported.insert(i);
@@ -559,6 +664,7 @@ impl World {
     }
 
     fn bob_wire(&mut self, text: String) {
+        self.digest(&text);
         let id = self.next_id;
         self.next_id += 1;
         push(
@@ -819,9 +925,10 @@ impl World {
             }
             Step::BobRestarts { new_key } => {
                 if new_key {
+                    self.bob_key_changed = true;
                     let _ = std::fs::write(self.bob.dir.join(PRIVATE_KEY_FILE), &keys().bob_new);
                 }
-                self.bob.restart(2, Regression::None);
+                self.bob.restart(2, Regression::None, new_key);
             }
             Step::AliceQuits => {
                 let s = self.alice_settings();
@@ -831,7 +938,7 @@ impl World {
                 // module docs).
                 self.guard = false;
                 self.key_asked = false;
-                self.alice.restart(1, self.regression);
+                self.alice.restart(1, self.regression, false);
             }
             Step::WindowClose => {}
             Step::KeyReady => {
@@ -1040,6 +1147,8 @@ pub struct Outcome {
     /// Alice was private at some step.
     pub reached_private: bool,
     pub typed: usize,
+    /// A digest of all wire traffic: equal for equal inputs.
+    pub digest: u64,
 }
 
 /// Runs the steps with the oracle; the first violation, if any.
@@ -1059,6 +1168,7 @@ pub fn run(config: Config, steps: &[Step], regression: Regression) -> Result<Out
         None => Ok(Outcome {
             reached_private,
             typed: world.typed.len(),
+            digest: world.digest,
         }),
     }
 }
