@@ -118,6 +118,8 @@ pub enum Step {
     WindowClose,
     /// Alice's background key generation finishes (if one was asked for).
     KeyReady,
+    /// Alice's background key generation fails (if one was asked for).
+    KeyFailed,
     TimePasses(u64),
     // the network and a hostile server
     Deliver(Dir),
@@ -221,7 +223,8 @@ fn step(op: u8, arg: u8) -> Step {
         34 => Step::AliceQuits,
         35 => Step::WindowClose,
         36 => Step::KeyReady,
-        37 | 38 => Step::TimePasses([1, 30, 61, 400][usize::from(arg & 3)]),
+        37 => Step::TimePasses([1, 30, 61, 400][usize::from(arg & 3)]),
+        38 => Step::KeyFailed,
         39..=44 => Step::Deliver(dir(arg)),
         45..=51 => Step::DeliverAll,
         52 => Step::Drop(dir(arg)),
@@ -285,6 +288,12 @@ fn keys() -> &'static Keys {
             ),
         }
     })
+}
+
+/// `PURPLE_OTR_LIFECYCLE_TRACE=1` prints every step and effect (to read a failure).
+fn trace() -> bool {
+    static TRACE: OnceLock<bool> = OnceLock::new();
+    *TRACE.get_or_init(|| std::env::var_os("PURPLE_OTR_LIFECYCLE_TRACE").is_some_and(|v| v == "1"))
 }
 
 fn no_lock(_: &std::fs::File) -> std::io::Result<bool> {
@@ -646,6 +655,9 @@ impl World {
 
     fn alice_effects(&mut self, effects: Vec<Effect>) {
         for e in effects {
+            if trace() {
+                eprintln!("    alice: {e:?}");
+            }
             match e {
                 Effect::Transmit { text, .. } => self.alice_wire(text),
                 Effect::Notice { text, .. } => {
@@ -676,6 +688,9 @@ impl World {
 
     fn bob_effects(&mut self, effects: Vec<Effect>) {
         for e in effects {
+            if trace() {
+                eprintln!("    bob: {e:?}");
+            }
             match e {
                 Effect::Transmit { text, .. } => self.bob_wire(text),
                 Effect::AskSecret { .. } => self.bob.asked = true,
@@ -695,6 +710,9 @@ impl World {
     fn give_bob(&mut self, packet: &Packet) {
         let (conv, s, now) = (self.bob.conv.clone(), self.bob_settings(), self.now);
         let arrived = self.bob.client.incoming(&conv, &s, &packet.text, now);
+        if trace() {
+            eprintln!("    bob shows {:?}", arrived.display);
+        }
         if let Some(shown) = arrived.display {
             for (i, t) in self.typed.iter().enumerate() {
                 if shown.contains(&t.marker) {
@@ -762,6 +780,9 @@ impl World {
 
     /// Runs one step and checks the oracle; the first violation is kept.
     pub fn step(&mut self, step: Step) {
+        if trace() {
+            eprintln!("step {}: {step:?}", self.step_no);
+        }
         let conv = self.alice.conv.clone();
         let bconv = self.bob.conv.clone();
         let now = self.now;
@@ -952,6 +973,13 @@ impl World {
                         let e = self.alice.client.key_ready(&account, k.key, now, |_| s);
                         self.alice_effects(e);
                     }
+                }
+            }
+            Step::KeyFailed => {
+                if std::mem::take(&mut self.key_asked) {
+                    let account = conv.account.clone();
+                    let e = self.alice.client.key_failed(&account, "no entropy today");
+                    self.alice_effects(e);
                 }
             }
             Step::TimePasses(secs) => {
@@ -1147,6 +1175,14 @@ pub struct Outcome {
     /// Alice was private at some step.
     pub reached_private: bool,
     pub typed: usize,
+    /// Typed texts bob was shown.
+    pub delivered: usize,
+    /// Typed texts a notice reported as not sent.
+    pub reported: usize,
+    /// Typed texts that went out in the clear (where that was allowed).
+    pub in_clear: usize,
+    /// Messages alice's conversation holds at the end.
+    pub held: usize,
     /// A digest of all wire traffic: equal for equal inputs.
     pub digest: u64,
 }
@@ -1168,6 +1204,10 @@ pub fn run(config: Config, steps: &[Step], regression: Regression) -> Result<Out
         None => Ok(Outcome {
             reached_private,
             typed: world.typed.len(),
+            delivered: world.displayed.len(),
+            reported: world.reported.len(),
+            in_clear: world.in_clear.len(),
+            held: world.alice_held(),
             digest: world.digest,
         }),
     }
@@ -1259,6 +1299,7 @@ pub fn encode(config: Config, steps: &[Step]) -> Vec<u8> {
             Step::AliceQuits => (34, 0),
             Step::WindowClose => (35, 0),
             Step::KeyReady => (36, 0),
+            Step::KeyFailed => (38, 0),
             Step::TimePasses(secs) => (
                 37,
                 match secs {
