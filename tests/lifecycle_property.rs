@@ -28,6 +28,15 @@ fn sequences() -> u64 {
     knob("LIFECYCLE_SEQUENCES", 300)
 }
 
+/// `LIFECYCLE_STRICT=quit,unreadable`: explore with the stricter readings (see the end).
+fn strict() -> Strict {
+    let v = std::env::var("LIFECYCLE_STRICT").unwrap_or_default();
+    Strict {
+        quit_keeps_rule: v.contains("quit"),
+        unreadable_is_lost: v.contains("unreadable"),
+    }
+}
+
 fn steps() -> usize {
     knob("LIFECYCLE_STEPS", 40) as usize
 }
@@ -50,7 +59,7 @@ fn search(
     let (mut private, mut typed) = (0, 0);
     for seed in 0..sequences() {
         let (config, steps) = decode(&input(seed));
-        let result = std::panic::catch_unwind(|| run(config, &steps, regression));
+        let result = std::panic::catch_unwind(|| run_with(config, &steps, regression, strict()));
         let violation = match result {
             Ok(Ok(outcome)) => {
                 private += u64::from(outcome.reached_private);
@@ -71,8 +80,10 @@ fn search(
             "seed {seed} fails after {:.1?} ({seed} sequences passed)",
             start.elapsed()
         );
-        let short = shrink(config, &steps, regression, wanted);
-        let v = run(config, &short, regression).err().unwrap_or(violation);
+        let short = shrink(config, &steps, regression, strict(), wanted);
+        let v = run_with(config, &short, regression, strict())
+            .err()
+            .unwrap_or(violation);
         return Some((seed, config, short, v));
     }
     eprintln!(
@@ -406,6 +417,32 @@ fn messages_to_a_peer_that_restarted_unseen_are_not_lost_silently() {
         ..Strict::default()
     };
     if let Err(v) = run_with(opportunistic(), &steps, Regression::None, strict) {
+        panic!("{v}");
+    }
+}
+
+/// The same loss, caused by the server alone: it tells bob that alice went offline (it can
+/// lie), bob's client pauses and wipes its keys, and alice's next message, encrypted to
+/// those keys, is unreadable to bob and gone without a word to alice.
+#[test]
+#[ignore = "bug?: a false 'offline' shown to the buddy makes the sender's messages vanish unseen"]
+fn a_false_offline_at_the_buddy_does_not_lose_messages_silently() {
+    let config = Config {
+        alice_policy: PolicyChoice::Always,
+        ..opportunistic()
+    };
+    let steps = [
+        Step::Type,
+        Step::DeliverAll,
+        Step::Type,
+        Step::BobSeesAliceOffline,
+        Step::DeliverAll,
+    ];
+    let strict = Strict {
+        unreadable_is_lost: true,
+        ..Strict::default()
+    };
+    if let Err(v) = run_with(config, &steps, Regression::None, strict) {
         panic!("{v}");
     }
 }

@@ -1259,11 +1259,16 @@ pub fn shrink(
     config: Config,
     steps: &[Step],
     regression: Regression,
+    strict: Strict,
     wanted: fn(&Violation) -> bool,
 ) -> Vec<Step> {
     let fails = |s: &[Step]| {
-        std::panic::catch_unwind(|| run(config, s, regression).err().is_some_and(|v| wanted(&v)))
-            .unwrap_or(true)
+        std::panic::catch_unwind(|| {
+            run_with(config, s, regression, strict)
+                .err()
+                .is_some_and(|v| wanted(&v))
+        })
+        .unwrap_or(true)
     };
     let mut cur = steps.to_vec();
     loop {
