@@ -312,19 +312,41 @@ fn no_lock(_: &std::fs::File) -> std::io::Result<bool> {
     Ok(true)
 }
 
+/// This process's directory for stores: `<shm or tmp>/purple-otr-life/<pid>`. Directories
+/// left by processes that are gone (a fuzzer stops at the first crash, without unwinding)
+/// are removed the first time.
+fn base_dir() -> &'static PathBuf {
+    static BASE: OnceLock<PathBuf> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let shm = std::path::Path::new("/dev/shm");
+        let root = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        }
+        .join("purple-otr-life");
+        // Only where /proc tells which processes live.
+        let entries = std::path::Path::new("/proc/self")
+            .exists()
+            .then(|| std::fs::read_dir(&root).ok())
+            .flatten();
+        if let Some(entries) = entries {
+            for e in entries.flatten() {
+                let pid = e.file_name().to_string_lossy().parse::<u32>().ok();
+                let alive =
+                    pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+                if !alive {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        root.join(std::process::id().to_string())
+    })
+}
+
 fn temp_dir(label: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let shm = std::path::Path::new("/dev/shm");
-    let base = if shm.is_dir() {
-        shm.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    };
-    let dir = base.join(format!(
-        "purple-otr-life-{label}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
+    let dir = base_dir().join(format!("{label}-{}", N.fetch_add(1, Ordering::Relaxed)));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
