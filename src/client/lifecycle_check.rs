@@ -15,7 +15,13 @@
 //!   accounted for by a data message that did not arrive or a `/otr drop-held`.
 //!
 //! Alice quitting (shut down, then a fresh client over the same files) counts as ending: the
-//! engine keeps no "was private" mark across restarts, as pidgin-otr keeps none.
+//! engine keeps no "was private" mark across restarts, as pidgin-otr keeps none. [`Strict`]
+//! holds stricter readings (used by ignored tests that ask the design questions).
+//!
+//! Input format ([`decode`], [`encode`]): one config byte, then (op, arg) byte pairs; the
+//! op table is weighted towards traffic. Runs are deterministic (seeded RNGs, fixed keys and
+//! instance tags, the clock a counter); `PURPLE_OTR_LIFECYCLE_TRACE=1` prints every step and
+//! effect.
 #![allow(clippy::cast_possible_truncation)]
 
 use std::collections::{HashSet, VecDeque};
