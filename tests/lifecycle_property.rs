@@ -13,8 +13,6 @@ use purple_otr::client::conversations::Regression;
 use purple_otr::client::lifecycle_check::{
     decode, encode, run, run_with, shrink, Config, Dir, PolicyChoice, Step, Strict, Violation,
 };
-use rand_chacha::ChaCha20Rng;
-use rand_core::{Rng, SeedableRng};
 
 /// `LIFECYCLE_SEQUENCES` and `LIFECYCLE_STEPS` override the counts (longer explorations).
 fn knob(name: &str, default: u64) -> u64 {
@@ -42,11 +40,17 @@ fn steps() -> usize {
 }
 
 /// The input of one seeded sequence: the same byte format the fuzz target decodes.
+/// (SplitMix64: deterministic, and independent of the RNG crates' trait names.)
 fn input(seed: u64) -> Vec<u8> {
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let mut bytes = vec![0u8; 1 + 2 * steps()];
-    rng.fill_bytes(&mut bytes);
-    bytes
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5eed;
+    let mut next = || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) as u8
+    };
+    (0..1 + 2 * steps()).map(|_| next()).collect()
 }
 
 /// The first seed within `sequences()` whose violation `wanted` accepts, shrunk (to a list
