@@ -13,6 +13,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use purple_otr::client::conversations::Regression;
+use purple_otr::client::lifecycle_check;
 use purple_otr::otr::crypto::mac::sha1;
 use purple_otr::otr::fuzz;
 use purple_otr::otr::wire::envelope::{classify, Incoming};
@@ -131,6 +133,17 @@ fn smp_tlv_smoke() {
     smoke("smp_tlv", fuzz::smp_tlv, 100);
 }
 
+/// The lifecycle target (`fuzz/fuzz_targets/lifecycle.rs`): steps through two clients with
+/// the first-rule oracle of `purple_otr::client::lifecycle_check`.
+fn lifecycle(data: &[u8]) {
+    lifecycle_check::fuzz(data, Regression::None);
+}
+
+#[test]
+fn lifecycle_smoke() {
+    smoke("lifecycle", lifecycle, 60);
+}
+
 #[test]
 fn keystore_smoke() {
     smoke("keystore", fuzz::keystore, 20_000);
@@ -152,6 +165,7 @@ fn bodies_assert_their_invariants() {
         fuzz::session_receive,
         fuzz::smp_tlv,
         fuzz::keystore,
+        lifecycle,
     ] {
         body(&[]);
         body(&[0]);

@@ -188,6 +188,23 @@ pub struct Client {
     generating: Vec<AccountId>,
     /// The clock of the call in progress (events handled inside it act at the same time).
     now: u64,
+    /// TEST ONLY: an old defect put back on purpose, to prove the lifecycle oracle finds it.
+    #[cfg(feature = "fuzzing")]
+    regression: Regression,
+}
+
+/// TEST ONLY (`fuzzing` feature): old, insecure behaviours that
+/// [`Client::reintroduce_insecure_regression_for_testing_only`] puts back, so the lifecycle
+/// property test and fuzz target can show they catch them. Never in a plugin build.
+#[cfg(feature = "fuzzing")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Regression {
+    /// Today's behaviour.
+    #[default]
+    None,
+    /// Issue 10, path 1 as it was: the buddy signing off forgets the conversation, so the
+    /// next message starts from a fresh plain-text session (a silent downgrade).
+    InsecureSignOffDropsSession,
 }
 
 impl fmt::Debug for Client {
@@ -238,7 +255,16 @@ impl Client {
             convs: HashMap::new(),
             generating: Vec::new(),
             now: 0,
+            #[cfg(feature = "fuzzing")]
+            regression: Regression::None,
         }
+    }
+
+    /// TEST ONLY (`fuzzing` feature): re-introduces an old, INSECURE behaviour (see
+    /// [`Regression`]) so a test can prove the lifecycle oracle catches it.
+    #[cfg(feature = "fuzzing")]
+    pub fn reintroduce_insecure_regression_for_testing_only(&mut self, regression: Regression) {
+        self.regression = regression;
     }
 
     pub fn store(&self) -> &Store {
@@ -849,6 +875,11 @@ impl Client {
     /// with the same key.
     pub fn buddy_offline(&mut self, key: &ConvKey) -> Vec<Effect> {
         let mut effects = Vec::new();
+        #[cfg(feature = "fuzzing")]
+        if self.regression == Regression::InsecureSignOffDropsSession {
+            self.convs.remove(key);
+            return effects;
+        }
         self.pause(key, wording::paused_buddy_offline, &mut effects);
         effects
     }

@@ -16,6 +16,8 @@
 
 pub mod commands;
 pub mod conversations;
+#[cfg(feature = "fuzzing")]
+pub mod lifecycle_check;
 pub mod markup;
 pub mod store;
 pub mod trust;
