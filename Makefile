@@ -140,12 +140,14 @@ deb: build-deps
 # cargo names both cdylibs alike, and one must not replace the other.
 test: test-deps
 	$(CARGO) build --tests --examples
-	CARGO_TARGET_DIR=target/engine $(CARGO) build --lib --test fuzz_smoke --no-default-features --features fuzzing
+	CARGO_TARGET_DIR=target/engine $(CARGO) build --lib --test fuzz_smoke --test lifecycle_property --no-default-features --features fuzzing
 	$(ISOLATED) $(CARGO) test --offline
 	# The engine alone, without libpurple (its integration tests already ran above).
 	$(ISOLATED) env CARGO_TARGET_DIR=target/engine $(CARGO) test --offline --no-default-features --features fuzzing --lib
 	# Every fuzz target over its committed corpus plus seeded mutations (no libFuzzer needed).
 	$(ISOLATED) env CARGO_TARGET_DIR=target/engine $(CARGO) test --offline --no-default-features --features fuzzing --test fuzz_smoke
+	# Random lifecycles of two clients with the first-rule oracle (the client layer too).
+	$(ISOLATED) env CARGO_TARGET_DIR=target/engine $(CARGO) test --offline --no-default-features --features fuzzing --test lifecycle_property
 
 # A throwaway local XMPP server and two headless clients; prints both windows.
 demo: test-deps
