@@ -38,12 +38,12 @@ impl Session {
                 } else {
                     Event::NotInPrivate
                 });
-                // libotr sends no error here (the message may be for another v2 instance).
-                // A conversation that must stay private but lost its keys (the buddy went
-                // away and came back) tells the buddy, so their side learns the message was
+                // libotr sends no error here (the message may be for another v2 instance,
+                // and after Finished the peer knows). A conversation that must stay private
+                // but lost its keys (the buddy went away and came back) tells the buddy, so their side learns the message was
                 // not read (and libotr re-sends it after the next AKE) instead of losing it
                 // silently.
-                if guarded && !other_private {
+                if guarded && !other_private && matches!(inst.msg, MsgState::Plaintext) {
                     out.to_send.push(envelope::error_message(ERROR_UNREADABLE));
                 }
             }
