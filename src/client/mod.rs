@@ -8,13 +8,14 @@
 //! - [`commands`]: what the user asks for by name (`/otr` subcommands, reports, dialogs).
 //! - [`store`]: pidgin-otr's key, fingerprint and instance-tag files, written atomically
 //!   under a lock.
-//! - [`wording`]: every sentence a user reads.
+//! - [`wording`]: every sentence a user reads; [`i18n`]: its translation.
 //! - [`markup`]: escaping for libpurple's conversation markup.
 //! - [`trust`]: the trust levels `otr.fingerprints` records.
 #![forbid(unsafe_code)]
 
 pub mod commands;
 pub mod conversations;
+pub mod i18n;
 pub mod markup;
 pub mod store;
 pub mod trust;

@@ -27,7 +27,7 @@ fn act(
             let settings = prefs::settings_of(&key);
             runtime::dispatch(|c, now| f(c, &key, &settings, now));
         }
-        None => conv.write_error(wording::no_account()),
+        None => conv.write_error(&wording::no_account()),
     }
 }
 
@@ -86,14 +86,14 @@ pub(crate) fn buddy_settings(node: BlistNode) {
 /// `/otr policy [default|never|manual|opportunistic|always]`.
 pub(crate) fn set_policy(conv: Conversation, arg: &str) {
     let Some(key) = runtime::key_of(conv) else {
-        conv.write_error(wording::no_account());
+        conv.write_error(&wording::no_account());
         return;
     };
     let Some(node) = runtime::account(&key.account)
         .and_then(|a| a.buddy(&key.buddy))
         .map(|b| b.node())
     else {
-        say(&key, wording::own_setting_needs_buddy_list(), true);
+        say(&key, &wording::own_setting_needs_buddy_list(), true);
         return;
     };
     if arg.is_empty() {
@@ -106,7 +106,7 @@ pub(crate) fn set_policy(conv: Conversation, arg: &str) {
         name => match Policy::from_name(name) {
             Some(p) => Some(p),
             None => {
-                say(&key, wording::policy_usage(), true);
+                say(&key, &wording::policy_usage(), true);
                 return;
             }
         },
