@@ -123,6 +123,11 @@ const ALLOWED_FUNCTIONS: &[&str] = &[
     "xmlnode_get_data",
     "xmlnode_new_child",
     "xmlnode_set_namespace",
+    // Translations: glibc's libintl, our own text domain (src/purple/i18n.rs).
+    "bindtextdomain",
+    "bind_textdomain_codeset",
+    "dgettext",
+    "dngettext",
 ];
 
 /// Types whose fields the plugin reads or writes.

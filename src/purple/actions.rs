@@ -4,6 +4,7 @@
 //! `crate::client`.
 
 use crate::client::commands::KnownKey;
+use crate::client::i18n::tr;
 use crate::client::{wording, ConvKey, Effect, Level};
 use crate::otr::policy::Policy;
 
@@ -98,7 +99,7 @@ pub(crate) fn set_policy(conv: Conversation, arg: &str) {
     };
     if arg.is_empty() {
         let current = prefs::policy_label(prefs::buddy_policy(node));
-        say(&key, &wording::policy_is(&key.buddy, current), false);
+        say(&key, &wording::policy_is(&key.buddy, &current), false);
         return;
     }
     let policy = match arg {
@@ -113,7 +114,7 @@ pub(crate) fn set_policy(conv: Conversation, arg: &str) {
     };
     prefs::set_buddy_policy(node, policy);
     let label = prefs::policy_label(policy);
-    say(&key, &wording::policy_is(&key.buddy, label), false);
+    say(&key, &wording::policy_is(&key.buddy, &label), false);
     let settings = prefs::settings_of(&key);
     runtime::dispatch(|c, now| c.settings_changed(&key, &settings, now));
 }
@@ -167,5 +168,10 @@ pub(crate) fn show_own_fingerprints() {
         .collect();
     let body = wording::own_fingerprints(&keys);
     let handle = runtime::plugin_handle();
-    super::objects::notify_info(handle, "My fingerprints", "Your keys' fingerprints", &body);
+    super::objects::notify_info(
+        handle,
+        &tr("My fingerprints"),
+        &tr("Your keys' fingerprints"),
+        &body,
+    );
 }

@@ -9,8 +9,10 @@ use std::ptr;
 use crate::otr::policy::Policy;
 
 use super::ffi;
+use super::i18n::tr_c;
 use super::objects::{Account, BlistNode};
 use super::text::{c_string, lossy};
+use crate::client::i18n::tr;
 use crate::client::{ConvKey, ConvSettings};
 
 const ROOT: &CStr = c"/plugins/core/purple-otr";
@@ -193,17 +195,17 @@ pub(crate) unsafe extern "C" fn pref_frame(
             let frame = ffi::purple_plugin_pref_frame_new();
             let policy = ffi::purple_plugin_pref_new_with_name_and_label(
                 POLICY.as_ptr(),
-                c"When to use private (OTR) conversations".as_ptr(),
+                tr_c(c"When to use private (OTR) conversations").as_ptr(),
             );
             ffi::purple_plugin_pref_set_type(policy, ffi::PURPLE_PLUGIN_PREF_CHOICE);
             let choices: [(&CStr, &'static CStr); 4] = [
-                (c"Never", c"never"),
-                (c"Only when I start one", c"manual"),
+                (tr_c(c"Never"), c"never"),
+                (tr_c(c"Only when I start one"), c"manual"),
                 (
-                    c"Automatically, when my buddy supports it",
+                    tr_c(c"Automatically, when my buddy supports it"),
                     c"opportunistic",
                 ),
-                (c"Always: never send a message unencrypted", c"always"),
+                (tr_c(c"Always: never send a message unencrypted"), c"always"),
             ];
             for (label, value) in choices {
                 ffi::purple_plugin_pref_add_choice(
@@ -214,10 +216,10 @@ pub(crate) unsafe extern "C" fn pref_frame(
             }
             ffi::purple_plugin_pref_frame_add(frame, policy);
             for (path, label) in [
-                (AVOID_LOGGING, c"Do not log private conversations"),
+                (AVOID_LOGGING, tr_c(c"Do not log private conversations")),
                 (
                     ONLY_VERIFIED,
-                    c"Only send to verified buddies (hold messages until the buddy is verified)",
+                    tr_c(c"Only send to verified buddies (hold messages until the buddy is verified)"),
                 ),
             ] {
                 let pref =
@@ -225,7 +227,7 @@ pub(crate) unsafe extern "C" fn pref_frame(
                 ffi::purple_plugin_pref_frame_add(frame, pref);
             }
             let note = ffi::purple_plugin_pref_new_with_label(
-                c"Per buddy: right-click the buddy and choose \"OTR settings for this buddy\", or type /otr policy in the conversation.".as_ptr(),
+                tr_c(c"Per buddy: right-click the buddy and choose \"OTR settings for this buddy\", or type /otr policy in the conversation.").as_ptr(),
             );
             ffi::purple_plugin_pref_frame_add(frame, note);
             frame
@@ -234,14 +236,15 @@ pub(crate) unsafe extern "C" fn pref_frame(
 }
 
 /// How a policy choice reads in dialogs.
-pub(crate) fn policy_label(p: Option<Policy>) -> &'static str {
-    match p.and_then(Policy::name) {
-        None => "Use the default",
-        Some("never") => "Never",
-        Some("manual") => "Only when I start one",
-        Some("opportunistic") => "Automatically, when the buddy supports it",
-        Some(_) => "Always: never send unencrypted",
-    }
+pub(crate) fn policy_label(p: Option<Policy>) -> String {
+    let label = match p.and_then(Policy::name) {
+        None => tr("Use the default"),
+        Some("never") => tr("Never"),
+        Some("manual") => tr("Only when I start one"),
+        Some("opportunistic") => tr("Automatically, when the buddy supports it"),
+        Some(_) => tr("Always: never send unencrypted"),
+    };
+    label.into_owned()
 }
 
 #[cfg(test)]
