@@ -48,7 +48,7 @@ struct Message {
     plural: Option<String>,
 }
 
-/// Marked strings in order of appearance, each with its `file:line` references.
+/// Marked strings in order of appearance, each with the files that use it.
 fn extract() -> Vec<(Message, Vec<String>)> {
     let mut files = Vec::new();
     collect_rs(&root().join("src"), &mut files);
@@ -66,12 +66,16 @@ fn extract() -> Vec<(Message, Vec<String>)> {
             continue;
         }
         let text = fs::read_to_string(&file).expect("source file");
-        for (line, message) in marked_in(&text) {
+        for (_, message) in marked_in(&text) {
             let entry = refs.entry(message.clone()).or_insert_with(|| {
                 order.push(message.clone());
                 Vec::new()
             });
-            entry.push(format!("{rel}:{line}"));
+            // File names only (xgettext's --add-location=file): the template changes when a
+            // message does, not whenever a line moves.
+            if !entry.contains(&rel) {
+                entry.push(rel.clone());
+            }
         }
     }
     order
