@@ -27,7 +27,8 @@ const LANGUAGES: [(&str, u32); 7] = [
 ];
 
 /// Right-to-left languages: these placeholders hold left-to-right runs (fingerprints,
-/// account and buddy names) and must sit inside an isolate (U+2066 or U+2068 … U+2069).
+/// account and buddy names) and must sit inside an isolate (U+2066 or U+2068 … U+2069), as
+/// must `/otr` commands.
 const RTL: [&str; 2] = ["fa", "ar"];
 const LTR_VALUES: [&str; 6] = [
     "fingerprint",
@@ -474,6 +475,10 @@ fn every_catalogue_translates_every_message_with_its_placeholders() {
                         if bare != isolated {
                             problems.push(format!("{p} not isolated in {s:?}"));
                         }
+                    }
+                    // Commands too: "/otr smp" would read "otr smp/" right to left.
+                    if s.matches("/otr ").count() != s.matches("\u{2066}/otr ").count() {
+                        problems.push(format!("/otr command not isolated in {s:?}"));
                     }
                 }
             }
