@@ -157,6 +157,8 @@ fn pidgin_in_persian_keeps_fingerprints_left_to_right() {
     type_line(&display, &conv, "/otr fingerprint");
     let shot = shots.join("pidgin-persian.png");
     std::thread::sleep(Duration::from_secs(1));
+    // Pidgin raises its buddy list again when the account's state changes.
+    xdotool(&display, &["windowraise", &conv]);
     settled_screenshot(&display, &shot);
 
     let info = identify(&shot, "%m %w %h %k");
