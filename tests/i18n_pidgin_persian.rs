@@ -121,7 +121,10 @@ fn pidgin_in_persian_keeps_fingerprints_left_to_right() {
     });
     // It bound its text domain to the catalogues next to its own .so.
     let bound = format!("translations from {}", locale.display());
-    assert!(pidgin_log().contains(&bound), "no {bound:?} in Pidgin's log");
+    assert!(
+        pidgin_log().contains(&bound),
+        "no {bound:?} in Pidgin's log"
+    );
     bob.wait_event(
         "buddy_signed_on",
         |l| l.get("buddy").starts_with("alice@localhost"),

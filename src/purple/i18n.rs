@@ -66,18 +66,18 @@ fn locale_dir(plugin: Plugin) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(SYSTEM_LOCALEDIR))
 }
 
-/// A C string libintl returned, or `None` when it is the msgid itself (not translated).
+/// The text libintl returned (the translation, or the msgid itself), or `None` for NULL.
 ///
 /// # Safety
 /// `out` is what `dgettext`/`dngettext` returned: NULL or a NUL-terminated string that
 /// stays valid (the msgid, or text in a catalogue glibc never unmaps).
 unsafe fn found(out: *const c_char) -> Option<String> {
-    // SAFETY: per this function's contract.
-    (!out.is_null()).then(|| {
-        unsafe { CStr::from_ptr(out) }
-            .to_string_lossy()
-            .into_owned()
-    })
+    if out.is_null() {
+        return None;
+    }
+    // SAFETY: per this function's contract, `out` is a live NUL-terminated string.
+    let text = unsafe { CStr::from_ptr(out) };
+    Some(text.to_string_lossy().into_owned())
 }
 
 fn translate(msgid: &str) -> Cow<'static, str> {
