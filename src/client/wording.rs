@@ -202,12 +202,12 @@ pub fn held_for_new_key(
 ) -> String {
     fill(
         &trn(
-            "<b>{count} message was not sent.</b> You wrote it for {buddy}'s key {expected}, but \
-             the private conversation is now with key {actual}. Verify the new key, then send it \
-             with /otr send-held, or drop it with /otr drop-held.",
-            "<b>{count} messages were not sent.</b> You wrote them for {buddy}'s key {expected}, \
-             but the private conversation is now with key {actual}. Verify the new key, then send \
-             them with /otr send-held, or drop them with /otr drop-held.",
+            "<b>{count} message waits, not sent yet.</b> You wrote it for {buddy}'s key \
+             {expected}, but the private conversation is now with key {actual}. Verify the new \
+             key, then send it with /otr send-held, or drop it with /otr drop-held.",
+            "<b>{count} messages wait, not sent yet.</b> You wrote them for {buddy}'s key \
+             {expected}, but the private conversation is now with key {actual}. Verify the new \
+             key, then send them with /otr send-held, or drop them with /otr drop-held.",
             pending,
         ),
         &[
