@@ -5,7 +5,9 @@
 CARGO      ?= cargo
 
 # Where `make install` puts the plugin. Without PREFIX: for the current user, in
-# ~/.purple/plugins (Pidgin and Finch both look there), the plugin file only. With
+# ~/.purple/plugins (Pidgin and Finch both look there), the plugin file and its
+# translations in ~/.purple/plugins/purple-otr/locale (the plugin looks next to its own .so
+# first, then in PREFIX/share/locale). With
 # PREFIX=/usr: system-wide, in the directory libpurple searches (pkg-config's plugindir,
 # e.g. /usr/lib/x86_64-linux-gnu/purple-2), with the icons (icons/*.png, *.svg) under
 # PREFIX/share/pixmaps/purple-otr and the translations (po/*.po) under PREFIX/share/locale.
@@ -15,6 +17,7 @@ PREFIX  ?=
 DESTDIR ?=
 ifeq ($(PREFIX),)
 PLUGIN_DIR ?= $(HOME)/.purple/plugins
+LOCALE_DIR ?= $(PLUGIN_DIR)/purple-otr/locale
 else
 PLUGIN_DIR ?= $(shell pkg-config --define-variable=prefix=$(PREFIX) --variable=plugindir purple)
 DATA_DIR   ?= $(PREFIX)/share/pixmaps/purple-otr
@@ -27,7 +30,8 @@ BUILD_PACKAGES := build-essential pkg-config libpurple-dev libglib2.0-dev libcla
 # tmux, Pidgin under Xvfb, network namespaces; Pidgin's headers for the struct-layout check).
 TEST_PACKAGES := $(BUILD_PACKAGES) prosody libotr5-dev libotr5-bin iproute2 util-linux \
                  tmux finch pidgin xvfb xauth xdotool imagemagick valgrind \
-                 pidgin-dev libgtk2.0-dev python3 python3-venv
+                 pidgin-dev libgtk2.0-dev python3 python3-venv \
+                 gettext locales fonts-dejavu-core
 
 # As root: run libpurple, prosody, Finch and Pidgin in a private network namespace where
 # only `lo` exists, so nothing a test starts can reach the network. Elsewhere (no root)
@@ -67,7 +71,7 @@ define refuse_if_packaged
 	fi
 endef
 
-.PHONY: install uninstall deb test demo build-deps test-deps
+.PHONY: install uninstall deb test demo build-deps test-deps pot
 
 build-deps:
 	$(call ensure_packages,$(BUILD_PACKAGES))
@@ -85,7 +89,7 @@ test-deps:
 # Build the release plugin and install it: for the current user by default (Pidgin and
 # Finch both look in ~/.purple/plugins/), system-wide with PREFIX=/usr (see PREFIX above).
 install: build-deps
-	$(CARGO) build --release --lib
+	PURPLE_OTR_LOCALEDIR=$(or $(PREFIX),/usr)/share/locale $(CARGO) build --release --lib
 	@[ -n "$(PLUGIN_DIR)" ] || { echo "pkg-config knows no plugindir for purple (apt-get install libpurple-dev)"; exit 1; }
 	$(call refuse_if_packaged,$(PLUGIN_DIR)/purple-otr.so)
 	install -D -m 0644 target/release/libpurple_otr.so $(DESTDIR)$(PLUGIN_DIR)/purple-otr.so
@@ -96,6 +100,11 @@ ifneq ($(PREFIX),)
 	    install -D -m 0644 "$$f" "$(DESTDIR)$(DATA_DIR)/$${f#icons/}" || exit 1; \
 	  done; \
 	fi
+else
+	# The OTR button's icons, next to the plugin (Pidgin looks there first).
+	install -d $(DESTDIR)$(PLUGIN_DIR)/purple-otr/icons
+	install -m 0644 icons/*.png icons/*.svg $(DESTDIR)$(PLUGIN_DIR)/purple-otr/icons/
+endif
 	@for po in po/*.po; do \
 	  [ -e "$$po" ] || continue; \
 	  command -v msgfmt >/dev/null || { echo "msgfmt not found: sudo apt-get install gettext"; exit 1; }; \
@@ -103,11 +112,6 @@ ifneq ($(PREFIX),)
 	  echo "msgfmt --check -o $$mo $$po"; \
 	  mkdir -p "$$(dirname "$$mo")" && msgfmt --check -o "$$mo" "$$po" && chmod 0644 "$$mo" || exit 1; \
 	done
-else
-	# The OTR button's icons, next to the plugin (Pidgin looks there first).
-	install -d $(DESTDIR)$(PLUGIN_DIR)/purple-otr/icons
-	install -m 0644 icons/*.png icons/*.svg $(DESTDIR)$(PLUGIN_DIR)/purple-otr/icons/
-endif
 	@echo "Installed $(DESTDIR)$(PLUGIN_DIR)/purple-otr.so"
 	@echo "Enable it in Pidgin (Tools > Plugins) or Finch (Actions > Plugins): \"Off-the-Record Messaging\"."
 
@@ -119,9 +123,12 @@ ifneq ($(PREFIX),)
 	@case "$(DATA_DIR)" in */purple-otr) ;; *) echo "DATA_DIR=$(DATA_DIR) is not ours to remove"; exit 1;; esac
 endif
 	rm -f $(DESTDIR)$(PLUGIN_DIR)/purple-otr.so
+	rm -f $(DESTDIR)$(LOCALE_DIR)/*/LC_MESSAGES/purple-otr.mo
 ifneq ($(PREFIX),)
 	rm -rf $(DESTDIR)$(DATA_DIR)
-	rm -f $(DESTDIR)$(LOCALE_DIR)/*/LC_MESSAGES/purple-otr.mo
+else
+	rm -f $(DESTDIR)$(PLUGIN_DIR)/purple-otr/icons/*.png $(DESTDIR)$(PLUGIN_DIR)/purple-otr/icons/*.svg
+	-rmdir $(DESTDIR)$(PLUGIN_DIR)/purple-otr/icons $(DESTDIR)$(LOCALE_DIR)/*/LC_MESSAGES $(DESTDIR)$(LOCALE_DIR)/* $(DESTDIR)$(LOCALE_DIR) $(DESTDIR)$(PLUGIN_DIR)/purple-otr 2>/dev/null
 endif
 
 # A Debian package (purple-otr_<version>-<revision>_<arch>.deb in this directory) built
@@ -139,6 +146,7 @@ deb: build-deps
 # built first; the tests then run offline. The engine-only build has its own target dir:
 # cargo names both cdylibs alike, and one must not replace the other.
 test: test-deps
+	@for po in po/*.po; do echo "msgfmt --check $$po"; msgfmt --check --statistics -o /dev/null "$$po" || exit 1; done
 	$(CARGO) build --tests --examples
 	CARGO_TARGET_DIR=target/engine $(CARGO) build --lib --test fuzz_smoke --test lifecycle_property --no-default-features --features fuzzing
 	$(ISOLATED) $(CARGO) test --offline
@@ -148,6 +156,16 @@ test: test-deps
 	$(ISOLATED) env CARGO_TARGET_DIR=target/engine $(CARGO) test --offline --no-default-features --features fuzzing --test fuzz_smoke
 	# Random lifecycles of two clients with the first-rule oracle (the client layer too).
 	$(ISOLATED) env CARGO_TARGET_DIR=target/engine $(CARGO) test --offline --no-default-features --features fuzzing --test lifecycle_property
+
+# The translation template po/purple-otr.pot from what the source marks (tr, trn, n_, tr_c,
+# n_c: the extractor is tests/i18n_catalogs.rs, since xgettext 0.21 cannot read Rust), merged
+# into every catalogue; new or changed messages then need translating (make test says which).
+pot:
+	PURPLE_OTR_UPDATE_POT=1 $(CARGO) test --test i18n_catalogs the_template_is_current
+	@for po in po/*.po; do \
+	  echo "msgmerge --update $$po"; \
+	  msgmerge --quiet --update --backup=none --no-wrap "$$po" po/purple-otr.pot || exit 1; \
+	done
 
 # A throwaway local XMPP server and two headless clients; prints both windows.
 demo: test-deps

@@ -133,6 +133,11 @@ const ALLOWED_FUNCTIONS: &[&str] = &[
     // Closing one dialog; read-only text fields (selectable fingerprints).
     "purple_request_close",
     "purple_request_field_string_set_editable",
+    // Translations: glibc's libintl, our own text domain (src/purple/i18n.rs).
+    "bindtextdomain",
+    "bind_textdomain_codeset",
+    "dgettext",
+    "dngettext",
 ];
 
 /// Types whose fields the plugin reads or writes.

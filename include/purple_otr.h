@@ -10,6 +10,8 @@
 #define PURPLE_OTR_H
 
 #include <glib.h>
+/* gettext (part of glibc): the plugin's own text domain "purple-otr". */
+#include <libintl.h>
 
 /* libpurple 2.x: only the headers the plugin uses. */
 #include <account.h>

@@ -8,7 +8,7 @@
 //! - [`commands`]: what the user asks for by name (`/otr` subcommands, reports, dialogs).
 //! - [`store`]: pidgin-otr's key, fingerprint and instance-tag files, written atomically
 //!   under a lock.
-//! - [`wording`]: every sentence a user reads.
+//! - [`wording`]: every sentence a user reads; [`i18n`]: its translation.
 //! - [`markup`]: escaping for libpurple's conversation markup.
 //! - [`trust`]: the trust levels `otr.fingerprints` records.
 //! - [`view`]: the one state every interface shows (Pidgin's button, Finch's title).
@@ -16,6 +16,7 @@
 
 pub mod commands;
 pub mod conversations;
+pub mod i18n;
 #[cfg(feature = "fuzzing")]
 pub mod lifecycle_check;
 pub mod markup;

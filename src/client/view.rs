@@ -3,7 +3,10 @@
 
 use crate::otr::session::MessageState;
 
+use std::borrow::Cow;
+
 use super::conversations::Client;
+use super::i18n::{fill, tr, trn};
 use super::ConvKey;
 
 /// The state a conversation is shown in.
@@ -37,8 +40,8 @@ pub struct ConvView {
 
 impl ViewState {
     /// The words on Pidgin's button (never colour alone).
-    pub fn label(self) -> &'static str {
-        match self {
+    pub fn label(self) -> Cow<'static, str> {
+        tr(match self {
             ViewState::NotPrivate => "Not private",
             ViewState::SettingUp => "Setting up…",
             ViewState::CreatingKey => "Creating your key…",
@@ -46,12 +49,12 @@ impl ViewState {
             ViewState::PrivateVerified => "Private (verified)",
             ViewState::Finished => "Finished",
             ViewState::Paused => "Paused",
-        }
+        })
     }
 
     /// A sentence for tooltips and the state line of the OTR menu.
-    pub fn explanation(self) -> &'static str {
-        match self {
+    pub fn explanation(self) -> Cow<'static, str> {
+        tr(match self {
             ViewState::NotPrivate => "Messages go out as plain text.",
             ViewState::SettingUp => "Setting up a private conversation with your buddy.",
             ViewState::CreatingKey => "Making your private key; this takes a moment, once.",
@@ -67,12 +70,12 @@ impl ViewState {
                 "The private conversation is paused. Nothing you type is sent in the clear; it \
                  waits until the conversation is private again."
             }
-        }
+        })
     }
 
     /// Lower-case words for Finch's title line.
-    pub fn title_words(self) -> &'static str {
-        match self {
+    pub fn title_words(self) -> Cow<'static, str> {
+        tr(match self {
             ViewState::NotPrivate => "not private",
             ViewState::SettingUp => "setting up private conversation",
             ViewState::CreatingKey => "creating your key",
@@ -80,7 +83,7 @@ impl ViewState {
             ViewState::PrivateVerified => "private, verified",
             ViewState::Finished => "finished by buddy",
             ViewState::Paused => "private conversation paused",
-        }
+        })
     }
 
     /// The icon's base name (icons/<name>-<size>.png).
@@ -106,7 +109,7 @@ impl ConvView {
     /// The button's text: the state, then what waits.
     pub fn label(&self) -> String {
         match self.held {
-            0 => self.state.label().to_string(),
+            0 => self.state.label().into_owned(),
             n => format!("{} · {}", self.state.label(), waiting(n)),
         }
     }
@@ -122,11 +125,10 @@ impl ConvView {
 }
 
 fn waiting(n: usize) -> String {
-    if n == 1 {
-        "1 message waiting".to_string()
-    } else {
-        format!("{n} messages waiting")
-    }
+    fill(
+        &trn("{count} message waiting", "{count} messages waiting", n),
+        &[("count", &n.to_string())],
+    )
 }
 
 /// The view of a conversation.

@@ -2,12 +2,19 @@
 //! means, in plain words ("private, but bob's identity is not verified" rather than a bare
 //! "Unverified"). Names and anything a peer sent are escaped, since libpurple renders
 //! conversation text as markup.
+//!
+//! Each sentence is a template translated first ([`tr`], [`trn`]) and filled after
+//! ([`fill`]), so translators can put `{buddy}` or `{fingerprint}` where their language
+//! needs them; escaping applies to the values, as before. The right-to-left catalogues (fa,
+//! ar) wrap fingerprints and names in left-to-right isolates in their own templates
+//! (tests/i18n_catalogs.rs checks it), which leaves English text byte for byte as it was.
 
 use crate::otr::crypto::fingerprint::Fingerprint;
 use crate::otr::events::{HoldReason, NotSentReason};
 use crate::otr::session::MessageState;
 use crate::otr::smp::SmpEvent;
 
+use super::i18n::{fill, tr, trn};
 use super::markup::escape_markup as esc;
 
 /// How much we know about who is on the other end of a private conversation.
@@ -17,146 +24,174 @@ pub enum Trust {
     Verified,
 }
 
+/// One escaped buddy name, the most common filling.
+fn with_buddy(template: &str, buddy: &str) -> String {
+    fill(template, &[("buddy", &esc(buddy))])
+}
+
 /// The one-line state of a conversation (status command, menus, the state line).
 pub fn state_line(buddy: &str, state: MessageState, trust: Trust) -> String {
-    let b = esc(buddy);
-    match (state, trust) {
+    let template = match (state, trust) {
         (MessageState::Plaintext, _) => {
-            format!("Not private: messages to {b} are sent unencrypted.")
+            tr("Not private: messages to {buddy} are sent unencrypted.")
         }
         (MessageState::Encrypted, Trust::Unverified) => {
-            format!("Private, but {b}'s identity is not verified.")
+            tr("Private, but {buddy}'s identity is not verified.")
         }
         (MessageState::Encrypted, Trust::Verified) => {
-            format!("Private, and {b}'s identity is verified.")
+            tr("Private, and {buddy}'s identity is verified.")
         }
-        (MessageState::Finished, _) => {
-            format!("{b} has ended the private conversation; nothing you type is sent until you end or restart it.")
-        }
-    }
+        (MessageState::Finished, _) => tr("{buddy} has ended the private conversation; nothing you type is sent until you end or restart it."),
+    };
+    with_buddy(&template, buddy)
 }
 
 pub fn starting(buddy: &str, refresh: bool) -> String {
-    if refresh {
-        format!("Refreshing the private conversation with {}…", esc(buddy))
+    let template = if refresh {
+        tr("Refreshing the private conversation with {buddy}…")
     } else {
-        format!("Asking {} to start a private conversation…", esc(buddy))
-    }
+        tr("Asking {buddy} to start a private conversation…")
+    };
+    with_buddy(&template, buddy)
 }
 
-fn logging_note(logging: bool) -> &'static str {
-    if logging {
-        " Your client is logging this conversation."
+fn logging_note(logging: bool) -> String {
+    let note = if logging {
+        tr("Your client is logging this conversation.")
     } else {
-        " This conversation is not being logged."
-    }
+        tr("This conversation is not being logged.")
+    };
+    format!(" {note}")
 }
 
 pub fn gone_secure(buddy: &str, trust: Trust, logging: bool) -> String {
-    let b = esc(buddy);
-    let first = match trust {
+    let template = match trust {
         Trust::Verified => {
-            format!("Private conversation with {b} started; {b}'s identity is verified.")
+            tr("Private conversation with {buddy} started; {buddy}'s identity is verified.")
         }
-        Trust::Unverified => format!(
-            "Private conversation with {b} started, but {b}'s identity is not verified yet. \
+        Trust::Unverified => tr(
+            "Private conversation with {buddy} started, but {buddy}'s identity is not verified yet. \
              Check it with “Authenticate buddy” or “Verify fingerprint” (or /otr smp, /otr verify)."
         ),
     };
-    format!("{first}{}", logging_note(logging))
+    format!("{}{}", with_buddy(&template, buddy), logging_note(logging))
 }
 
 pub fn refreshed(buddy: &str, trust: Trust) -> String {
-    let b = esc(buddy);
-    match trust {
+    let template = match trust {
         Trust::Verified => {
-            format!("Private conversation with {b} refreshed; {b}'s identity is verified.")
+            tr("Private conversation with {buddy} refreshed; {buddy}'s identity is verified.")
         }
-        Trust::Unverified => {
-            format!(
-                "Private conversation with {b} refreshed; {b}'s identity is still not verified."
-            )
-        }
-    }
+        Trust::Unverified => tr(
+            "Private conversation with {buddy} refreshed; {buddy}'s identity is still not verified.",
+        ),
+    };
+    with_buddy(&template, buddy)
 }
 
 pub fn first_fingerprint(buddy: &str, fp: &Fingerprint) -> String {
-    format!(
-        "This is the first time you talk privately with {}. Their key's fingerprint is {}.",
-        esc(buddy),
-        fp.human()
+    fill(
+        &tr("This is the first time you talk privately with {buddy}. Their key's fingerprint is {fingerprint}."),
+        &[("buddy", &esc(buddy)), ("fingerprint", &fp.human())],
     )
 }
 
 pub fn fingerprint_changed(buddy: &str, known: &[Fingerprint], new: &Fingerprint) -> String {
     let known: Vec<String> = known.iter().map(Fingerprint::human).collect();
-    format!(
-        "<b>Warning: {b} is using a key you have not seen before.</b> New key: {new}. Known: {known}. \
-         It may be a new computer, or someone else. Verify it before you say anything sensitive.",
-        b = esc(buddy),
-        new = new.human(),
-        known = known.join(", ")
+    fill(
+        &tr("<b>Warning: {buddy} is using a key you have not seen before.</b> New key: {fingerprint}. \
+             Known: {known}. It may be a new computer, or someone else. Verify it before you say \
+             anything sensitive."),
+        &[
+            ("buddy", &esc(buddy)),
+            ("fingerprint", &new.human()),
+            ("known", &known.join(", ")),
+        ],
     )
 }
 
 pub fn we_ended(buddy: &str) -> String {
-    format!(
-        "You ended the private conversation with {}. Messages are now sent unencrypted.",
-        esc(buddy)
+    with_buddy(
+        &tr("You ended the private conversation with {buddy}. Messages are now sent unencrypted."),
+        buddy,
     )
 }
 
 pub fn peer_ended(buddy: &str) -> String {
-    let b = esc(buddy);
-    format!(
-        "{b} has ended the private conversation. Nothing you type is sent until you end it too \
-         (“End private conversation”, /otr end) or start a new one (/otr start)."
+    with_buddy(
+        &tr("{buddy} has ended the private conversation. Nothing you type is sent until you end it \
+             too (“End private conversation”, /otr end) or start a new one (/otr start)."),
+        buddy,
     )
 }
 
 pub fn held(buddy: &str, pending: usize, reason: HoldReason) -> String {
-    let b = esc(buddy);
-    let what = if pending == 1 {
-        "Your message is".to_string()
-    } else {
-        format!("Your {pending} messages are")
+    let template = match reason {
+        HoldReason::Starting => trn(
+            "Your message is waiting, not sent: it goes out once the private conversation with \
+             {buddy} is set up. Asking {buddy} to start one…",
+            "Your {count} messages are waiting, not sent: they go out once the private \
+             conversation with {buddy} is set up. Asking {buddy} to start one…",
+            pending,
+        ),
+        HoldReason::Negotiating => trn(
+            "Your message is waiting, not sent: it goes out once the private conversation with \
+             {buddy} is set up.",
+            "Your {count} messages are waiting, not sent: they go out once the private \
+             conversation with {buddy} is set up.",
+            pending,
+        ),
+        HoldReason::PeerOffline => trn(
+            "Your message is waiting, not sent: the private conversation with {buddy} is paused \
+             while {buddy} is offline. It goes out privately when {buddy} is back.",
+            "Your {count} messages are waiting, not sent: the private conversation with {buddy} \
+             is paused while {buddy} is offline. They go out privately when {buddy} is back.",
+            pending,
+        ),
+        HoldReason::WaitingForUser => trn(
+            "Your message is waiting, not sent: the private conversation with {buddy} was \
+             interrupted. Start it again (“Start private conversation”, /otr start) to send \
+             privately, or end it (/otr end) to send in the clear from now on.",
+            "Your {count} messages are waiting, not sent: the private conversation with {buddy} \
+             was interrupted. Start it again (“Start private conversation”, /otr start) to send \
+             privately, or end it (/otr end) to send in the clear from now on.",
+            pending,
+        ),
+        HoldReason::NewKey => trn(
+            "Your message is waiting, not sent: {buddy} is using a key this conversation was not \
+             private with before. Check it (“Verify fingerprint”, “Authenticate buddy”); send \
+             anyway to the new key with /otr send-held, or drop with /otr drop-held.",
+            "Your {count} messages are waiting, not sent: {buddy} is using a key this \
+             conversation was not private with before. Check it (“Verify fingerprint”, \
+             “Authenticate buddy”); send anyway to the new key with /otr send-held, or drop \
+             with /otr drop-held.",
+            pending,
+        ),
+        HoldReason::Unverified => trn(
+            "Your message is waiting, not sent: {buddy}'s identity is not verified, and you \
+             chose to send only to verified buddies. Verify {buddy} (“Authenticate buddy”, \
+             “Verify fingerprint”), or send anyway with /otr send-held.",
+            "Your {count} messages are waiting, not sent: {buddy}'s identity is not verified, \
+             and you chose to send only to verified buddies. Verify {buddy} (“Authenticate \
+             buddy”, “Verify fingerprint”), or send anyway with /otr send-held.",
+            pending,
+        ),
     };
-    match reason {
-        HoldReason::Starting => format!(
-            "{what} waiting, not sent: it goes out once the private conversation with {b} is \
-             set up. Asking {b} to start one…"
-        ),
-        HoldReason::Negotiating => format!(
-            "{what} waiting, not sent: it goes out once the private conversation with {b} is set up."
-        ),
-        HoldReason::PeerOffline => format!(
-            "{what} waiting, not sent: the private conversation with {b} is paused while {b} is \
-             offline. It goes out privately when {b} is back."
-        ),
-        HoldReason::WaitingForUser => format!(
-            "{what} waiting, not sent: the private conversation with {b} was interrupted. Start it \
-             again (“Start private conversation”, /otr start) to send privately, or end it \
-             (/otr end) to send in the clear from now on."
-        ),
-        HoldReason::NewKey => format!(
-            "{what} waiting, not sent: {b} is using a key this conversation was not private \
-             with before. Check it (“Verify fingerprint”, “Authenticate buddy”); send anyway to \
-             the new key with /otr send-held, or drop with /otr drop-held."
-        ),
-        HoldReason::Unverified => format!(
-            "{what} waiting, not sent: {b}'s identity is not verified, and you chose to send only \
-             to verified buddies. Verify {b} (“Authenticate buddy”, “Verify fingerprint”), or \
-             send anyway with /otr send-held."
-        ),
-    }
+    fill(
+        &template,
+        &[("buddy", &esc(buddy)), ("count", &pending.to_string())],
+    )
 }
 
 pub fn held_sent(count: usize) -> String {
-    if count == 1 {
-        "Your waiting message was sent privately.".to_string()
-    } else {
-        format!("Your {count} waiting messages were sent privately.")
-    }
+    fill(
+        &trn(
+            "Your waiting message was sent privately.",
+            "Your {count} waiting messages were sent privately.",
+            count,
+        ),
+        &[("count", &count.to_string())],
+    )
 }
 
 pub fn held_for_new_key(
@@ -165,319 +200,431 @@ pub fn held_for_new_key(
     actual: &Fingerprint,
     pending: usize,
 ) -> String {
-    format!(
-        "<b>{pending} message(s) wait, not sent yet.</b> You wrote them for {b}'s key {e}, but the \
-         private conversation is now with key {a}. Verify the new key, then send them with \
-         /otr send-held, or drop them with /otr drop-held.",
-        b = esc(buddy),
-        e = expected.human(),
-        a = actual.human()
+    fill(
+        &trn(
+            "<b>{count} message waits, not sent yet.</b> You wrote it for {buddy}'s key \
+             {expected}, but the private conversation is now with key {actual}. Verify the new \
+             key, then send it with /otr send-held, or drop it with /otr drop-held.",
+            "<b>{count} messages wait, not sent yet.</b> You wrote them for {buddy}'s key \
+             {expected}, but the private conversation is now with key {actual}. Verify the new \
+             key, then send them with /otr send-held, or drop them with /otr drop-held.",
+            pending,
+        ),
+        &[
+            ("count", &pending.to_string()),
+            ("buddy", &esc(buddy)),
+            ("expected", &expected.human()),
+            ("actual", &actual.human()),
+        ],
     )
 }
 
 pub fn not_sent(buddy: &str, text: &str, reason: &NotSentReason) -> String {
-    let b = esc(buddy);
-    let why = match reason {
-        NotSentReason::PeerEndedSession => {
-            format!("{b} has ended the private conversation; end it too or restart it, then send again.")
+    let template = match reason {
+        NotSentReason::PeerEndedSession => tr(
+            "<b>Not sent:</b> “{text}” — {buddy} has ended the private conversation; end it too \
+             or restart it, then send again.",
+        ),
+        NotSentReason::NotPrivateInTime => tr(
+            "<b>Not sent:</b> “{text}” — the private conversation with {buddy} could not be set up.",
+        ),
+        NotSentReason::EncryptionFailed => {
+            tr("<b>Not sent:</b> “{text}” — it could not be encrypted.")
         }
-        NotSentReason::NotPrivateInTime => {
-            format!("the private conversation with {b} could not be set up.")
-        }
-        NotSentReason::EncryptionFailed => "it could not be encrypted.".to_string(),
-        NotSentReason::Discarded => "you dropped it.".to_string(),
+        NotSentReason::Discarded => tr("<b>Not sent:</b> “{text}” — you dropped it."),
     };
-    format!("<b>Not sent:</b> “{}” — {why}", esc(text))
+    fill(&template, &[("buddy", &esc(buddy)), ("text", &esc(text))])
 }
 
-pub fn resent() -> &'static str {
-    "Your last message was sent again in the new private conversation."
+pub fn resent() -> String {
+    tr("Your last message was sent again in the new private conversation.").into_owned()
 }
 
-pub fn reflected() -> &'static str {
-    "Your own OTR messages are coming back to you: either you are talking to yourself, or someone is reflecting them."
+pub fn reflected() -> String {
+    tr("Your own OTR messages are coming back to you: either you are talking to yourself, or someone is reflecting them.").into_owned()
 }
 
 pub fn unreadable(buddy: &str) -> String {
-    format!(
-        "An encrypted message from {} could not be read (they have been told).",
-        esc(buddy)
+    with_buddy(
+        &tr("An encrypted message from {buddy} could not be read (they have been told)."),
+        buddy,
     )
 }
 
 pub fn malformed(buddy: &str) -> String {
-    format!("A damaged OTR message from {} was ignored.", esc(buddy))
+    with_buddy(
+        &tr("A damaged OTR message from {buddy} was ignored."),
+        buddy,
+    )
 }
 
 pub fn not_in_private(buddy: &str) -> String {
-    let b = esc(buddy);
-    format!(
-        "{b} sent an encrypted message, but you have no private conversation with {b}, so it cannot be read. \
-         Start one (/otr start) and ask {b} to send it again."
+    with_buddy(
+        &tr("{buddy} sent an encrypted message, but you have no private conversation with {buddy}, \
+             so it cannot be read. Start one (/otr start) and ask {buddy} to send it again."),
+        buddy,
     )
 }
 
 pub fn for_other_instance(buddy: &str) -> String {
-    format!(
-        "{} sent a message meant for another place where you are logged in; it was not shown here.",
-        esc(buddy)
+    with_buddy(
+        &tr(
+            "{buddy} sent a message meant for another place where you are logged in; it was not \
+             shown here.",
+        ),
+        buddy,
     )
 }
 
 pub fn unencrypted(buddy: &str) -> String {
-    format!(
-        "<b>The next message from {} was not encrypted.</b>",
-        esc(buddy)
+    with_buddy(
+        &tr("<b>The next message from {buddy} was not encrypted.</b>"),
+        buddy,
     )
 }
 
 pub fn peer_error(buddy: &str, text: &str) -> String {
-    format!(
-        "{}'s OTR software reported an error: {}",
-        esc(buddy),
-        esc(text)
+    fill(
+        &tr("{buddy}'s OTR software reported an error: {text}"),
+        &[("buddy", &esc(buddy)), ("text", &esc(text))],
     )
 }
 
 pub fn key_being_generated(account: &str) -> String {
-    format!(
-        "Creating your private key for {} (this happens once and takes a moment). Messages you type meanwhile wait.",
-        esc(account)
+    fill(
+        &tr(
+            "Creating your private key for {account} (this happens once and takes a moment). \
+             Messages you type meanwhile wait.",
+        ),
+        &[("account", &esc(account))],
     )
 }
 
 pub fn key_ready(account: &str, fp: &Fingerprint) -> String {
-    format!(
-        "Your private key for {} is ready. Its fingerprint is {}.",
-        esc(account),
-        fp.human()
+    fill(
+        &tr("Your private key for {account} is ready. Its fingerprint is {fingerprint}."),
+        &[("account", &esc(account)), ("fingerprint", &fp.human())],
     )
 }
 
 /// What an SMP step means to the user; `None` for steps that need a dialog instead.
 pub fn smp(buddy: &str, event: &SmpEvent, we_asked_question: bool) -> Option<String> {
-    let b = esc(buddy);
-    Some(match event {
+    let template = match event {
         SmpEvent::AskForSecret | SmpEvent::AskForAnswer { .. } => return None,
-        SmpEvent::InProgress => format!("Authenticating {b}: waiting for {b}…"),
+        SmpEvent::InProgress => tr("Authenticating {buddy}: waiting for {buddy}…"),
         SmpEvent::Success if we_asked_question => {
-            format!("{b} answered your question correctly: {b}'s identity is verified.")
+            tr("{buddy} answered your question correctly: {buddy}'s identity is verified.")
         }
-        SmpEvent::Success => {
-            format!("Authentication succeeded: you and {b} share the same secret.")
-        }
-        SmpEvent::Failure => {
-            format!("<b>Authentication of {b} failed:</b> the answers did not match. You may be talking to an impostor.")
-        }
+        SmpEvent::Success => tr("Authentication succeeded: you and {buddy} share the same secret."),
+        SmpEvent::Failure => tr(
+            "<b>Authentication of {buddy} failed:</b> the answers did not match. You may be \
+             talking to an impostor.",
+        ),
         SmpEvent::Cheated => {
-            format!("<b>Authentication of {b} failed:</b> {b}'s software sent invalid data.")
+            tr("<b>Authentication of {buddy} failed:</b> {buddy}'s software sent invalid data.")
         }
-        SmpEvent::Aborted => format!("{b} cancelled the authentication."),
+        SmpEvent::Aborted => tr("{buddy} cancelled the authentication."),
         SmpEvent::Error => {
-            "Authentication got out of step and was cancelled; please try again.".to_string()
+            tr("Authentication got out of step and was cancelled; please try again.")
         }
-    })
+    };
+    Some(with_buddy(&template, buddy))
 }
 
 /// After we answered the buddy's question correctly: they know who we are, we don't yet
 /// know who they are.
 pub fn smp_answered(buddy: &str, already_verified: bool) -> String {
-    let b = esc(buddy);
     if already_verified {
         // Both directions are done: nothing left to ask of the user.
-        format!(
-            "{b} has verified your identity. You verified {b}'s earlier, so both of you are sure."
-        )
-    } else {
-        format!("{b} has verified your identity. To verify {b}'s, ask a question of your own (“Authenticate buddy”, /otr smp).")
+        return with_buddy(
+            &tr("{buddy} has verified your identity. You verified {buddy}'s earlier, so both of you are sure."),
+            buddy,
+        );
     }
+    with_buddy(
+        &tr(
+            "{buddy} has verified your identity. To verify {buddy}'s, ask a question of your own \
+             (“Authenticate buddy”, /otr smp).",
+        ),
+        buddy,
+    )
 }
 
+/// `action` names what needs privacy; the callers' "Authentication" has its own sentence.
 pub fn not_private_for(action: &str) -> String {
-    format!("{action} needs a private conversation; start one first (/otr start).")
+    if action == "Authentication" {
+        return tr("Authentication needs a private conversation; start one first (/otr start).")
+            .into_owned();
+    }
+    fill(
+        &tr("{action} needs a private conversation; start one first (/otr start)."),
+        &[("action", action)],
+    )
 }
 
 pub fn forget_in_use() -> String {
-    "That key is in use in the private conversation; end it first.".to_string()
+    tr("That key is in use in the private conversation; end it first.").into_owned()
 }
 
 pub fn forgot(buddy: &str, fp: &Fingerprint) -> String {
-    format!("Forgot {}'s key {}.", esc(buddy), fp.human())
+    fill(
+        &tr("Forgot {buddy}'s key {fingerprint}."),
+        &[("buddy", &esc(buddy)), ("fingerprint", &fp.human())],
+    )
 }
 
 pub fn forget_unknown() -> String {
-    "That key was not known.".to_string()
+    tr("That key was not known.").into_owned()
 }
 
 pub fn forget_failed(why: &str) -> String {
-    format!("Could not forget the key: {}", esc(why))
+    fill(
+        &tr("Could not forget the key: {reason}"),
+        &[("reason", &esc(why))],
+    )
 }
 
 pub fn key_failed(account: &str, why: &str) -> String {
-    format!(
-        "Your private key for {} could not be made ({}). Messages you typed stay waiting; \
-         try again with “Start private conversation” (or /otr start).",
-        esc(account),
-        esc(why)
+    fill(
+        &tr(
+            "Your private key for {account} could not be made ({reason}). Messages you typed stay \
+             waiting; try again with “Start private conversation” (or /otr start).",
+        ),
+        &[("account", &esc(account)), ("reason", &esc(why))],
     )
 }
 
 /// `typed` is the user's own markup, shown as they typed it.
 pub fn not_sent_internal_error(typed: &str) -> String {
-    format!(
-        "<b>Not sent:</b> “{}”. The OTR plugin hit an internal error while handling it (details \
-         in the debug log); nothing was sent. Try again, or restart the private conversation.",
-        esc(typed)
+    fill(
+        &tr(
+            "<b>Not sent:</b> “{text}”. The OTR plugin hit an internal error while handling it \
+             (details in the debug log); nothing was sent. Try again, or restart the private \
+             conversation.",
+        ),
+        &[("text", &esc(typed))],
     )
 }
 
 pub fn not_sent_error(typed: &str, why: &str) -> String {
-    format!("<b>Not sent:</b> “{}” — {}", esc(typed), esc(why))
+    fill(
+        &tr("<b>Not sent:</b> “{text}” — {reason}"),
+        &[("text", &esc(typed)), ("reason", &esc(why))],
+    )
 }
 
 /// Said when the client quits or the plugin is unloaded with messages still waiting.
 pub fn not_sent_closing(typed: &str) -> String {
-    format!(
-        "<b>Not sent:</b> “{}” — it was still waiting for a private conversation when OTR was \
-         closed.",
-        esc(typed)
+    fill(
+        &tr(
+            "<b>Not sent:</b> “{text}” — it was still waiting for a private conversation when OTR \
+             was closed.",
+        ),
+        &[("text", &esc(typed))],
     )
 }
 
 pub fn otr_turned_off(buddy: &str) -> String {
-    format!(
-        "Off-the-Record is now off for {}: the private conversation is ended first. From now \
-         on what you type is sent in the clear.",
-        esc(buddy)
+    with_buddy(
+        &tr(
+            "Off-the-Record is now off for {buddy}: the private conversation is ended first. From \
+             now on what you type is sent in the clear.",
+        ),
+        buddy,
     )
 }
 
 pub fn not_sent_otr_just_off(typed: &str) -> String {
-    format!(
-        "<b>Not sent:</b> “{}” — it was typed for the private conversation, which ended just \
-         now because OTR was turned off. Type it again to send it in the clear.",
-        esc(typed)
+    fill(
+        &tr(
+            "<b>Not sent:</b> “{text}” — it was typed for the private conversation, which ended \
+             just now because OTR was turned off. Type it again to send it in the clear.",
+        ),
+        &[("text", &esc(typed))],
     )
 }
 
 pub fn otr_is_off(buddy: &str) -> String {
-    format!(
-        "Off-the-Record is off for {}. Choose another setting (/otr policy, or the buddy's OTR \
-         settings) to talk privately.",
-        esc(buddy)
+    with_buddy(
+        &tr(
+            "Off-the-Record is off for {buddy}. Choose another setting (/otr policy, or the \
+             buddy's OTR settings) to talk privately.",
+        ),
+        buddy,
     )
 }
 
 pub fn marked(buddy: &str, fp: &Fingerprint, verified: bool) -> String {
-    format!(
-        "You marked {}'s key {} as {}.",
-        esc(buddy),
-        fp.human(),
-        if verified { "verified" } else { "not verified" }
+    let template = if verified {
+        tr("You marked {buddy}'s key {fingerprint} as verified.")
+    } else {
+        tr("You marked {buddy}'s key {fingerprint} as not verified.")
+    };
+    fill(
+        &template,
+        &[("buddy", &esc(buddy)), ("fingerprint", &fp.human())],
     )
 }
 
 pub fn not_saved_verification(why: &str) -> String {
-    format!("Could not save the verification: {}", esc(why))
-}
-
-pub fn not_saved_smp(why: &str) -> String {
-    format!("Could not save the result: {}", esc(why))
-}
-
-pub fn key_not_saved(why: &str) -> String {
-    format!(
-        "Your new key could not be saved ({}); it is used for now, but fix the problem before \
-         you quit or it is lost.",
-        esc(why)
+    fill(
+        &tr("Could not save the verification: {reason}"),
+        &[("reason", &esc(why))],
     )
 }
 
-pub fn nothing_held() -> &'static str {
-    "No message is waiting to be sent."
+pub fn not_saved_smp(why: &str) -> String {
+    fill(
+        &tr("Could not save the result: {reason}"),
+        &[("reason", &esc(why))],
+    )
+}
+
+pub fn key_not_saved(why: &str) -> String {
+    fill(
+        &tr(
+            "Your new key could not be saved ({reason}); it is used for now, but fix the problem \
+             before you quit or it is lost.",
+        ),
+        &[("reason", &esc(why))],
+    )
+}
+
+pub fn nothing_held() -> String {
+    tr("No message is waiting to be sent.").into_owned()
 }
 
 pub fn held_needs_private(buddy: &str, held: usize) -> String {
-    format!(
-        "{held} message(s) still wait: they go out only privately, and the conversation with {} \
-         is not private now. Start it (/otr start), or end it (/otr end) and type again to \
-         send in the clear.",
-        esc(buddy)
+    fill(
+        &trn(
+            "{count} message still waits: it goes out only privately, and the conversation with \
+             {buddy} is not private now. Start it (/otr start), or end it (/otr end) and type \
+             again to send in the clear.",
+            "{count} messages still wait: they go out only privately, and the conversation with \
+             {buddy} is not private now. Start it (/otr start), or end it (/otr end) and type \
+             again to send in the clear.",
+            held,
+        ),
+        &[("count", &held.to_string()), ("buddy", &esc(buddy))],
     )
 }
 
 pub fn dropped(count: usize) -> String {
-    format!("Dropped {count} waiting message(s).")
+    fill(
+        &trn(
+            "Dropped {count} waiting message.",
+            "Dropped {count} waiting messages.",
+            count,
+        ),
+        &[("count", &count.to_string())],
+    )
 }
 
-/// " N message(s) are waiting." when some are.
+/// " N message(s) are waiting." after a pause notice, or nothing.
 fn waiting_note(held: usize) -> String {
-    if held > 0 {
-        format!(" {held} message(s) are waiting.")
-    } else {
-        String::new()
+    if held == 0 {
+        return String::new();
     }
+    let note = fill(
+        &trn(
+            "{count} message is waiting.",
+            "{count} messages are waiting.",
+            held,
+        ),
+        &[("count", &held.to_string())],
+    );
+    format!(" {note}")
 }
 
 pub fn paused_buddy_offline(buddy: &str, held: usize) -> String {
-    let b = esc(buddy);
-    let waiting = waiting_note(held);
-    format!(
-        "{b} went offline: the private conversation is paused. Nothing you type is sent in the \
-         clear; it waits and goes out privately when {b} is back.{waiting}"
-    )
+    let text = with_buddy(
+        &tr(
+            "{buddy} went offline: the private conversation is paused. Nothing you type is sent \
+             in the clear; it waits and goes out privately when {buddy} is back.",
+        ),
+        buddy,
+    );
+    format!("{text}{}", waiting_note(held))
 }
 
 pub fn paused_we_offline(buddy: &str, held: usize) -> String {
-    let b = esc(buddy);
-    let waiting = waiting_note(held);
-    format!(
-        "You went offline: the private conversation with {b} is paused. Nothing you type is \
-         sent in the clear; it waits and goes out privately once you and {b} are back.{waiting}"
-    )
+    let text = with_buddy(
+        &tr(
+            "You went offline: the private conversation with {buddy} is paused. Nothing you type \
+             is sent in the clear; it waits and goes out privately once you and {buddy} are back.",
+        ),
+        buddy,
+    );
+    format!("{text}{}", waiting_note(held))
 }
 
 pub fn buddy_back(buddy: &str, restarting: bool, held: usize) -> String {
-    let b = esc(buddy);
-    if restarting {
-        format!("{b} is back: starting the private conversation again…")
+    let template = if restarting {
+        tr("{buddy} is back: starting the private conversation again…")
     } else if held > 0 {
-        format!(
-            "{b} is back. {held} message(s) wait: start the private conversation again \
-             (“Start private conversation”, /otr start) to send them privately."
+        trn(
+            "{buddy} is back. {count} message waits: start the private conversation again \
+             (“Start private conversation”, /otr start) to send it privately.",
+            "{buddy} is back. {count} messages wait: start the private conversation again \
+             (“Start private conversation”, /otr start) to send them privately.",
+            held,
         )
     } else {
-        format!(
-            "{b} is back. Start the private conversation again (“Start private conversation”, \
-             /otr start) to keep talking privately."
+        tr(
+            "{buddy} is back. Start the private conversation again (“Start private \
+             conversation”, /otr start) to keep talking privately.",
         )
-    }
+    };
+    fill(
+        &template,
+        &[("buddy", &esc(buddy)), ("count", &held.to_string())],
+    )
 }
 
 /// `label` is the setting's name as the settings show it.
 pub fn policy_kept(buddy: &str, label: &str) -> String {
-    format!(
-        "{} was removed from your buddy list; their Off-the-Record setting ({}) stays in \
-         effect for this conversation.",
-        esc(buddy),
-        esc(label)
+    fill(
+        &tr(
+            "{buddy} was removed from your buddy list; their Off-the-Record setting ({setting}) \
+             stays in effect for this conversation.",
+        ),
+        &[("buddy", &esc(buddy)), ("setting", &esc(label))],
     )
 }
 
-pub fn not_private_now() -> &'static str {
-    "This conversation is not private."
+pub fn not_private_now() -> String {
+    tr("This conversation is not private.").into_owned()
 }
 
 pub fn status_extra(held: usize, instances: usize, paused: bool) -> String {
     let mut text = String::new();
     if paused {
-        text.push_str(" The private conversation is paused; nothing is sent in the clear.");
+        text.push(' ');
+        text.push_str(&tr(
+            "The private conversation is paused; nothing is sent in the clear.",
+        ));
     }
     if held > 0 {
-        text.push_str(&format!(" {held} message(s) wait to be sent."));
+        text.push(' ');
+        text.push_str(&fill(
+            &trn(
+                "{count} message waits to be sent.",
+                "{count} messages wait to be sent.",
+                held,
+            ),
+            &[("count", &held.to_string())],
+        ));
     }
     if instances > 1 {
-        text.push_str(&format!(" Your buddy is logged in {instances} times."));
+        text.push(' ');
+        text.push_str(&fill(
+            &trn(
+                "Your buddy is logged in {count} time.",
+                "Your buddy is logged in {count} times.",
+                instances,
+            ),
+            &[("count", &instances.to_string())],
+        ));
     }
     text
 }
@@ -489,86 +636,117 @@ pub fn fingerprints(
     theirs: Option<&Fingerprint>,
 ) -> String {
     let ours = ours.map_or_else(
-        || "none yet (made on your first private conversation)".to_string(),
+        || tr("none yet (made on your first private conversation)").into_owned(),
         Fingerprint::human,
     );
     let theirs = theirs.map_or_else(
-        || "unknown until a private conversation starts".to_string(),
+        || tr("unknown until a private conversation starts").into_owned(),
         Fingerprint::human,
     );
-    format!(
-        "Your fingerprint ({}): {ours}<br>{}'s fingerprint: {theirs}",
-        esc(account),
-        esc(buddy)
-    )
+    let mine = fill(
+        &tr("Your fingerprint ({account}): {fingerprint}"),
+        &[("account", &esc(account)), ("fingerprint", &ours)],
+    );
+    let buddys = fill(
+        &tr("{buddy}'s fingerprint: {fingerprint}"),
+        &[("buddy", &esc(buddy)), ("fingerprint", &theirs)],
+    );
+    format!("{mine}<br>{buddys}")
 }
 
 pub fn known_keys(buddy: &str, keys: &[(Fingerprint, bool)]) -> String {
     if keys.is_empty() {
-        return format!("No key of {} is known yet.", esc(buddy));
+        return with_buddy(&tr("No key of {buddy} is known yet."), buddy);
     }
     let lines: Vec<String> = keys
         .iter()
         .map(|(fp, trusted)| {
-            format!(
-                "  {} ({})",
-                fp.human(),
-                if *trusted { "verified" } else { "not verified" }
-            )
+            let template = if *trusted {
+                tr("{fingerprint} (verified)")
+            } else {
+                tr("{fingerprint} (not verified)")
+            };
+            format!("  {}", fill(&template, &[("fingerprint", &fp.human())]))
         })
         .collect();
-    format!("Known keys of {}:<br>{}", esc(buddy), lines.join("<br>"))
+    format!(
+        "{}<br>{}",
+        with_buddy(&tr("Known keys of {buddy}:"), buddy),
+        lines.join("<br>")
+    )
 }
 
 pub fn own_fingerprints(keys: &[(String, String, Fingerprint)]) -> String {
     if keys.is_empty() {
-        return "No account has a key yet. One is made on your first private conversation."
-            .to_string();
+        return tr("No account has a key yet. One is made on your first private conversation.")
+            .into_owned();
     }
+    let template = tr("{account} ({protocol}): {fingerprint}");
     keys.iter()
-        .map(|(account, protocol, fp)| format!("{account} ({protocol}): {}", fp.human()))
+        .map(|(account, protocol, fp)| {
+            fill(
+                &template,
+                &[
+                    ("account", account),
+                    ("protocol", protocol),
+                    ("fingerprint", &fp.human()),
+                ],
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
 
-pub fn verify_needs_private() -> &'static str {
-    "Verifying needs a private conversation, so that your buddy's key is known: start one first."
+pub fn verify_needs_private() -> String {
+    tr("Verifying needs a private conversation, so that your buddy's key is known: start one first.")
+        .into_owned()
 }
 
-pub fn forget_usage() -> &'static str {
-    "Give the whole fingerprint (40 hex digits, spaces allowed); /otr fingerprints lists them."
+pub fn forget_usage() -> String {
+    tr("Give the whole fingerprint (40 hex digits, spaces allowed); /otr fingerprints lists them.")
+        .into_owned()
 }
 
 pub fn smp_waiting(buddy: &str) -> String {
-    format!("Authenticating {}: waiting for their answer…", esc(buddy))
+    with_buddy(
+        &tr("Authenticating {buddy}: waiting for their answer…"),
+        buddy,
+    )
 }
 
-pub fn smp_nothing_to_answer() -> &'static str {
-    "There is no authentication request to answer."
+pub fn smp_nothing_to_answer() -> String {
+    tr("There is no authentication request to answer.").into_owned()
 }
 
-pub fn smp_cancelled() -> &'static str {
-    "Authentication cancelled."
+pub fn smp_cancelled() -> String {
+    tr("Authentication cancelled.").into_owned()
 }
 
-pub fn no_account() -> &'static str {
-    "This conversation has no account."
+pub fn no_account() -> String {
+    tr("This conversation has no account.").into_owned()
 }
 
-pub fn own_setting_needs_buddy_list() -> &'static str {
-    "Only buddies on your buddy list can have their own setting; the default applies."
+pub fn own_setting_needs_buddy_list() -> String {
+    tr("Only buddies on your buddy list can have their own setting; the default applies.")
+        .into_owned()
 }
 
 pub fn policy_is(buddy: &str, label: &str) -> String {
-    format!("Private conversations with {}: {}", esc(buddy), esc(label))
+    fill(
+        &tr("Private conversations with {buddy}: {setting}"),
+        &[("buddy", &esc(buddy)), ("setting", &esc(label))],
+    )
 }
 
-pub fn policy_usage() -> &'static str {
-    "Use one of: default, never, manual, opportunistic, always."
+pub fn policy_usage() -> String {
+    tr("Use one of: default, never, manual, opportunistic, always.").into_owned()
 }
 
 pub fn key_record_failed(buddy: &str, why: &str) -> String {
-    format!("Could not save {}'s key: {}", esc(buddy), esc(why))
+    fill(
+        &tr("Could not save {buddy}'s key: {reason}"),
+        &[("buddy", &esc(buddy)), ("reason", &esc(why))],
+    )
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! `crate::client`.
 
 use crate::client::commands::KnownKey;
+use crate::client::i18n::tr;
 use crate::client::{wording, ConvKey, Effect, Level};
 use crate::otr::policy::Policy;
 
@@ -27,7 +28,7 @@ fn act(
             let settings = prefs::settings_of(&key);
             runtime::dispatch(|c, now| f(c, &key, &settings, now));
         }
-        None => conv.write_error(wording::no_account()),
+        None => conv.write_error(&wording::no_account()),
     }
 }
 
@@ -86,19 +87,19 @@ pub(crate) fn buddy_settings(node: BlistNode) {
 /// `/otr policy [default|never|manual|opportunistic|always]`.
 pub(crate) fn set_policy(conv: Conversation, arg: &str) {
     let Some(key) = runtime::key_of(conv) else {
-        conv.write_error(wording::no_account());
+        conv.write_error(&wording::no_account());
         return;
     };
     let Some(node) = runtime::account(&key.account)
         .and_then(|a| a.buddy(&key.buddy))
         .map(|b| b.node())
     else {
-        say(&key, wording::own_setting_needs_buddy_list(), true);
+        say(&key, &wording::own_setting_needs_buddy_list(), true);
         return;
     };
     if arg.is_empty() {
         let current = prefs::policy_label(prefs::buddy_policy(node));
-        say(&key, &wording::policy_is(&key.buddy, current), false);
+        say(&key, &wording::policy_is(&key.buddy, &current), false);
         return;
     }
     let policy = match arg {
@@ -106,14 +107,14 @@ pub(crate) fn set_policy(conv: Conversation, arg: &str) {
         name => match Policy::from_name(name) {
             Some(p) => Some(p),
             None => {
-                say(&key, wording::policy_usage(), true);
+                say(&key, &wording::policy_usage(), true);
                 return;
             }
         },
     };
     prefs::set_buddy_policy(node, policy);
     let label = prefs::policy_label(policy);
-    say(&key, &wording::policy_is(&key.buddy, label), false);
+    say(&key, &wording::policy_is(&key.buddy, &label), false);
     let settings = prefs::settings_of(&key);
     runtime::dispatch(|c, now| c.settings_changed(&key, &settings, now));
 }
@@ -178,5 +179,10 @@ pub(crate) fn show_own_fingerprints() {
         .collect();
     let body = wording::own_fingerprints(&keys);
     let handle = runtime::plugin_handle();
-    super::objects::notify_info(handle, "My fingerprints", "Your keys' fingerprints", &body);
+    super::objects::notify_info(
+        handle,
+        &tr("My fingerprints"),
+        &tr("Your keys' fingerprints"),
+        &body,
+    );
 }

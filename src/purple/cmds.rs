@@ -9,9 +9,11 @@ use super::debug;
 use super::ffi;
 use super::guard::guard;
 use super::host::CommandRegistration;
+use super::i18n::tr_c;
 use super::objects::Conversation;
 use super::runtime;
 use super::text::lossy;
+use crate::client::i18n::{fill, n_, tr};
 
 struct Subcommand {
     name: &'static str,
@@ -25,96 +27,99 @@ const SUBCOMMANDS: [Subcommand; 14] = [
     Subcommand {
         name: "help",
         usage: "",
-        about: "show this list",
+        about: n_("show this list"),
         run: |c, _| help(c),
     },
     Subcommand {
         name: "start",
         usage: "",
-        about: "start a private conversation",
+        about: n_("start a private conversation"),
         run: |c, _| actions::start_private(c),
     },
     Subcommand {
         name: "refresh",
         usage: "",
-        about: "renew the private conversation's keys",
+        about: n_("renew the private conversation's keys"),
         run: |c, _| actions::refresh_private(c),
     },
     Subcommand {
         name: "end",
         usage: "",
-        about: "end the private conversation",
+        about: n_("end the private conversation"),
         run: |c, _| actions::end_private(c),
     },
     Subcommand {
         name: "status",
         usage: "",
-        about: "say whether this conversation is private and verified",
+        about: n_("say whether this conversation is private and verified"),
         run: |c, _| actions::show_status(c),
     },
     Subcommand {
         name: "fingerprint",
         usage: "",
-        about: "show your fingerprint and your buddy's",
+        about: n_("show your fingerprint and your buddy's"),
         run: |c, _| actions::show_fingerprint(c),
     },
     Subcommand {
         name: "verify",
         usage: " [yes|no]",
-        about: "compare fingerprints and mark your buddy's key verified (or not)",
+        about: n_("compare fingerprints and mark your buddy's key verified (or not)"),
         run: actions::verify_command,
     },
     Subcommand {
         name: "smp",
         usage: " [question? answer | secret | abort]",
-        about:
+        about: n_(
             "authenticate your buddy with a question or a shared secret, or answer their request",
+        ),
         run: actions::smp_command,
     },
     Subcommand {
         name: "policy",
         usage: " [default|never|manual|opportunistic|always]",
-        about: "when to talk privately with this buddy",
+        about: n_("when to talk privately with this buddy"),
         run: actions::set_policy,
     },
     Subcommand {
         name: "fingerprints",
         usage: "",
-        about: "list this buddy's known keys",
+        about: n_("list this buddy's known keys"),
         run: |c, _| actions::list_fingerprints(c),
     },
     Subcommand {
         name: "forget",
         usage: " <fingerprint>",
-        about: "forget one of this buddy's keys",
+        about: n_("forget one of this buddy's keys"),
         run: actions::forget_command,
     },
     Subcommand {
         name: "send-held",
         usage: "",
-        about: "send messages that wait for verification or a new key",
+        about: n_("send messages that wait for verification or a new key"),
         run: |c, _| actions::send_held(c),
     },
     Subcommand {
         name: "drop-held",
         usage: "",
-        about: "drop messages that wait to be sent",
+        about: n_("drop messages that wait to be sent"),
         run: |c, _| actions::drop_held(c),
     },
     Subcommand {
         name: "settings",
         usage: "",
-        about: "the same as policy without an argument",
+        about: n_("the same as policy without an argument"),
         run: |c, _| actions::set_policy(c, ""),
     },
 ];
 
 fn help(conv: Conversation) {
-    let mut text = String::from("Off-the-Record commands (type /otr <command>):");
+    let mut text = tr("Off-the-Record commands (type /otr <command>):").into_owned();
     for sub in &SUBCOMMANDS {
         text.push_str(&format!(
             "\n  {}{} \u{2014} {}",
-            sub.name, sub.usage, sub.about
+            sub.name,
+            sub.usage,
+            tr(sub.about)
         ));
     }
     conv.write_system(&text);
@@ -141,7 +146,7 @@ pub(crate) fn register() -> Option<CommandRegistration> {
             ffi::PURPLE_CMD_FLAG_IM | ffi::PURPLE_CMD_FLAG_ALLOW_WRONG_ARGS,
             ptr::null(),
             Some(func),
-            c"otr &lt;command&gt;: Off-the-Record private conversations. Type /otr help for the commands.".as_ptr(),
+            tr_c(c"otr &lt;command&gt;: Off-the-Record private conversations. Type /otr help for the commands.").as_ptr(),
             ptr::null_mut(),
         )
     };
@@ -190,8 +195,9 @@ fn run(conv: Conversation, line: &str) {
         .find(|s| s.name.eq_ignore_ascii_case(name))
     {
         Some(sub) => (sub.run)(conv, rest.trim()),
-        None => conv.write_system(&format!(
-            "Unknown command \"/otr {name}\". Type /otr help for the list."
+        None => conv.write_system(&fill(
+            &tr("Unknown command \"/otr {command}\". Type /otr help for the list."),
+            &[("command", name)],
         )),
     }
 }

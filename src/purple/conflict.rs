@@ -3,6 +3,7 @@
 use super::debug;
 use super::objects::notify_error;
 use super::runtime;
+use crate::client::i18n::tr;
 
 /// pidgin-otr's plugin id.
 pub(crate) const PIDGIN_OTR_ID: &str = "otr";
@@ -13,9 +14,11 @@ pub(crate) fn warn_conflict_after_load() {
     let handle = runtime::plugin_handle();
     notify_error(
         handle,
-        "Off-the-Record Messaging",
-        "Two OTR plugins are running",
-        "pidgin-otr (plugin id \"otr\") was just enabled while purple-otr is running. Both would \
-         process every message. Disable one of them in the plugin list.",
+        &tr("Off-the-Record Messaging"),
+        &tr("Two OTR plugins are running"),
+        &tr(
+            "pidgin-otr (plugin id \"otr\") was just enabled while purple-otr is running. Both \
+             would process every message. Disable one of them in the plugin list.",
+        ),
     );
 }

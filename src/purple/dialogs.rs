@@ -20,6 +20,7 @@ use super::prefs;
 use super::runtime;
 use super::text::{c_string, lossy};
 use crate::client::commands::KnownKey;
+use crate::client::i18n::{fill, tr};
 use crate::client::{AccountId, ConvKey};
 
 enum Pending {
@@ -226,7 +227,7 @@ fn answered(token: *mut c_void, fields: *mut ffi::PurpleRequestFields, ok: bool)
             if field_choice(fields, c"method") == 0 && question.is_none() {
                 runtime::notice(
                     &key,
-                    "Authentication needs a question when you choose “question and answer”.",
+                    &tr("Authentication needs a question when you choose “question and answer”."),
                     true,
                 );
                 return;
@@ -275,22 +276,28 @@ pub(crate) fn ask_smp_secret(key: &ConvKey, question: Option<&str>) {
     // The question is the buddy's text: shown as plain text, never as markup.
     let (primary, what) = match question {
         Some(q) => (
-            format!("{} asks: {q}", key.buddy),
-            "Your answer (case sensitive)",
+            fill(
+                &tr("{buddy} asks: {question}"),
+                &[("buddy", &key.buddy), ("question", q)],
+            ),
+            tr("Your answer (case sensitive)"),
         ),
         None => (
-            format!("{} wants to check that you are you", key.buddy),
-            "The secret you share with them",
+            fill(
+                &tr("{buddy} wants to check that you are you"),
+                &[("buddy", &key.buddy)],
+            ),
+            tr("The secret you share with them"),
         ),
     };
-    form.string(c"secret", what, false, true);
+    form.string(c"secret", &what, false, true);
     let token = remember(Pending::SmpAnswer(key.clone()));
     form.show(
-        "Authenticate to your buddy",
+        &tr("Authenticate to your buddy"),
         &primary,
-        "Answer only if you know this comes from your buddy; the answer is never sent, only compared.",
-        "Answer",
-        "Refuse",
+        &tr("Answer only if you know this comes from your buddy; the answer is never sent, only compared."),
+        &tr("Answer"),
+        &tr("Refuse"),
         Account::find(&key.account.name, &key.account.protocol),
         Some(&key.buddy),
         token,
@@ -302,23 +309,36 @@ pub(crate) fn start_smp(key: &ConvKey) {
     let form = Form::new();
     form.choice(
         c"method",
-        "How",
+        &tr("How"),
         &[
-            "Ask a question only they can answer",
-            "Use a secret you both know",
+            &tr("Ask a question only they can answer"),
+            &tr("Use a secret you both know"),
         ],
         0,
     );
-    form.string(c"question", "Question (for the first way)", false, false);
-    form.string(c"secret", "Answer or secret (case sensitive)", false, true);
+    form.string(
+        c"question",
+        &tr("Question (for the first way)"),
+        false,
+        false,
+    );
+    form.string(
+        c"secret",
+        &tr("Answer or secret (case sensitive)"),
+        false,
+        true,
+    );
     let token = remember(Pending::SmpStart(key.clone()));
     form.show(
-        "Authenticate buddy",
-        &format!("Check that you are really talking to {}", key.buddy),
-        "Pick something an impostor could not know or guess. Your buddy must type the same answer; \
-         it is never sent, only compared.",
-        "Authenticate",
-        "Cancel",
+        &tr("Authenticate buddy"),
+        &fill(
+            &tr("Check that you are really talking to {buddy}"),
+            &[("buddy", &key.buddy)],
+        ),
+        &tr("Pick something an impostor could not know or guess. Your buddy must type the same answer; \
+             it is never sent, only compared."),
+        &tr("Authenticate"),
+        &tr("Cancel"),
         Account::find(&key.account.name, &key.account.protocol),
         Some(&key.buddy),
         token,
@@ -334,34 +354,40 @@ pub(crate) fn verify(
     verified: bool,
 ) {
     let form = Form::new();
-    let ours = ours.map_or_else(|| "(no key yet)".to_string(), |f| f.human());
+    let ours = ours.map_or_else(|| tr("(no key yet)").into_owned(), |f| f.human());
     form.read_only(
         c"ours",
-        &format!("Your fingerprint ({})", key.account.name),
+        &fill(
+            &tr("Your fingerprint ({account})"),
+            &[("account", &key.account.name)],
+        ),
         &ours,
     );
     form.read_only(
         c"theirs",
-        &format!("{}'s fingerprint, as received", key.buddy),
+        &fill(
+            &tr("{buddy}'s fingerprint, as received"),
+            &[("buddy", &key.buddy)],
+        ),
         &theirs.human(),
     );
     form.choice(
         c"verdict",
-        "This key",
+        &tr("This key"),
         &[
-            "is not verified",
-            "is verified: it matches what my buddy told me",
+            &tr("is not verified"),
+            &tr("is verified: it matches what my buddy told me"),
         ],
         usize::from(verified),
     );
     let token = remember(Pending::Verify(key.clone(), theirs));
     form.show(
-        "Verify fingerprint",
-        &format!("Is this really {}'s key?", key.buddy),
-        "Compare the fingerprint with your buddy over another channel you trust (in person, a phone call). \
-         Mark it verified only if every character matches.",
-        "Save",
-        "Cancel",
+        &tr("Verify fingerprint"),
+        &fill(&tr("Is this really {buddy}'s key?"), &[("buddy", &key.buddy)]),
+        &tr("Compare the fingerprint with your buddy over another channel you trust (in person, a phone call). \
+             Mark it verified only if every character matches."),
+        &tr("Save"),
+        &tr("Cancel"),
         Account::find(&key.account.name, &key.account.protocol),
         Some(&key.buddy),
         token,
@@ -382,29 +408,36 @@ pub(crate) fn buddy_settings(account: Account, buddy: &str, node: BlistNode) {
     let current = node
         .get_string(prefs::BUDDY_POLICY)
         .and_then(|n| Policy::from_name(&n));
-    let labels: Vec<&str> = POLICY_CHOICES
+    let labels: Vec<String> = POLICY_CHOICES
         .iter()
         .map(|p| prefs::policy_label(*p))
         .collect();
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
     let default = POLICY_CHOICES
         .iter()
         .position(|p| *p == current)
         .unwrap_or(0);
-    form.choice(c"policy", "Private conversations", &labels, default);
+    form.choice(c"policy", &tr("Private conversations"), &labels, default);
     let id = AccountId {
         name: account.username(),
         protocol: account.protocol_id(),
     };
     let token = remember(Pending::BuddyPolicy(id, buddy.to_string()));
     form.show(
-        "OTR settings",
-        &format!("When to talk privately with {buddy}"),
-        &format!(
-            "The default for everyone is set in the plugin's configuration ({}).",
-            prefs::policy_label(Some(prefs::default_policy()))
+        &tr("OTR settings"),
+        &fill(
+            &tr("When to talk privately with {buddy}"),
+            &[("buddy", buddy)],
         ),
-        "Save",
-        "Cancel",
+        &fill(
+            &tr("The default for everyone is set in the plugin's configuration ({setting})."),
+            &[(
+                "setting",
+                &prefs::policy_label(Some(prefs::default_policy())),
+            )],
+        ),
+        &tr("Save"),
+        &tr("Cancel"),
         Some(account),
         Some(buddy),
         token,
@@ -415,27 +448,29 @@ pub(crate) fn buddy_settings(account: Account, buddy: &str, node: BlistNode) {
 pub(crate) fn known_fingerprints(entries: Vec<KnownKey>) {
     let form = Form::new();
     if entries.is_empty() {
-        form.label(c"none", "No buddy's key is known yet.");
+        form.label(c"none", &tr("No buddy's key is known yet."));
     }
     let labels: Vec<String> = entries
         .iter()
         .map(|k| {
-            format!(
-                "{} — {} — {} ({})",
-                k.buddy,
-                k.fingerprint.human(),
-                if k.trusted {
-                    "verified"
-                } else {
-                    "not verified"
-                },
-                k.account.name
+            let template = if k.trusted {
+                tr("{buddy} — {fingerprint} — verified ({account})")
+            } else {
+                tr("{buddy} — {fingerprint} — not verified ({account})")
+            };
+            fill(
+                &template,
+                &[
+                    ("buddy", &k.buddy),
+                    ("fingerprint", &k.fingerprint.human()),
+                    ("account", &k.account.name),
+                ],
             )
         })
         .collect();
     let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
     if !refs.is_empty() {
-        form.choice(c"fingerprint", "Key", &refs, 0);
+        form.choice(c"fingerprint", &tr("Key"), &refs, 0);
     }
     let token = remember(Pending::Forget(
         entries
@@ -444,11 +479,11 @@ pub(crate) fn known_fingerprints(entries: Vec<KnownKey>) {
             .collect(),
     ));
     form.show(
-        "Known fingerprints",
-        "Buddies' keys you have seen",
-        "Forgetting a key means the next private conversation with it counts as a new, unverified key.",
-        "Forget selected key",
-        "Close",
+        &tr("Known fingerprints"),
+        &tr("Buddies' keys you have seen"),
+        &tr("Forgetting a key means the next private conversation with it counts as a new, unverified key."),
+        &tr("Forget selected key"),
+        &tr("Close"),
         None,
         None,
         token,

@@ -132,6 +132,7 @@ unsafe extern "C" fn plugin_unload(_plugin: *mut ffi::PurplePlugin) -> ffi::gboo
 }
 
 fn load(plugin: Plugin) -> bool {
+    super::i18n::init(plugin);
     if Plugin::is_loaded_with_id(conflict::PIDGIN_OTR_ID) {
         let why =
             "The pidgin-otr plugin (also called \"Off-the-Record Messaging\", plugin id \"otr\") \

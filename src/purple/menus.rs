@@ -10,6 +10,7 @@ use super::actions;
 use super::dialogs;
 use super::ffi;
 use super::guard::guard;
+use super::i18n::{n_c, tr_c};
 use super::objects::{BlistNode, Conversation};
 use super::runtime;
 use crate::client::ConvKey;
@@ -29,28 +30,28 @@ struct MenuItem {
 /// The one table both menus are built from. A menu item's user data is its index here.
 const ITEMS: [MenuItem; 5] = [
     MenuItem {
-        label: c"Start private conversation",
-        private_label: Some(c"Refresh private conversation"),
+        label: n_c(c"Start private conversation"),
+        private_label: Some(n_c(c"Refresh private conversation")),
         action: Action::Conversation(actions::start_private),
     },
     MenuItem {
-        label: c"End private conversation",
+        label: n_c(c"End private conversation"),
         private_label: None,
         action: Action::Conversation(actions::end_private),
     },
     MenuItem {
-        label: c"Verify fingerprint",
+        label: n_c(c"Verify fingerprint"),
         private_label: None,
         action: Action::Conversation(actions::verify_fingerprint),
     },
     MenuItem {
-        label: c"Authenticate buddy",
+        label: n_c(c"Authenticate buddy"),
         private_label: None,
         action: Action::Conversation(actions::authenticate_buddy),
     },
     // Buddy list only: settings belong to the buddy, not to one conversation.
     MenuItem {
-        label: c"OTR settings for this buddy",
+        label: n_c(c"OTR settings for this buddy"),
         private_label: None,
         action: Action::Node(actions::buddy_settings),
     },
@@ -81,11 +82,11 @@ unsafe fn append_items<T>(
         if matches!(item.action, Action::Node(_)) && !with_node_items {
             continue;
         }
-        let label = if private {
+        let label = tr_c(if private {
             item.private_label.unwrap_or(item.label)
         } else {
             item.label
-        };
+        });
         // SAFETY: the label is static and copied by libpurple; the user data is a small
         // integer (GINT_TO_POINTER), never dereferenced; no children. The new action is
         // handed to the list, whose owner (the UI) frees it after showing the menu.
@@ -197,8 +198,8 @@ pub(crate) unsafe extern "C" fn plugin_actions(
     guard("plugin actions", None, ptr::null_mut(), || {
         let mut list: *mut ffi::GList = ptr::null_mut();
         for (label, cb) in [
-            (c"Known fingerprints…", known as ActionCb),
-            (c"My fingerprints", mine as ActionCb),
+            (tr_c(c"Known fingerprints…"), known as ActionCb),
+            (tr_c(c"My fingerprints"), mine as ActionCb),
         ] {
             // SAFETY: static label (copied), a callback of PurplePluginAction's signature;
             // the UI owns the returned list and actions.

@@ -2,7 +2,7 @@
 //! only from the ones listed before it:
 //!
 //! 1. [`ffi`] (bindgen), [`text`], [`debug`], [`manifest`], [`fslock`]: the C boundary.
-//! 2. [`objects`]: host objects as `NonNull` newtypes.
+//! 2. [`objects`]: host objects as `NonNull` newtypes; [`i18n`]: gettext, our text domain.
 //! 3. [`guard`]: the panic guard every `extern "C"` entry runs its body through, so no
 //!    panic ever unwinds into C.
 //! 4. [`host`]: registrations (signals, commands, timers, request tokens), each undone
@@ -25,6 +25,8 @@ mod fslock;
 mod manifest;
 mod objects;
 mod text;
+
+mod i18n;
 
 mod guard;
 

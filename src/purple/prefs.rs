@@ -10,6 +10,7 @@ use crate::otr::policy::Policy;
 use super::ffi;
 use super::objects::{Account, BlistNode};
 use super::text::{c_string, lossy};
+use crate::client::i18n::tr;
 use crate::client::{ConvKey, ConvSettings};
 
 const ROOT: &CStr = c"/plugins/core/purple-otr";
@@ -181,14 +182,15 @@ pub(crate) fn logs_ims() -> bool {
 }
 
 /// How a policy choice reads in dialogs.
-pub(crate) fn policy_label(p: Option<Policy>) -> &'static str {
-    match p.and_then(Policy::name) {
-        None => "Use the default",
-        Some("never") => "Never",
-        Some("manual") => "Only when I start one",
-        Some("opportunistic") => "Automatically, when the buddy supports it",
-        Some(_) => "Always: never send unencrypted",
-    }
+pub(crate) fn policy_label(p: Option<Policy>) -> String {
+    let label = match p.and_then(Policy::name) {
+        None => tr("Use the default"),
+        Some("never") => tr("Never"),
+        Some("manual") => tr("Only when I start one"),
+        Some("opportunistic") => tr("Automatically, when the buddy supports it"),
+        Some(_) => tr("Always: never send unencrypted"),
+    };
+    label.into_owned()
 }
 
 #[cfg(test)]

@@ -6,9 +6,11 @@ use std::ptr;
 
 use super::ffi;
 use super::guard::guard;
+use super::i18n::tr_c;
 use super::prefs::{AVOID_LOGGING, ONLY_VERIFIED, POLICY};
 use super::runtime;
 use super::text::c_string;
+use crate::client::i18n::{fill, tr};
 
 /// The notes under the settings: the user's own fingerprints and where the rest is. Pidgin
 /// shows the frame in a small fixed-size dialog and does not wrap: every line stays short
@@ -28,15 +30,18 @@ fn frame_notes() -> Vec<String> {
     })
     .unwrap_or_default();
     let mine = if own.is_empty() {
-        "Your fingerprint: none yet (it is\nmade with your first private chat)".to_string()
+        tr("Your fingerprint: none yet (it is\nmade with your first private chat)").into_owned()
     } else {
-        format!("Your fingerprints:\n{}", own.join("\n"))
+        fill(
+            &tr("Your fingerprints:\n{list}"),
+            &[("list", &own.join("\n"))],
+        )
     };
     vec![
         mine,
-        "To copy it, and your buddies' keys:\nTools → Off-the-Record Messaging\n(Finch: buddy list → Plugins menu)"
-            .to_string(),
-        "Per buddy: the chat's OTR menu,\nright-click the buddy, /otr policy".to_string(),
+        tr("To copy it, and your buddies' keys:\nTools → Off-the-Record Messaging\n(Finch: buddy list → Plugins menu)")
+            .into_owned(),
+        tr("Per buddy: the chat's OTR menu,\nright-click the buddy, /otr policy").into_owned(),
     ]
 }
 
@@ -52,14 +57,14 @@ pub(crate) unsafe extern "C" fn pref_frame(
             let frame = ffi::purple_plugin_pref_frame_new();
             let policy = ffi::purple_plugin_pref_new_with_name_and_label(
                 POLICY.as_ptr(),
-                c"Use OTR".as_ptr(),
+                tr_c(c"Use OTR").as_ptr(),
             );
             ffi::purple_plugin_pref_set_type(policy, ffi::PURPLE_PLUGIN_PREF_CHOICE);
             let choices: [(&CStr, &'static CStr); 4] = [
-                (c"Never", c"never"),
-                (c"When I start it", c"manual"),
-                (c"When the buddy can", c"opportunistic"),
-                (c"Always (no plain text)", c"always"),
+                (tr_c(c"Never"), c"never"),
+                (tr_c(c"When I start it"), c"manual"),
+                (tr_c(c"When the buddy can"), c"opportunistic"),
+                (tr_c(c"Always (no plain text)"), c"always"),
             ];
             for (label, value) in choices {
                 ffi::purple_plugin_pref_add_choice(
@@ -70,8 +75,8 @@ pub(crate) unsafe extern "C" fn pref_frame(
             }
             ffi::purple_plugin_pref_frame_add(frame, policy);
             for (path, label) in [
-                (AVOID_LOGGING, c"Do not log private conversations"),
-                (ONLY_VERIFIED, c"Send only to verified buddies"),
+                (AVOID_LOGGING, tr_c(c"Do not log private conversations")),
+                (ONLY_VERIFIED, tr_c(c"Send only to verified buddies")),
             ] {
                 let pref =
                     ffi::purple_plugin_pref_new_with_name_and_label(path.as_ptr(), label.as_ptr());

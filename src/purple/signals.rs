@@ -313,7 +313,7 @@ unsafe extern "C" fn buddy_removed(buddy: *mut ffi::PurpleBuddy, _data: *mut c_v
         prefs::keep_policy(&key, policy);
         if let Some(c) = runtime::conversation_if_open(&key) {
             let label = prefs::policy_label(Some(policy));
-            c.write_notice_markup(&wording::policy_kept(&key.buddy, label), false);
+            c.write_notice_markup(&wording::policy_kept(&key.buddy, &label), false);
         }
     });
 }

@@ -53,6 +53,7 @@
  * shows as %2F).
  */
 #include <errno.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1038,6 +1039,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s USER_DIR\n", argv[0]);
 		return 2;
 	}
+	/* The user's locale, as Pidgin and Finch set it: plugins' gettext follows it. */
+	setlocale(LC_ALL, "");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	env = g_getenv("PURPLE_HOST_DEBUG");
 	debug_to_stderr = env != NULL && g_str_equal(env, "1");

@@ -2,6 +2,7 @@
 //! Cancel button (which sends the SMP abort), ending in success or failure. The answerer
 //! has the request dialog already.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{c_int, c_void};
@@ -11,6 +12,7 @@ use super::super::guard::guard;
 use super::super::objects::Account;
 use super::super::text::c_string;
 use super::{api, probe, read, Api, W};
+use crate::client::i18n::{fill, tr};
 use crate::client::{ConvKey, SmpProgress};
 
 /// The one button's response id (GTK_RESPONSE_CANCEL); the window's close box gives
@@ -30,33 +32,34 @@ thread_local! {
     static OPEN: RefCell<HashMap<ConvKey, Dialog>> = RefCell::new(HashMap::new());
 }
 
-fn words(buddy: &str, progress: SmpProgress) -> (String, f64, &'static str) {
-    match progress {
-        SmpProgress::Asked => (format!("Waiting for {buddy} to answer…"), 0.25, "Asked"),
+fn words(buddy: &str, progress: SmpProgress) -> (String, f64, Cow<'static, str>) {
+    let (text, fraction, short) = match progress {
+        SmpProgress::Asked => (tr("Waiting for {buddy} to answer…"), 0.25, tr("Asked")),
         SmpProgress::Answered => (
-            format!("{buddy} answered; checking the answers…"),
+            tr("{buddy} answered; checking the answers…"),
             0.6,
-            "Answered",
+            tr("Answered"),
         ),
         SmpProgress::Succeeded => (
-            format!("Done: {buddy} gave the same answer. {buddy} is verified."),
+            tr("Done: {buddy} gave the same answer. {buddy} is verified."),
             1.0,
-            "Verified",
+            tr("Verified"),
         ),
         SmpProgress::Failed => (
-            format!(
+            tr(
                 "Failed: the answers did not match (or the exchange broke). {buddy} is not \
-                 verified; you may be talking to someone else."
+                verified; you may be talking to someone else.",
             ),
             1.0,
-            "Failed",
+            tr("Failed"),
         ),
         SmpProgress::Cancelled => (
-            "Cancelled. Nothing was learned about either answer.".to_string(),
+            tr("Cancelled. Nothing was learned about either answer."),
             1.0,
-            "Cancelled",
+            tr("Cancelled"),
         ),
-    }
+    };
+    (fill(&text, &[("buddy", buddy)]), fraction, short)
 }
 
 /// Shows (or moves on) the progress window of the authentication with `key`.
@@ -76,7 +79,7 @@ pub(crate) fn update(key: &ConvKey, progress: SmpProgress) {
         let mut o = o.borrow_mut();
         let d = o.get_mut(key)?;
         d.done = finished;
-        let (t, s) = (c_string(&text), c_string(short));
+        let (t, s) = (c_string(&text), c_string(&short));
         // SAFETY: our live dialog's widgets; GTK copies the strings.
         unsafe {
             (api.gtk_label_set_text)(d.label, t.as_ptr());
@@ -93,7 +96,10 @@ pub(crate) fn update(key: &ConvKey, progress: SmpProgress) {
 }
 
 fn create(api: &Api, key: &ConvKey) -> Dialog {
-    let title = c_string(&format!("Authenticating {}", key.buddy));
+    let title = c_string(&fill(
+        &tr("Authenticating {buddy}"),
+        &[("buddy", &key.buddy)],
+    ));
     type Response = unsafe extern "C" fn(W, c_int, *mut c_void);
     let data = Box::into_raw(Box::new(key.clone()));
     // SAFETY: fresh widgets in a fresh toplevel we own (destroyed on close or unload);
