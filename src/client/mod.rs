@@ -17,6 +17,7 @@ pub mod commands;
 pub mod conversations;
 pub mod markup;
 pub mod store;
+pub mod transfer;
 pub mod trust;
 pub mod wording;
 
