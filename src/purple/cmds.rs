@@ -12,6 +12,7 @@ use super::host::CommandRegistration;
 use super::objects::Conversation;
 use super::runtime;
 use super::text::lossy;
+use crate::client::{transfer, wording};
 
 struct Subcommand {
     name: &'static str,
@@ -21,7 +22,7 @@ struct Subcommand {
 }
 
 /// Every subcommand, in the order `/otr help` lists them.
-const SUBCOMMANDS: [Subcommand; 14] = [
+const SUBCOMMANDS: [Subcommand; 17] = [
     Subcommand {
         name: "help",
         usage: "",
@@ -106,6 +107,24 @@ const SUBCOMMANDS: [Subcommand; 14] = [
         usage: "",
         about: "the same as policy without an argument",
         run: |c, _| actions::set_policy(c, ""),
+    },
+    Subcommand {
+        name: "import",
+        usage: " PATH [NAME-IN-FILE] [yes|replace]",
+        about: "bring this account's key (and buddy keys) from Adium, irssi or another Pidgin: shows the key, then yes imports it",
+        run: import_command,
+    },
+    Subcommand {
+        name: "export",
+        usage: " FOLDER [pidgin|adium|irssi|generic] [NAME-THERE]",
+        about: "write this account's key and buddy keys for another program",
+        run: export_command,
+    },
+    Subcommand {
+        name: "key",
+        usage: " move OLD-ACCOUNT-NAME [yes|replace]",
+        about: "after renaming this account, take over the key of its old name",
+        run: key_command,
     },
 ];
 
@@ -193,5 +212,134 @@ fn run(conv: Conversation, line: &str) {
         None => conv.write_system(&format!(
             "Unknown command \"/otr {name}\". Type /otr help for the list."
         )),
+    }
+}
+
+// ---- moving keys between clients (the logic is in crate::client::transfer) ---------------
+
+fn home() -> Option<std::path::PathBuf> {
+    std::env::var_os("HOME").map(std::path::PathBuf::from)
+}
+
+/// Shows what importing would do, or does it when the user confirmed with the word the
+/// plan needs ("replace" when it replaces a key).
+fn import_from(
+    conv: Conversation,
+    source: &transfer::ImportSource,
+    wanted: Option<&str>,
+    confirm: Option<transfer::Confirm>,
+    again: &str,
+) {
+    let Some(key) = runtime::key_of(conv) else {
+        conv.write_error(wording::no_account());
+        return;
+    };
+    let account = key.account;
+    let stamp = transfer::backup_stamp(runtime::now());
+    let result = runtime::with_client(|c| {
+        let plan = transfer::plan_import(source, c.store(), &account, wanted, true)?;
+        match confirm {
+            Some(given) if given == plan.needs() || given == transfer::Confirm::Replace => {
+                let done = transfer::apply_import(source, &plan, c.store_mut(), given, &stamp)?;
+                Ok(wording::import_done(&plan, &done))
+            }
+            _ => {
+                let word = match plan.needs() {
+                    transfer::Confirm::Yes => "yes",
+                    transfer::Confirm::Replace => "replace",
+                };
+                let hint = format!("To import it, type: {again} {word}");
+                Ok(wording::import_preview(&plan, &hint))
+            }
+        }
+    });
+    match result {
+        Some(Ok(text)) => conv.write_system(&text),
+        Some(Err(e)) => conv.write_error(&wording::transfer_error(&e)),
+        None => conv.write_error(wording::no_account()),
+    }
+}
+
+/// `/otr import PATH [NAME-IN-FILE] [yes|replace]`.
+fn import_command(conv: Conversation, args: &str) {
+    let Some(a) = transfer::parse_import_args(args) else {
+        conv.write_error(wording::import_usage());
+        return;
+    };
+    let path = transfer::expand_home(&a.path, home().as_deref());
+    let source = match transfer::ImportSource::read(&path) {
+        Ok(s) => s,
+        Err(e) => return conv.write_error(&wording::transfer_error(&e)),
+    };
+    let mut again = format!("/otr import {}", quote(&a.path));
+    if let Some(n) = &a.name_in_file {
+        again.push(' ');
+        again.push_str(&quote(n));
+    }
+    import_from(conv, &source, a.name_in_file.as_deref(), a.confirm, &again);
+}
+
+/// `/otr export FOLDER [pidgin|adium|irssi|generic] [NAME-THERE]`.
+fn export_command(conv: Conversation, args: &str) {
+    let Some(a) = transfer::parse_export_args(args) else {
+        conv.write_error(wording::export_usage());
+        return;
+    };
+    let Some(key) = runtime::key_of(conv) else {
+        conv.write_error(wording::no_account());
+        return;
+    };
+    let dir = transfer::expand_home(&a.path, home().as_deref());
+    let result = runtime::with_client(|c| {
+        let export = transfer::export(c.store(), &key.account, a.format, a.name.as_deref())?;
+        let files = transfer::write_export(&dir, &export)?;
+        Ok::<_, transfer::TransferError>(wording::export_done(&export, &files))
+    });
+    match result {
+        Some(Ok(text)) => conv.write_system(&text),
+        Some(Err(e)) => conv.write_error(&wording::transfer_error(&e)),
+        None => conv.write_error(wording::no_account()),
+    }
+}
+
+/// `/otr key move OLD-ACCOUNT-NAME [yes|replace]`: libpurple says nothing when an
+/// account's username changes, so the user names the old one.
+fn key_command(conv: Conversation, args: &str) {
+    let w = transfer::words(args);
+    let (confirm, rest) = match w.split_last() {
+        Some((last, rest)) if last == "yes" && rest.len() == 2 => {
+            (Some(transfer::Confirm::Yes), rest)
+        }
+        Some((last, rest)) if last == "replace" && rest.len() == 2 => {
+            (Some(transfer::Confirm::Replace), rest)
+        }
+        _ => (None, w.as_slice()),
+    };
+    let [verb, old] = rest else {
+        conv.write_error(wording::key_move_usage());
+        return;
+    };
+    if verb != "move" {
+        conv.write_error(wording::key_move_usage());
+        return;
+    }
+    let Some(source) = runtime::with_client(|c| transfer::ImportSource::from_store(c.store()))
+    else {
+        conv.write_error(wording::no_account());
+        return;
+    };
+    let again = format!("/otr key move {}", quote(old));
+    import_from(conv, &source, Some(old), confirm, &again);
+}
+
+/// A word as the user would type it again (quoted when it has spaces).
+fn quote(word: &str) -> String {
+    if word
+        .chars()
+        .any(|c| c.is_whitespace() || c == '"' || c == '\\')
+    {
+        format!("\"{}\"", word.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        word.to_owned()
     }
 }
