@@ -15,7 +15,7 @@ use purple_otr::client::store::{KeyImport, Store, FINGERPRINTS_FILE, PRIVATE_KEY
 use purple_otr::client::transfer::{
     apply_import, export, plan_import, write_export, Confirm, Format, ImportSource,
 };
-use purple_otr::client::AccountId;
+use purple_otr::client::{wording, AccountId};
 use purple_otr::otr::crypto::fingerprint::Fingerprint;
 use purple_otr::otr::keystore::privkey::{parse_private_keys, AccountKey};
 use purple_otr::otr::keystore::FingerprintStore;
@@ -218,6 +218,58 @@ fn no_replacement_without_confirmation_and_the_backup_is_readable() {
     // libotr: the new key in the file, the old one in the backup.
     assert_eq!(libotr_fingerprint(&key_file, &me().name, JABBER), Some(new));
     assert_eq!(libotr_fingerprint(&backup, &me().name, JABBER), Some(old));
+}
+
+/// What the user reads: the fingerprint before importing, the key it would replace, the
+/// keys in the file when none fits, and Adium's account number on export.
+#[test]
+fn the_user_sees_the_fingerprint_and_what_is_replaced() {
+    let scratch = ScratchDir::new("xfer-words");
+    let source = ImportSource::read(&adium_fixture_dir()).expect("adium files");
+    let empty = scratch.join("empty");
+    std::fs::create_dir_all(&empty).expect("dir");
+    let store = Store::open(&empty, no_lock);
+    let plan = plan_import(&source, &store, &me(), None, true).expect("plan");
+    let text = wording::import_preview(&plan, "type yes");
+    assert!(
+        text.contains("CAD1CA65 B0195C2A B9BA0A33 655F56DF 245EC274"),
+        "{text}"
+    );
+    assert!(
+        text.contains("alice@example.org (libpurple-Jabber)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 buddy key(s) come with it (1 verified)"),
+        "{text}"
+    );
+    assert!(text.ends_with("type yes"), "{text}");
+    assert!(!text.contains("REPLACES"), "{text}");
+
+    let store = store_with_libotr_key(&scratch.join("full"));
+    let plan = plan_import(&source, &store, &me(), None, false).expect("plan");
+    let text = wording::import_preview(&plan, "");
+    assert!(text.contains("REPLACES"), "{text}");
+    assert!(
+        text.contains("CC407D4D 64F46FB5 57677FAA 7C6415A5 809340D5"),
+        "{text}"
+    );
+
+    let irc = AccountId {
+        name: "alice@irc.example.org".to_owned(),
+        protocol: "prpl-irc".to_owned(),
+    };
+    let err = plan_import(&source, &store, &irc, None, false).expect_err("no IRC key");
+    let text = wording::transfer_error(&err);
+    assert!(
+        text.contains("alice@example.org [3] (libpurple-Jabber): CAD1CA65"),
+        "{text}"
+    );
+
+    let e = export(&store, &me(), Format::Adium, None).expect("export");
+    assert!(wording::export_done(&e, &[]).contains("ObjectID"));
+    let e = export(&store, &me(), Format::Adium, Some("3")).expect("export");
+    assert!(!wording::export_done(&e, &[]).contains("ObjectID"));
 }
 
 /// Re-creates tests/fixtures/adium/otr.private_key with libotr (a new key each time: update
