@@ -649,8 +649,10 @@ fn keys_answered(step: KeysStep, fields: *mut ffi::PurpleRequestFields, ok: bool
 }
 
 fn confirm_import(source: Box<transfer::ImportSource>, plan: transfer::ImportPlan) {
+    // The text goes in the dialog's secondary text, which wraps and shows no mnemonics
+    // (a label field would turn the "_" of otr.private_key into one).
     let form = Form::new();
-    form.label(c"what", &wording::import_preview(&plan, ""));
+    let text = wording::import_preview(&plan, "");
     let (primary, ok) = if plan.replaces() {
         ("This replaces your account's key", "Replace my key")
     } else {
@@ -660,7 +662,16 @@ fn confirm_import(source: Box<transfer::ImportSource>, plan: transfer::ImportPla
         source,
         Box::new(plan),
     )));
-    form.show(IMPORT_TITLE, primary, "", ok, "Cancel", None, None, token);
+    form.show(
+        IMPORT_TITLE,
+        primary,
+        &text,
+        ok,
+        "Cancel",
+        None,
+        None,
+        token,
+    );
 }
 
 /// Tools → Off-the-Record Messaging → Export keys…
