@@ -117,8 +117,6 @@ fn pidgin_imports_an_adium_key_after_showing_its_fingerprint() {
     std::thread::sleep(Duration::from_millis(500));
     screenshot(&display, &shots.join("pidgin-import-keys-file.png"));
     xdotool(&display, &["key", "Return"]);
-    std::thread::sleep(Duration::from_millis(1500));
-    screenshot(&display, &shots.join("pidgin-import-keys-after-file.png"));
 
     // Which key, for which account: the defaults (the file's only key, the only account).
     let choose = wait_until("the key and account dialog", WAIT, || {
@@ -138,10 +136,13 @@ fn pidgin_imports_an_adium_key_after_showing_its_fingerprint() {
     assert!(!key_file.exists(), "written before the confirmation");
     key(&display, &confirm, "Return");
 
-    let written = wait_until("the imported key in Pidgin's key file", WAIT, || {
+    wait_until("the imported key in Pidgin's key file", WAIT, || {
         key_file.exists().then_some(())
     });
-    let _ = written;
+    // And Pidgin says so.
+    wait_until("the import's report", WAIT, || {
+        find_window(&display, "^Import OTR keys$")
+    });
     let mut p = LibotrPeer::spawn_labelled("pidgin-keys");
     p.account(ALICE, "prpl-jabber");
     assert_eq!(p.load_key(&key_file).as_deref(), Some(ADIUM_HEX));
