@@ -238,8 +238,14 @@ fn import_from(
     let stamp = transfer::backup_stamp(runtime::now());
     let result = runtime::with_client(|c| {
         let plan = transfer::plan_import(source, c.store(), &account, wanted, true)?;
+        // The confirmation stands for the key that was shown: a "yes" for a key not shown
+        // (the file changed, or nothing was shown yet) shows it first.
+        let was_shown = shown(&account, again, Some(plan.from.fingerprint));
         match confirm {
-            Some(given) if given == plan.needs() || given == transfer::Confirm::Replace => {
+            Some(given)
+                if was_shown && (given == plan.needs() || given == transfer::Confirm::Replace) =>
+            {
+                shown(&account, again, None);
                 let done = transfer::apply_import(source, &plan, c.store_mut(), given, &stamp)?;
                 Ok(wording::import_done(&plan, &done))
             }
@@ -258,6 +264,40 @@ fn import_from(
         Some(Err(e)) => conv.write_error(&wording::transfer_error(&e)),
         None => conv.write_error(wording::no_account()),
     }
+}
+
+/// Keys shown by `/otr import` or `/otr key move` and not imported yet: (account, the
+/// command without its confirmation, fingerprint). A few at most.
+static SHOWN: std::sync::Mutex<
+    Vec<(
+        crate::client::AccountId,
+        String,
+        crate::otr::crypto::fingerprint::Fingerprint,
+    )>,
+> = std::sync::Mutex::new(Vec::new());
+
+/// With `Some(fp)`: whether `fp` was shown for this command, and remembers it as shown now.
+/// With `None`: forgets what was shown for it. Returns whether it had been shown.
+fn shown(
+    account: &crate::client::AccountId,
+    command: &str,
+    fp: Option<crate::otr::crypto::fingerprint::Fingerprint>,
+) -> bool {
+    let Ok(mut list) = SHOWN.lock() else {
+        return false;
+    };
+    let at = list
+        .iter()
+        .position(|(a, c, _)| a == account && c == command);
+    let before = at.map(|i| list.remove(i).2);
+    let was = before.is_some() && before == fp;
+    if let Some(fp) = fp {
+        if list.len() >= 8 {
+            list.remove(0);
+        }
+        list.push((account.clone(), command.to_owned(), fp));
+    }
+    was
 }
 
 /// `/otr import PATH [NAME-IN-FILE] [yes|replace]`.
