@@ -726,6 +726,17 @@ pub fn export_done(export: &super::transfer::Export, files: &[std::path::PathBuf
     text
 }
 
+/// A program to export for, as the export dialog lists it.
+pub fn format_label(format: super::transfer::Format) -> &'static str {
+    use super::transfer::Format;
+    match format {
+        Format::Pidgin => "Pidgin or Finch",
+        Format::Adium => "Adium",
+        Format::Irssi => "irssi",
+        Format::Generic => "Another libotr program (names as here)",
+    }
+}
+
 pub fn import_usage() -> &'static str {
     "Use: /otr import PATH [NAME-IN-FILE] — PATH is the other program's OTR folder or key file \
      (quote it if it has spaces); the key is shown first, then add yes (or replace) to import it \

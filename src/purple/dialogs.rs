@@ -678,7 +678,10 @@ fn confirm_import(source: Box<transfer::ImportSource>, plan: transfer::ImportPla
 pub(crate) fn export_keys() {
     let form = Form::new();
     form.account_choice(c"account", "Your account");
-    let formats: Vec<&str> = transfer::Format::ALL.iter().map(|f| f.name()).collect();
+    let formats: Vec<&str> = transfer::Format::ALL
+        .iter()
+        .map(|&f| wording::format_label(f))
+        .collect();
     form.choice(c"format", "For", &formats, 0);
     form.string(
         c"name",
