@@ -696,7 +696,7 @@ pub fn transfer_error(e: &super::transfer::TransferError) -> String {
             p.display()
         ),
         E::Write(p, err) => format!("Cannot write {}: {err}.", p.display()),
-        E::Store(err) => format!("The key was not stored: {err}."),
+        E::Store(err) => format!("Saving failed: {err}."),
     }
 }
 
