@@ -7,10 +7,9 @@
 //! Run: `cargo test --test keys_transfer_gui` (as root inside `unshare -n`, see the
 //! Makefile). Needs pidgin, xvfb, xdotool and imagemagick (installed by .ci/run).
 
-// (On a main whose tests/support/mod.rs has `pub mod gui`, `use support::gui;` does the
-// same; the allow keeps this copy quiet there too.)
+// On a main whose tests/support/mod.rs has `pub mod gui`, replace these two lines with
+// `use support::gui;` (as the other GUI tests there do).
 #[path = "support/gui.rs"]
-#[allow(dead_code, unreachable_pub)]
 mod gui;
 mod support;
 
