@@ -116,6 +116,14 @@ const ALLOWED_FUNCTIONS: &[&str] = &[
     "purple_request_fields_get_string",
     "purple_request_fields_get_choice",
     "purple_request_close_with_handle",
+    // Key import and export (src/purple/dialogs.rs).
+    "purple_request_file",
+    "purple_request_folder",
+    "purple_request_field_account_new",
+    "purple_request_field_account_set_show_all",
+    "purple_request_fields_get_account",
+    "purple_request_field_bool_new",
+    "purple_request_fields_get_bool",
     "purple_notify_formatted",
     // XEP-0364 hints on OTR stanzas (jabber-sending-xmlnode).
     "xmlnode_get_child",

@@ -21,6 +21,7 @@ pub mod i18n;
 pub mod lifecycle_check;
 pub mod markup;
 pub mod store;
+pub mod transfer;
 pub mod trust;
 pub mod view;
 pub mod wording;

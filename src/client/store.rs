@@ -264,6 +264,23 @@ pub struct Store {
     fail_at_step_for_testing_only: Option<WriteStep>,
 }
 
+/// What [`Store::import_key`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyImport {
+    /// The account had no key; it has this one now.
+    Added,
+    /// The account already had this very key.
+    Unchanged,
+    /// The account's other key was replaced; the key file was backed up first (`None`:
+    /// the old key was only in memory, there was no file to copy).
+    Replaced {
+        old: Fingerprint,
+        backup: Option<PathBuf>,
+    },
+    /// Nothing changed: the account has another key, and replacing it was not confirmed.
+    NeedsConfirmation { current: Fingerprint },
+}
+
 /// Tries once to take an exclusive advisory lock on an open file: `Ok(false)` while another
 /// open file holds it. The host provides it (`flock(LOCK_EX | LOCK_NB)`): std has no safe
 /// call for it before Rust 1.89, and this layer has no `unsafe`.
@@ -425,6 +442,110 @@ impl Store {
             self.keys_pending.push(id);
         }
         self.save_keys()
+    }
+
+    /// Copies the key file as it is on disk to `otr.private_key.bak-<stamp>` next to it
+    /// (mode 0600; an existing backup is never overwritten: `-2`, `-3`… are tried). `None`
+    /// when there is no key file to back up.
+    pub fn backup_keys(&self, stamp: &str) -> Result<Option<PathBuf>, StoreError> {
+        let _lock = self.lock()?;
+        let Some(bytes) = read_file(&self.keys.path, KEY_FILE_LIMIT)? else {
+            return Ok(None);
+        };
+        let base = format!("{PRIVATE_KEY_FILE}.bak-{stamp}");
+        for n in 1..=100u32 {
+            let name = if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            };
+            let path = self.dir.join(name);
+            match write_new(&path, &bytes) {
+                Ok(()) => return Ok(Some(path)),
+                Err((WriteStep::Create, e)) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err((step, e)) => {
+                    return Err(StoreError::new(&path, StoreErrorKind::Write(step, e)))
+                }
+            }
+        }
+        Err(StoreError::new(
+            &self.dir.join(base),
+            StoreErrorKind::Write(
+                WriteStep::Create,
+                io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "too many backups with this name",
+                ),
+            ),
+        ))
+    }
+
+    /// Sets an account's key brought from elsewhere (an import, or a renamed account).
+    /// A different key already there is replaced only when `replace` is true, and only
+    /// after the key file was backed up (see [`Store::backup_keys`]); otherwise nothing
+    /// changes and the current fingerprint comes back.
+    pub fn import_key(
+        &mut self,
+        key: AccountKey,
+        replace: bool,
+        stamp: &str,
+    ) -> Result<KeyImport, StoreError> {
+        let new = key.fingerprint();
+        let backup = match self.key_for(&key.account_name, &key.protocol) {
+            None => None,
+            Some(old) if old.fingerprint() == new => return Ok(KeyImport::Unchanged),
+            Some(old) if !replace => {
+                return Ok(KeyImport::NeedsConfirmation {
+                    current: old.fingerprint(),
+                })
+            }
+            Some(old) => {
+                let old = old.fingerprint();
+                // No backup, no replacement.
+                Some((old, self.backup_keys(stamp)?))
+            }
+        };
+        self.add_key(key)?;
+        Ok(match backup {
+            None => KeyImport::Added,
+            Some((old, backup)) => KeyImport::Replaced { old, backup },
+        })
+    }
+
+    /// Adds buddies' fingerprints brought from elsewhere, with one save: an unknown one is
+    /// recorded with its trust; a known one gains trust it lacks; trust here is never
+    /// withdrawn. Returns how many entries changed.
+    pub fn import_fingerprints(
+        &mut self,
+        entries: &[crate::otr::keystore::FingerprintEntry],
+    ) -> Result<usize, StoreError> {
+        let mut changed = 0;
+        for e in entries {
+            let key = fp_key(&e.accountname, &e.protocol, &e.username, &e.fingerprint);
+            let known = self.fingerprints.data.trust_of(
+                &e.accountname,
+                &e.protocol,
+                &e.username,
+                &e.fingerprint,
+            );
+            let change = match known {
+                None if e.trust.is_empty() => FingerprintChange::Record(key),
+                None => FingerprintChange::Trust(key, e.trust.clone()),
+                Some("") if !e.trust.is_empty() => FingerprintChange::Trust(key, e.trust.clone()),
+                Some(_) => continue,
+            };
+            let applied = change.apply(&mut self.fingerprints.data).map_err(|err| {
+                StoreError::new(&self.fingerprints.path, StoreErrorKind::Invalid(err))
+            })?;
+            if applied {
+                self.fingerprints_pending.push(change);
+                changed += 1;
+            }
+        }
+        if changed > 0 {
+            self.save_fingerprints()?;
+        }
+        Ok(changed)
     }
 
     fn read_keys(&self) -> Result<Vec<AccountKey>, StoreError> {
@@ -820,6 +941,26 @@ fn write_atomic(
     File::open(&dir)
         .and_then(|d| d.sync_all())
         .map_err(at(WriteStep::SyncDir))
+}
+
+/// Writes a new file (never an existing one) with mode 0600 and flushes it to disk; a file
+/// left half-written is removed.
+pub(crate) fn write_new(path: &Path, data: &[u8]) -> Result<(), (WriteStep, io::Error)> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| (WriteStep::Create, e))?;
+    let written = file
+        .write_all(data)
+        .map_err(|e| (WriteStep::Write, e))
+        .and_then(|()| file.sync_all().map_err(|e| (WriteStep::Sync, e)));
+    if written.is_err() {
+        drop(file);
+        let _ = fs::remove_file(path);
+    }
+    written
 }
 
 /// An exclusive `flock` on the directory's lock file, released when dropped (the file is

@@ -749,6 +749,196 @@ pub fn key_record_failed(buddy: &str, why: &str) -> String {
     )
 }
 
+// ---- moving keys between clients (plain text: the adapter escapes it) --------------------
+
+/// One key in a file being imported: "alice@example.org (libpurple-Jabber): FINGERPRINT".
+pub fn transfer_candidate(c: &super::transfer::Candidate) -> String {
+    let name = if c.label == c.name_in_file {
+        c.label.clone()
+    } else {
+        format!("{} [{}]", c.label, c.name_in_file)
+    };
+    format!(
+        "{name} ({}): {}, {} buddy key(s), {} verified",
+        c.protocol_in_file,
+        c.fingerprint.human(),
+        c.buddy_keys,
+        c.trusted
+    )
+}
+
+/// What an import would do, fingerprint first; `how_to_confirm` says what to type or click.
+pub fn import_preview(plan: &super::transfer::ImportPlan, how_to_confirm: &str) -> String {
+    let mut text = format!(
+        "The key of {} ({}) in {} has the fingerprint\n  {}\n\
+         Compare it with what the other program shows for that account. \
+         Imported, it becomes the key of your account {} ({}).",
+        plan.from.label,
+        plan.from.protocol_in_file,
+        plan.key_path.display(),
+        plan.from.fingerprint.human(),
+        plan.target.name,
+        plan.target.protocol,
+    );
+    match plan.current {
+        Some(current) if current == plan.from.fingerprint => {
+            text.push_str("\nThat account already has this key.")
+        }
+        Some(current) => text.push_str(&format!(
+            "\nIt REPLACES that account's current key\n  {}\n\
+             Buddies who verified the current key will see a new, unverified key. \
+             A copy of your key file is kept next to it (otr.private_key.bak-…).",
+            current.human()
+        )),
+        None => {}
+    }
+    let trusted = plan.trust.iter().filter(|e| !e.trust.is_empty()).count();
+    if !plan.trust.is_empty() {
+        text.push_str(&format!(
+            "\n{} buddy key(s) come with it ({trusted} verified); keys you verified here stay verified.",
+            plan.trust.len()
+        ));
+    }
+    if !how_to_confirm.is_empty() {
+        text.push('\n');
+        text.push_str(how_to_confirm);
+    }
+    text
+}
+
+/// After an import.
+pub fn import_done(
+    plan: &super::transfer::ImportPlan,
+    done: &super::transfer::ImportDone,
+) -> String {
+    use super::store::KeyImport;
+    let account = format!("{} ({})", plan.target.name, plan.target.protocol);
+    let key = match &done.key {
+        KeyImport::Added => format!(
+            "Imported: {account} now uses the key {}.",
+            plan.from.fingerprint.human()
+        ),
+        KeyImport::Unchanged => format!("{account} already had this key; it is unchanged."),
+        KeyImport::Replaced { old, backup } => format!(
+            "Imported: {account} now uses the key {} instead of {}.{}",
+            plan.from.fingerprint.human(),
+            old.human(),
+            match backup {
+                Some(b) => format!(" The previous key file is saved as {}.", b.display()),
+                None => String::new(),
+            }
+        ),
+        KeyImport::NeedsConfirmation { current } => {
+            return format!(
+                "Not imported: {account} has another key ({}). Confirm replacing it to import.",
+                current.human()
+            )
+        }
+    };
+    if done.trust_changed > 0 {
+        format!(
+            "{key} {} buddy key(s) were added or marked verified.",
+            done.trust_changed
+        )
+    } else {
+        key
+    }
+}
+
+/// Why an import or export did not happen.
+pub fn transfer_error(e: &super::transfer::TransferError) -> String {
+    use super::transfer::TransferError as E;
+    let list = |c: &[super::transfer::Candidate]| -> String {
+        if c.is_empty() {
+            return " The file holds no key.".to_owned();
+        }
+        let lines: Vec<String> = c
+            .iter()
+            .map(|c| format!("\n  {}", transfer_candidate(c)))
+            .collect();
+        format!(" Keys in the file:{}", lines.concat())
+    };
+    match e {
+        E::NoKeyFile(p) => format!(
+            "No OTR key file found at {} (looked for otr.private_key, otr.key and otr/otr.key).",
+            p.display()
+        ),
+        E::Unreadable(p, err) => format!("Cannot read {}: {err}.", p.display()),
+        E::Damaged(p, why) => format!("{} is not a key file OTR can use: {why}.", p.display()),
+        E::NoMatch(c) => format!(
+            "No key in the file fits this account; name the one to import (its name as listed).{}",
+            list(c)
+        ),
+        E::Ambiguous(c) => format!(
+            "More than one key in the file fits; name the one to import.{}",
+            list(c)
+        ),
+        E::NoKey(a) => format!(
+            "{} ({}) has no key yet: one is made on its first private conversation.",
+            a.name, a.protocol
+        ),
+        E::Exists(p) => format!(
+            "{} already exists; nothing was written. Choose an empty folder.",
+            p.display()
+        ),
+        E::Write(p, err) => format!("Cannot write {}: {err}.", p.display()),
+        E::Store(err) => format!("Saving failed: {err}."),
+    }
+}
+
+/// After an export.
+pub fn export_done(export: &super::transfer::Export, files: &[std::path::PathBuf]) -> String {
+    use super::transfer::Format;
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let mut text = format!(
+        "Exported the key {} as account {} ({}) with {} buddy key(s) to {}. \
+         The key file is secret: copy it only to your own devices, then delete it.",
+        export.fingerprint.human(),
+        export.account_name,
+        export.protocol,
+        export.buddy_keys,
+        names.join(" and ")
+    );
+    match export.format {
+        Format::Adium if export.account_name.parse::<u32>().is_err() => text.push_str(
+            " Adium names accounts by number: replace the account name in both files with the \
+             account's ObjectID from Adium's Accounts.plist, or export again giving the number.",
+        ),
+        Format::Irssi => text.push_str(
+            " irssi expects these as ~/.irssi/otr/otr.key and otr.fp, with the account named nick@server.",
+        ),
+        _ => {}
+    }
+    text
+}
+
+/// A program to export for, as the export dialog lists it.
+pub fn format_label(format: super::transfer::Format) -> &'static str {
+    use super::transfer::Format;
+    match format {
+        Format::Pidgin => "Pidgin or Finch",
+        Format::Adium => "Adium",
+        Format::Irssi => "irssi",
+        Format::Generic => "Another libotr program (names as here)",
+    }
+}
+
+pub fn import_usage() -> &'static str {
+    "Use: /otr import PATH [NAME-IN-FILE] — PATH is the other program's OTR folder or key file \
+     (quote it if it has spaces); the key is shown first, then add yes (or replace) to import it \
+     into this conversation's account."
+}
+
+pub fn export_usage() -> &'static str {
+    "Use: /otr export FOLDER [pidgin|adium|irssi|generic] [ACCOUNT-NAME-THERE] — writes this \
+     conversation's account's key and buddy keys into new files in FOLDER."
+}
+
+pub fn key_move_usage() -> &'static str {
+    "Use: /otr key move OLD-ACCOUNT-NAME — gives this account the key (and buddy keys) your \
+     account had under its old name; the key is shown first, then add yes (or replace)."
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

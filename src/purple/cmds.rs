@@ -14,6 +14,7 @@ use super::objects::Conversation;
 use super::runtime;
 use super::text::lossy;
 use crate::client::i18n::{fill, n_, tr};
+use crate::client::{transfer, wording};
 
 struct Subcommand {
     name: &'static str,
@@ -23,7 +24,7 @@ struct Subcommand {
 }
 
 /// Every subcommand, in the order `/otr help` lists them.
-const SUBCOMMANDS: [Subcommand; 14] = [
+const SUBCOMMANDS: [Subcommand; 17] = [
     Subcommand {
         name: "help",
         usage: "",
@@ -109,6 +110,24 @@ const SUBCOMMANDS: [Subcommand; 14] = [
         usage: "",
         about: n_("the same as policy without an argument"),
         run: |c, _| actions::set_policy(c, ""),
+    },
+    Subcommand {
+        name: "import",
+        usage: " PATH [NAME-IN-FILE] [yes|replace]",
+        about: "bring this account's key (and buddy keys) from Adium, irssi or another Pidgin: shows the key, then yes imports it",
+        run: import_command,
+    },
+    Subcommand {
+        name: "export",
+        usage: " FOLDER [pidgin|adium|irssi|generic] [NAME-THERE]",
+        about: "write this account's key and buddy keys for another program",
+        run: export_command,
+    },
+    Subcommand {
+        name: "key",
+        usage: " move OLD-ACCOUNT-NAME [yes|replace]",
+        about: "after renaming this account, take over the key of its old name",
+        run: key_command,
     },
 ];
 
@@ -199,5 +218,174 @@ fn run(conv: Conversation, line: &str) {
             &tr("Unknown command \"/otr {command}\". Type /otr help for the list."),
             &[("command", name)],
         )),
+    }
+}
+
+// ---- moving keys between clients (the logic is in crate::client::transfer) ---------------
+
+fn home() -> Option<std::path::PathBuf> {
+    std::env::var_os("HOME").map(std::path::PathBuf::from)
+}
+
+/// Shows what importing would do, or does it when the user confirmed with the word the
+/// plan needs ("replace" when it replaces a key).
+fn import_from(
+    conv: Conversation,
+    source: &transfer::ImportSource,
+    wanted: Option<&str>,
+    confirm: Option<transfer::Confirm>,
+    again: &str,
+) {
+    let Some(key) = runtime::key_of(conv) else {
+        conv.write_error(&wording::no_account());
+        return;
+    };
+    let account = key.account;
+    let stamp = transfer::backup_stamp(runtime::now());
+    let result = runtime::with_client(|c| {
+        let plan = transfer::plan_import(source, c.store(), &account, wanted, true)?;
+        // The confirmation stands for the key that was shown: a "yes" for a key not shown
+        // (the file changed, or nothing was shown yet) shows it first.
+        let was_shown = shown(&account, again, Some(plan.from.fingerprint));
+        match confirm {
+            Some(given)
+                if was_shown && (given == plan.needs() || given == transfer::Confirm::Replace) =>
+            {
+                shown(&account, again, None);
+                let done = transfer::apply_import(source, &plan, c.store_mut(), given, &stamp)?;
+                Ok(wording::import_done(&plan, &done))
+            }
+            _ => {
+                let word = match plan.needs() {
+                    transfer::Confirm::Yes => "yes",
+                    transfer::Confirm::Replace => "replace",
+                };
+                let hint = format!("To import it, type: {again} {word}");
+                Ok(wording::import_preview(&plan, &hint))
+            }
+        }
+    });
+    match result {
+        Some(Ok(text)) => conv.write_system(&text),
+        Some(Err(e)) => conv.write_error(&wording::transfer_error(&e)),
+        None => conv.write_error(&wording::no_account()),
+    }
+}
+
+/// Keys shown by `/otr import` or `/otr key move` and not imported yet: (account, the
+/// command without its confirmation, fingerprint). A few at most.
+static SHOWN: std::sync::Mutex<
+    Vec<(
+        crate::client::AccountId,
+        String,
+        crate::otr::crypto::fingerprint::Fingerprint,
+    )>,
+> = std::sync::Mutex::new(Vec::new());
+
+/// With `Some(fp)`: whether `fp` was shown for this command, and remembers it as shown now.
+/// With `None`: forgets what was shown for it. Returns whether it had been shown.
+fn shown(
+    account: &crate::client::AccountId,
+    command: &str,
+    fp: Option<crate::otr::crypto::fingerprint::Fingerprint>,
+) -> bool {
+    let Ok(mut list) = SHOWN.lock() else {
+        return false;
+    };
+    let at = list
+        .iter()
+        .position(|(a, c, _)| a == account && c == command);
+    let before = at.map(|i| list.remove(i).2);
+    let was = before.is_some() && before == fp;
+    if let Some(fp) = fp {
+        if list.len() >= 8 {
+            list.remove(0);
+        }
+        list.push((account.clone(), command.to_owned(), fp));
+    }
+    was
+}
+
+/// `/otr import PATH [NAME-IN-FILE] [yes|replace]`.
+fn import_command(conv: Conversation, args: &str) {
+    let Some(a) = transfer::parse_import_args(args) else {
+        conv.write_error(wording::import_usage());
+        return;
+    };
+    let path = transfer::expand_home(&a.path, home().as_deref());
+    let source = match transfer::ImportSource::read(&path) {
+        Ok(s) => s,
+        Err(e) => return conv.write_error(&wording::transfer_error(&e)),
+    };
+    let mut again = format!("/otr import {}", quote(&a.path));
+    if let Some(n) = &a.name_in_file {
+        again.push(' ');
+        again.push_str(&quote(n));
+    }
+    import_from(conv, &source, a.name_in_file.as_deref(), a.confirm, &again);
+}
+
+/// `/otr export FOLDER [pidgin|adium|irssi|generic] [NAME-THERE]`.
+fn export_command(conv: Conversation, args: &str) {
+    let Some(a) = transfer::parse_export_args(args) else {
+        conv.write_error(wording::export_usage());
+        return;
+    };
+    let Some(key) = runtime::key_of(conv) else {
+        conv.write_error(&wording::no_account());
+        return;
+    };
+    let dir = transfer::expand_home(&a.path, home().as_deref());
+    let result = runtime::with_client(|c| {
+        let export = transfer::export(c.store(), &key.account, a.format, a.name.as_deref())?;
+        let files = transfer::write_export(&dir, &export)?;
+        Ok::<_, transfer::TransferError>(wording::export_done(&export, &files))
+    });
+    match result {
+        Some(Ok(text)) => conv.write_system(&text),
+        Some(Err(e)) => conv.write_error(&wording::transfer_error(&e)),
+        None => conv.write_error(&wording::no_account()),
+    }
+}
+
+/// `/otr key move OLD-ACCOUNT-NAME [yes|replace]`: libpurple says nothing when an
+/// account's username changes, so the user names the old one.
+fn key_command(conv: Conversation, args: &str) {
+    let w = transfer::words(args);
+    let (confirm, rest) = match w.split_last() {
+        Some((last, rest)) if last == "yes" && rest.len() == 2 => {
+            (Some(transfer::Confirm::Yes), rest)
+        }
+        Some((last, rest)) if last == "replace" && rest.len() == 2 => {
+            (Some(transfer::Confirm::Replace), rest)
+        }
+        _ => (None, w.as_slice()),
+    };
+    let [verb, old] = rest else {
+        conv.write_error(wording::key_move_usage());
+        return;
+    };
+    if verb != "move" {
+        conv.write_error(wording::key_move_usage());
+        return;
+    }
+    let Some(source) = runtime::with_client(|c| transfer::ImportSource::from_store(c.store()))
+    else {
+        conv.write_error(&wording::no_account());
+        return;
+    };
+    let again = format!("/otr key move {}", quote(old));
+    import_from(conv, &source, Some(old), confirm, &again);
+}
+
+/// A word as the user would type it again (quoted when it has spaces).
+fn quote(word: &str) -> String {
+    if word
+        .chars()
+        .any(|c| c.is_whitespace() || c == '"' || c == '\\')
+    {
+        format!("\"{}\"", word.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        word.to_owned()
     }
 }

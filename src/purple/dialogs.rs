@@ -21,7 +21,7 @@ use super::runtime;
 use super::text::{c_string, lossy};
 use crate::client::commands::KnownKey;
 use crate::client::i18n::{fill, tr};
-use crate::client::{AccountId, ConvKey};
+use crate::client::{transfer, wording, AccountId, ConvKey};
 
 enum Pending {
     SmpAnswer(ConvKey),
@@ -29,6 +29,8 @@ enum Pending {
     Verify(ConvKey, Fingerprint),
     BuddyPolicy(AccountId, String),
     Forget(Vec<(AccountId, String, Fingerprint)>),
+    /// Moving keys between clients (see the end of this file).
+    Keys(KeysStep),
 }
 
 fn remember(p: Pending) -> usize {
@@ -265,6 +267,7 @@ fn answered(token: *mut c_void, fields: *mut ffi::PurpleRequestFields, ok: bool)
             }
             None
         }
+        Pending::Keys(step) => return keys_answered(step, fields, ok),
         _ => None,
     };
     runtime::apply(effects.unwrap_or_default());
@@ -488,4 +491,321 @@ pub(crate) fn known_fingerprints(entries: Vec<KnownKey>) {
         None,
         token,
     );
+}
+
+// ---- moving keys between clients (Tools → Off-the-Record Messaging) ----------------------
+// Import: a file dialog (the other program's otr.private_key or otr.key), then which key
+// for which account, then a confirmation showing the fingerprint (and the key it would
+// replace). Export: which account for which program, then a folder. The logic and the
+// sentences are in crate::client::transfer and crate::client::wording.
+
+pub(crate) enum KeysStep {
+    ImportFile,
+    ImportChoose(Box<transfer::ImportSource>),
+    ImportConfirm(Box<transfer::ImportSource>, Box<transfer::ImportPlan>),
+    Export,
+    ExportFolder(AccountId, transfer::Format, Option<String>),
+}
+
+const IMPORT_TITLE: &str = "Import OTR keys";
+const EXPORT_TITLE: &str = "Export OTR keys";
+
+impl Form {
+    /// A choice among the user's accounts (all of them, signed on or not).
+    fn account_choice(&self, id: &CStr, text: &str) {
+        let t = c_string(text);
+        // SAFETY: live group; libpurple copies id and text; no default account.
+        unsafe {
+            let f = ffi::purple_request_field_account_new(id.as_ptr(), t.as_ptr(), ptr::null_mut());
+            ffi::purple_request_field_account_set_show_all(f, 1);
+            ffi::purple_request_field_set_required(f, 1);
+            ffi::purple_request_field_group_add_field(self.group, f);
+        }
+    }
+
+    fn toggle(&self, id: &CStr, text: &str, on: bool) {
+        let t = c_string(text);
+        // SAFETY: live group; libpurple copies id and text.
+        unsafe {
+            let f = ffi::purple_request_field_bool_new(
+                id.as_ptr(),
+                t.as_ptr(),
+                ffi::gboolean::from(on),
+            );
+            ffi::purple_request_field_group_add_field(self.group, f);
+        }
+    }
+}
+
+fn field_account(fields: *mut ffi::PurpleRequestFields, id: &CStr) -> Option<AccountId> {
+    // SAFETY: the live fields of the dialog being answered; the account is live now and
+    // only read here.
+    let account =
+        unsafe { Account::from_ptr(ffi::purple_request_fields_get_account(fields, id.as_ptr())) };
+    account.map(runtime::account_id)
+}
+
+fn field_bool(fields: *mut ffi::PurpleRequestFields, id: &CStr) -> bool {
+    // SAFETY: the live fields of the dialog being answered.
+    unsafe { ffi::purple_request_fields_get_bool(fields, id.as_ptr()) != 0 }
+}
+
+fn keys_error(title: &str, e: &transfer::TransferError) {
+    super::objects::notify_error(
+        runtime::plugin_handle(),
+        title,
+        "Nothing was changed",
+        &wording::transfer_error(e),
+    );
+}
+
+type PathCb = unsafe extern "C" fn(*mut c_void, *const std::ffi::c_char);
+
+/// The path a file or folder dialog answered with, for the step it was opened for.
+fn path_answer(token: *mut c_void, path: *const std::ffi::c_char) -> Option<(KeysStep, String)> {
+    let step = match take(token) {
+        Some(Pending::Keys(step)) => step,
+        _ => return None,
+    };
+    // SAFETY: libpurple passes the chosen path (or NULL), valid during the callback.
+    let path = unsafe { lossy(path) };
+    (!path.is_empty()).then_some((step, path))
+}
+
+unsafe extern "C" fn path_cancelled(data: *mut c_void, _path: *const std::ffi::c_char) {
+    guard("key transfer", None, (), || {
+        let _ = take(data);
+    });
+}
+
+/// Tools → Off-the-Record Messaging → Import keys…
+pub(crate) fn import_keys() {
+    unsafe extern "C" fn chosen(data: *mut c_void, path: *const std::ffi::c_char) {
+        guard("import keys", None, (), || {
+            if let Some((KeysStep::ImportFile, path)) = path_answer(data, path) {
+                match transfer::ImportSource::read(std::path::Path::new(&path)) {
+                    Ok(source) => choose_import(source),
+                    Err(e) => keys_error(IMPORT_TITLE, &e),
+                }
+            }
+        });
+    }
+    let token = remember(Pending::Keys(KeysStep::ImportFile));
+    let title = c_string("Import OTR keys: choose the other program's key file (otr.private_key, or otr.key for irssi)");
+    // SAFETY: our handle; the title outlives the call (copied); the callbacks have
+    // PurpleRequestFileCb's signature (G_CALLBACK erases it); the user data is a token.
+    unsafe {
+        let ok = std::mem::transmute::<PathCb, unsafe extern "C" fn()>(chosen);
+        let cancel = std::mem::transmute::<PathCb, unsafe extern "C" fn()>(path_cancelled);
+        ffi::purple_request_file(
+            runtime::plugin_handle(),
+            title.as_ptr(),
+            ptr::null(),
+            0,
+            Some(ok),
+            Some(cancel),
+            ptr::null_mut(),
+            ptr::null(),
+            ptr::null_mut(),
+            token as *mut c_void,
+        );
+    }
+}
+
+fn choose_import(source: transfer::ImportSource) {
+    let candidates = source.candidates();
+    if candidates.is_empty() {
+        return keys_error(IMPORT_TITLE, &transfer::TransferError::NoMatch(candidates));
+    }
+    let form = Form::new();
+    let labels: Vec<String> = candidates.iter().map(wording::transfer_candidate).collect();
+    let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+    form.choice(c"entry", "Key in the file", &refs, 0);
+    form.account_choice(c"account", "For your account");
+    form.toggle(
+        c"trust",
+        "With the buddies' keys it knows, and which are verified",
+        true,
+    );
+    let secondary = format!(
+        "Read as {} files: {}",
+        source.format.name(),
+        source.key_path.display()
+    );
+    let token = remember(Pending::Keys(KeysStep::ImportChoose(Box::new(source))));
+    form.show(
+        IMPORT_TITLE,
+        "Which key, for which of your accounts?",
+        &secondary,
+        "Next",
+        "Cancel",
+        None,
+        None,
+        token,
+    );
+}
+
+fn keys_answered(step: KeysStep, fields: *mut ffi::PurpleRequestFields, ok: bool) {
+    if !ok {
+        return;
+    }
+    match step {
+        KeysStep::ImportChoose(source) => {
+            let Some(target) = field_account(fields, c"account") else {
+                return;
+            };
+            let Some(entry) = source
+                .candidates()
+                .into_iter()
+                .nth(field_choice(fields, c"entry"))
+            else {
+                return;
+            };
+            let with_trust = field_bool(fields, c"trust");
+            let plan = runtime::with_client(|c| {
+                transfer::plan_import(
+                    &source,
+                    c.store(),
+                    &target,
+                    Some(&entry.name_in_file),
+                    with_trust,
+                )
+            });
+            match plan {
+                Some(Ok(plan)) => confirm_import(source, plan),
+                Some(Err(e)) => keys_error(IMPORT_TITLE, &e),
+                None => {}
+            }
+        }
+        KeysStep::ImportConfirm(source, plan) => {
+            let stamp = transfer::backup_stamp(runtime::now());
+            // The button the user pressed named what it does ("Replace my key" when the
+            // plan replaces one): that is the confirmation the plan needs.
+            let done = runtime::with_client(|c| {
+                transfer::apply_import(&source, &plan, c.store_mut(), plan.needs(), &stamp)
+            });
+            match done {
+                Some(Ok(done)) => super::objects::notify_info(
+                    runtime::plugin_handle(),
+                    IMPORT_TITLE,
+                    "Import finished",
+                    &wording::import_done(&plan, &done),
+                ),
+                Some(Err(e)) => keys_error(IMPORT_TITLE, &e),
+                None => {}
+            }
+        }
+        KeysStep::Export => {
+            let Some(account) = field_account(fields, c"account") else {
+                return;
+            };
+            let format = transfer::Format::ALL
+                .get(field_choice(fields, c"format"))
+                .copied()
+                .unwrap_or(transfer::Format::Generic);
+            let name = field_string(fields, c"name").trim().to_owned();
+            let name = (!name.is_empty()).then_some(name);
+            choose_export_folder(account, format, name);
+        }
+        KeysStep::ImportFile | KeysStep::ExportFolder(..) => {}
+    }
+}
+
+fn confirm_import(source: Box<transfer::ImportSource>, plan: transfer::ImportPlan) {
+    // The text goes in the dialog's secondary text, which wraps and shows no mnemonics
+    // (a label field would turn the "_" of otr.private_key into one).
+    let form = Form::new();
+    let text = wording::import_preview(&plan, "");
+    let (primary, ok) = if plan.replaces() {
+        ("This replaces your account's key", "Replace my key")
+    } else {
+        ("Check the fingerprint before importing", "Import")
+    };
+    let token = remember(Pending::Keys(KeysStep::ImportConfirm(
+        source,
+        Box::new(plan),
+    )));
+    form.show(
+        IMPORT_TITLE,
+        primary,
+        &text,
+        ok,
+        "Cancel",
+        None,
+        None,
+        token,
+    );
+}
+
+/// Tools → Off-the-Record Messaging → Export keys…
+pub(crate) fn export_keys() {
+    let form = Form::new();
+    form.account_choice(c"account", "Your account");
+    let formats: Vec<&str> = transfer::Format::ALL
+        .iter()
+        .map(|&f| wording::format_label(f))
+        .collect();
+    form.choice(c"format", "For", &formats, 0);
+    form.string(
+        c"name",
+        "Account name there (Adium: the account's number; empty: as here)",
+        false,
+        false,
+    );
+    let token = remember(Pending::Keys(KeysStep::Export));
+    form.show(
+        EXPORT_TITLE,
+        "Which account's key, for which program?",
+        "The key file is secret: copy it only to your own devices, then delete it.",
+        "Next",
+        "Cancel",
+        None,
+        None,
+        token,
+    );
+}
+
+fn choose_export_folder(account: AccountId, format: transfer::Format, name: Option<String>) {
+    unsafe extern "C" fn chosen(data: *mut c_void, path: *const std::ffi::c_char) {
+        guard("export keys", None, (), || {
+            if let Some((KeysStep::ExportFolder(account, format, name), path)) =
+                path_answer(data, path)
+            {
+                let dir = std::path::PathBuf::from(path);
+                let result = runtime::with_client(|c| {
+                    let export = transfer::export(c.store(), &account, format, name.as_deref())?;
+                    let files = transfer::write_export(&dir, &export)?;
+                    Ok::<_, transfer::TransferError>(wording::export_done(&export, &files))
+                });
+                match result {
+                    Some(Ok(text)) => super::objects::notify_info(
+                        runtime::plugin_handle(),
+                        EXPORT_TITLE,
+                        "Export finished",
+                        &text,
+                    ),
+                    Some(Err(e)) => keys_error(EXPORT_TITLE, &e),
+                    None => {}
+                }
+            }
+        });
+    }
+    let token = remember(Pending::Keys(KeysStep::ExportFolder(account, format, name)));
+    let title = c_string("Export OTR keys: choose an empty folder");
+    // SAFETY: as in `import_keys`; PurpleRequestFileCb's signature for both callbacks.
+    unsafe {
+        let ok = std::mem::transmute::<PathCb, unsafe extern "C" fn()>(chosen);
+        let cancel = std::mem::transmute::<PathCb, unsafe extern "C" fn()>(path_cancelled);
+        ffi::purple_request_folder(
+            runtime::plugin_handle(),
+            title.as_ptr(),
+            ptr::null(),
+            Some(ok),
+            Some(cancel),
+            ptr::null_mut(),
+            ptr::null(),
+            ptr::null_mut(),
+            token as *mut c_void,
+        );
+    }
 }

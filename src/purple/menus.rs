@@ -195,11 +195,19 @@ pub(crate) unsafe extern "C" fn plugin_actions(
     unsafe extern "C" fn mine(_a: *mut ffi::PurplePluginAction) {
         guard("my fingerprints", None, (), actions::show_own_fingerprints);
     }
+    unsafe extern "C" fn import(_a: *mut ffi::PurplePluginAction) {
+        guard("import keys", None, (), dialogs::import_keys);
+    }
+    unsafe extern "C" fn export(_a: *mut ffi::PurplePluginAction) {
+        guard("export keys", None, (), dialogs::export_keys);
+    }
     guard("plugin actions", None, ptr::null_mut(), || {
         let mut list: *mut ffi::GList = ptr::null_mut();
         for (label, cb) in [
             (tr_c(c"Known fingerprints…"), known as ActionCb),
             (tr_c(c"My fingerprints"), mine as ActionCb),
+            (tr_c(c"Import keys…"), import as ActionCb),
+            (tr_c(c"Export keys…"), export as ActionCb),
         ] {
             // SAFETY: static label (copied), a callback of PurplePluginAction's signature;
             // the UI owns the returned list and actions.
