@@ -15,6 +15,7 @@ use crate::otr::crypto::dsa::DsaPrivateKey;
 use crate::otr::crypto::fingerprint::Fingerprint;
 use crate::otr::events::{Event, HoldReason};
 use crate::otr::keystore::privkey::AccountKey;
+use crate::otr::modern::identity::IdentityKey;
 use crate::otr::policy::Policy;
 use crate::otr::session::{Env, MessageState, Outcome, Session, SessionConfig, Status};
 use crate::otr::smp::SmpEvent;
@@ -95,6 +96,8 @@ pub struct ConvSettings {
     pub logging_default: bool,
     /// Whether the buddy is known to be online (so a goodbye would reach them).
     pub peer_online: bool,
+    /// Upgrade private conversations with purple-otr buddies to the post-quantum suite.
+    pub modern: bool,
 }
 
 /// The result of the user sending a message.
@@ -169,6 +172,9 @@ pub struct Client {
     generating: Vec<AccountId>,
     /// The clock of the call in progress (events handled inside it act at the same time).
     now: u64,
+    /// Each account's modern-suite identity key, made on first use. Kept in memory only
+    /// for now: the key file (docs/modern-suite.md §8) and pinning come later.
+    modern_identities: HashMap<AccountId, IdentityKey>,
 }
 
 impl fmt::Debug for Client {
@@ -219,6 +225,7 @@ impl Client {
             convs: HashMap::new(),
             generating: Vec::new(),
             now: 0,
+            modern_identities: HashMap::new(),
         }
     }
 
@@ -260,6 +267,12 @@ impl Client {
             });
             let mut session = session;
             session.set_trusted_keys(self.trusted_keys(key));
+            let rng = &mut self.rng;
+            let identity = self
+                .modern_identities
+                .entry(key.account.clone())
+                .or_insert_with(|| IdentityKey::generate(rng));
+            session.set_modern_identity(identity.clone());
             self.convs.insert(
                 key.clone(),
                 Conv {
@@ -278,6 +291,7 @@ impl Client {
             .ok_or_else(|| "conversation vanished".to_string())?;
         conv.session.set_policy(settings.policy);
         conv.session.set_only_verified(settings.only_verified);
+        conv.session.set_modern(settings.modern);
         Ok(conv)
     }
 
@@ -377,7 +391,7 @@ impl Client {
                 let trust = status
                     .fingerprint
                     .map_or(Trust::Unverified, |fp| self.trust(key, &fp));
-                wording::state_line(&key.buddy, status.state, trust)
+                wording::state_line_with_suite(&key.buddy, status.state, trust, status.suite)
             }
         }
     }
@@ -1070,6 +1084,19 @@ impl Client {
             Event::PrivateKeyNeeded => {
                 self.needs_key(key, effects);
             }
+            Event::Upgraded { .. } => {
+                effects.push(notice(key, wording::upgraded(buddy)));
+                *changed = true;
+            }
+            Event::UpgradeFailed { reason, .. } => {
+                effects.push(notice(key, wording::upgrade_failed(buddy, reason)));
+            }
+            Event::OldSuiteIgnored { .. } => {
+                effects.push(warning(key, wording::old_suite_ignored(buddy)))
+            }
+            Event::ModernIgnored { reason } => effects.push(Effect::Debug {
+                text: format!("modern-suite message ignored: {reason}"),
+            }),
         }
     }
 

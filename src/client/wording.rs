@@ -4,7 +4,7 @@
 //! conversation text as markup.
 
 use crate::otr::crypto::fingerprint::Fingerprint;
-use crate::otr::events::{HoldReason, NotSentReason};
+use crate::otr::events::{HoldReason, NotSentReason, Suite, UpgradeFailure};
 use crate::otr::session::MessageState;
 use crate::otr::smp::SmpEvent;
 
@@ -34,6 +34,63 @@ pub fn state_line(buddy: &str, state: MessageState, trust: Trust) -> String {
             format!("{b} has ended the private conversation; nothing you type is sent until you end or restart it.")
         }
     }
+}
+
+/// [`state_line`], saying "(post-quantum)" after it once the conversation uses the modern
+/// suite; OTR v3 keeps the plain line (what users of pidgin-otr know). The sentence of
+/// [`state_line`] stays whole, so what it says is said the same way.
+pub fn state_line_with_suite(
+    buddy: &str,
+    state: MessageState,
+    trust: Trust,
+    suite: Option<Suite>,
+) -> String {
+    let line = state_line(buddy, state, trust);
+    match (state, suite) {
+        (MessageState::Encrypted, Some(Suite::Modern)) => {
+            format!("{line} {}", suite_label(Suite::Modern))
+        }
+        _ => line,
+    }
+}
+
+/// The protection in use, as a short label (status lines, window titles, buttons).
+pub fn suite_label(suite: Suite) -> &'static str {
+    match suite {
+        Suite::Modern => "(post-quantum)",
+        Suite::Otr => "(OTR v3)",
+    }
+}
+
+/// The conversation switched to the post-quantum suite.
+pub fn upgraded(buddy: &str) -> String {
+    format!(
+        "The private conversation with {} now uses post-quantum encryption \
+         (both of you use purple-otr).",
+        esc(buddy)
+    )
+}
+
+/// The switch to the post-quantum suite did not happen; still private on OTR v3.
+pub fn upgrade_failed(buddy: &str, reason: UpgradeFailure) -> String {
+    let why = match reason {
+        UpgradeFailure::Timeout => "did not answer in time",
+        UpgradeFailure::EqualInstanceTags => "could not be told apart from you",
+    };
+    format!(
+        "Switching to post-quantum encryption failed ({}'s client {why}); the conversation \
+         stays private with OTR v3.",
+        esc(buddy)
+    )
+}
+
+/// A message protected only by OTR v3 arrived after the switch: not shown.
+pub fn old_suite_ignored(buddy: &str) -> String {
+    format!(
+        "A message that claimed to be from {} but used the older OTR v3 protection after the \
+         switch to post-quantum encryption was not shown.",
+        esc(buddy)
+    )
 }
 
 pub fn starting(buddy: &str, refresh: bool) -> String {
