@@ -495,3 +495,90 @@ fn a_forged_response_does_not_break_a_running_handshake() {
     assert_eq!(suite(&p, Who::Bob), Some(Suite::Modern));
     talk(&mut p, "after");
 }
+
+/// libotr 4.1.1 (pidgin-otr) gets our announcement inside a v3 data message: it shows
+/// nothing, answers nothing, reports no error, and the conversation goes on exactly as with
+/// any OTR v3 client; we never send it a modern message.
+#[test]
+fn libotr_ignores_the_announcement_and_stays_on_v3() {
+    use purple_otr::otr::session::{Env, Session};
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+    use support::libotr_peer::{self as peer, LibotrPeer};
+    use support::pair::test_key;
+
+    const US: &str = "us@localhost";
+    let mut us = Session::new(config("us@localhost/test", 0x4242_4242, Policy::MANUAL));
+    us.set_modern_identity(IdentityKey::from_secret_bytes(&[0x5a; 32]));
+    let mut lib = LibotrPeer::from_fixture(&peer::BOB);
+    lib.set_policy(peer::Policy::Manual);
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+    let mut events = Vec::new();
+    let mut shown = Vec::new();
+    let mut sent_by_us: Vec<String> = Vec::new();
+    let mut lib_received = Vec::new();
+
+    let mut to_us: Vec<String> = lib.start(US);
+    let mut to_lib: Vec<String> = Vec::new();
+    for _ in 0..50 {
+        for m in to_us.drain(..) {
+            let mut env = Env {
+                now: 100,
+                rng: &mut rng,
+                our_key: Some(test_key(0)),
+            };
+            let out = us.receive(&mut env, &m);
+            events.extend(out.events);
+            shown.extend(out.display.map(|d| d.text.0.clone()));
+            sent_by_us.extend(out.to_send.iter().cloned());
+            to_lib.extend(out.to_send);
+        }
+        for m in to_lib.drain(..) {
+            let r = lib.receive(US, &m);
+            to_us.extend(r.injected.iter().cloned());
+            lib_received.push(r);
+        }
+        if to_us.is_empty() {
+            break;
+        }
+    }
+    assert!(us.status().is_private());
+    assert_eq!(us.status().suite, Some(Suite::Otr));
+    // The announcement reached libotr, which took it as an unknown TLV and did nothing.
+    let announced: Vec<_> = lib_received.iter().filter(|r| r.has_tlv(0x5051)).collect();
+    assert_eq!(announced.len(), 1, "{lib_received:?}");
+    assert_eq!(announced[0].display, None);
+    assert!(announced[0].injected.is_empty());
+    assert!(
+        // An empty data message is what libotr calls a heartbeat: logged, nothing more.
+        announced[0]
+            .events
+            .iter()
+            .all(|e| matches!(e.msg_event(), None | Some("LOG_HEARTBEAT_RCVD"))),
+        "{:?}",
+        announced[0].events
+    );
+    assert!(sent_by_us
+        .iter()
+        .all(|m| !matches!(message_type(m), Some(0x30..=0x33))));
+
+    // Both ways, as with any v3 client; no upgrade, no failure notice, after the timeout too.
+    let mut env = Env {
+        now: 100 + UPGRADE_TIMEOUT_SECS + 5,
+        rng: &mut rng,
+        our_key: Some(test_key(0)),
+    };
+    let polled = us.poll(&mut env);
+    assert!(polled.events.is_empty(), "{:?}", polled.events);
+    let out = us.send(&mut env, "ping from us");
+    let r = lib.receive(US, &out.to_send[0]);
+    assert_eq!(r.display.as_deref(), Some("ping from us"));
+    for m in lib.send(US, "pong from libotr") {
+        let got = us.receive(&mut env, &m);
+        shown.extend(got.display.map(|d| d.text.0.clone()));
+    }
+    assert_eq!(shown, vec!["pong from libotr"]);
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, Event::Upgraded { .. } | Event::UpgradeFailed { .. })));
+}
