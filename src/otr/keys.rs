@@ -526,7 +526,7 @@ mod tests {
         let magnitude = modp::to_mpi_bytes(&s);
         let mut h = sha2::Sha256::new();
         h.update([0xff]);
-        h.update((magnitude.len() as u32).to_be_bytes());
+        h.update(u32::try_from(magnitude.len()).unwrap().to_be_bytes());
         h.update(&magnitude);
         assert_eq!(ka, <[u8; 32]>::from(h.finalize()));
     }

@@ -114,6 +114,10 @@ pub struct SessionConfig {
     pub max_message_size: usize,
 }
 
+/// Wire text of a sealed message, and the v3 extra symmetric key of its key pair (none in
+/// the modern suite).
+type Sealed = (Vec<String>, Option<Zeroizing<[u8; 32]>>);
+
 /// A message to show the user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Received {
@@ -356,7 +360,7 @@ impl Session {
         now: u64,
         flags: u8,
         plaintext: &[u8],
-    ) -> Result<(Vec<String>, Option<Zeroizing<[u8; 32]>>), SessionError> {
+    ) -> Result<Sealed, SessionError> {
         // After the upgrade everything goes through the ratchet; there is no extra key.
         if let Some(sealed) = self.seal_modern(slot, now, flags & IGNORE_UNREADABLE != 0, plaintext)
         {

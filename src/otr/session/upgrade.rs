@@ -544,7 +544,7 @@ impl Session {
             let MsgState::Encrypted(p) = &mut inst.msg else {
                 continue;
             };
-            if !p.modern.deadline().is_some_and(|d| now > d) {
+            if p.modern.deadline().is_none_or(|d| now <= d) {
                 continue;
             }
             match &mut p.modern.phase {
