@@ -673,4 +673,52 @@ mod tests {
         assert_ne!(ours, theirs);
         assert!(smp("bob", &SmpEvent::AskForSecret, false).is_none());
     }
+
+    #[test]
+    fn the_state_line_names_the_post_quantum_suite_only_when_in_use() {
+        let v3 = state_line("bob", MessageState::Encrypted, Trust::Verified);
+        let pq = state_line_with_suite(
+            "bob",
+            MessageState::Encrypted,
+            Trust::Verified,
+            Some(Suite::Modern),
+        );
+        assert!(
+            pq.starts_with(&v3) && pq.ends_with("(post-quantum)"),
+            "{pq}"
+        );
+        let otr = state_line_with_suite(
+            "bob",
+            MessageState::Encrypted,
+            Trust::Unverified,
+            Some(Suite::Otr),
+        );
+        assert_eq!(
+            otr,
+            state_line("bob", MessageState::Encrypted, Trust::Unverified)
+        );
+        // Not private: no suite, whatever the status says.
+        let plain = state_line_with_suite(
+            "bob",
+            MessageState::Plaintext,
+            Trust::Unverified,
+            Some(Suite::Modern),
+        );
+        assert!(!plain.contains("post-quantum"));
+        assert_ne!(suite_label(Suite::Modern), suite_label(Suite::Otr));
+    }
+
+    #[test]
+    fn upgrade_notices_escape_the_name_and_say_it_stays_private() {
+        let evil = "<b>x</b>";
+        for text in [
+            upgraded(evil),
+            upgrade_failed(evil, UpgradeFailure::Timeout),
+            upgrade_failed(evil, UpgradeFailure::EqualInstanceTags),
+            old_suite_ignored(evil),
+        ] {
+            assert!(!text.contains("<b>"), "{text}");
+        }
+        assert!(upgrade_failed("bob", UpgradeFailure::Timeout).contains("stays private"));
+    }
 }

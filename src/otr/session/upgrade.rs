@@ -93,6 +93,12 @@ impl Upgrade {
         }
     }
 
+    /// The upgrade is over (Active or Failed): `K_v3` is no longer needed, so it goes.
+    fn settle(&mut self, phase: Phase) {
+        self.phase = phase;
+        self.v3_key = None;
+    }
+
     /// The suite our messages use now.
     pub(super) fn suite(&self) -> Suite {
         match self.phase {
@@ -240,7 +246,7 @@ impl Session {
             }
             Some(false) => p.modern.phase = Phase::AwaitingInit { since: now },
             None => {
-                p.modern.phase = Phase::Failed;
+                p.modern.settle(Phase::Failed);
                 out.events.push(Event::UpgradeFailed {
                     instance: tag,
                     reason: UpgradeFailure::EqualInstanceTags,
@@ -403,7 +409,7 @@ impl Session {
         };
         match state.receive_response(response) {
             Ok((ratchet, confirm)) => {
-                p.modern.phase = Phase::Active(Box::new(ratchet));
+                p.modern.settle(Phase::Active(Box::new(ratchet)));
                 inst.last_authenticated = env.now;
                 let wire = self.modern_wire(tag, &confirm.encode());
                 out.to_send.extend(wire);
@@ -450,7 +456,7 @@ impl Session {
         };
         match state.receive_confirm(confirm) {
             Ok(ratchet) => {
-                p.modern.phase = Phase::Active(Box::new(ratchet));
+                p.modern.settle(Phase::Active(Box::new(ratchet)));
                 inst.last_authenticated = env.now;
                 out.events.push(Event::Upgraded {
                     instance: tag,
@@ -494,7 +500,7 @@ impl Session {
                 timed_out,
             } => match state.receive_data(&mut env.rng, data) {
                 Ok((ratchet, received)) => {
-                    p.modern.phase = Phase::Active(Box::new(ratchet));
+                    p.modern.settle(Phase::Active(Box::new(ratchet)));
                     upgraded = true;
                     Ok(received)
                 }
@@ -549,7 +555,7 @@ impl Session {
             }
             match &mut p.modern.phase {
                 Phase::Responding { timed_out, .. } => *timed_out = true,
-                phase => *phase = Phase::Failed,
+                _ => p.modern.settle(Phase::Failed),
             }
             out.events.push(Event::UpgradeFailed {
                 instance: tag,
