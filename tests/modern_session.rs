@@ -582,3 +582,37 @@ fn libotr_ignores_the_announcement_and_stays_on_v3() {
         .iter()
         .any(|e| matches!(e, Event::Upgraded { .. } | Event::UpgradeFailed { .. })));
 }
+
+/// The CONFIRM is lost and the initiator stays silent past the timeout: the responder
+/// reports the failure but keeps what it needs, so the initiator's modern messages, when they
+/// come, are still read (nothing is lost), and the upgrade completes late.
+#[test]
+fn a_responder_that_timed_out_still_reads_the_initiators_messages() {
+    let mut p = pair();
+    p.start(Who::Alice);
+    p.run_with(|_, _, m| {
+        if message_type(m) == Some(0x32) {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    timeout(&mut p);
+    assert_eq!(
+        count(&p.bob.events, |e| matches!(
+            e,
+            Event::UpgradeFailed {
+                reason: UpgradeFailure::Timeout,
+                ..
+            }
+        )),
+        1
+    );
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Otr));
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Modern));
+    p.send(Who::Alice, "secret late but modern");
+    p.run();
+    assert_eq!(p.shown_texts(Who::Bob), vec!["secret late but modern"]);
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Modern));
+    talk(&mut p, "after");
+}
