@@ -19,7 +19,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use purple_otr::otr::crypto::dsa::DsaPrivateKey;
-use purple_otr::otr::events::Event;
+use purple_otr::otr::events::{Event, Suite};
+use purple_otr::otr::modern::bench_support as modern;
+use purple_otr::otr::modern::identity::IdentityKey;
 use purple_otr::otr::policy::Policy;
 use purple_otr::otr::session::{Env, Outcome, Session, SessionConfig};
 use purple_otr::otr::smp::SmpEvent;
@@ -148,6 +150,22 @@ fn config(account: &str, tag: u32) -> SessionConfig {
 }
 
 impl Duo {
+    /// Two sessions that upgrade to the modern suite once private (fixed identity keys, as
+    /// an account's are).
+    fn new_modern() -> Duo {
+        let mut duo = Duo::new();
+        for (who, byte) in [(A, 0xa1u8), (B, 0xb0)] {
+            duo.s[who].set_modern_identity(IdentityKey::from_secret_bytes(&[byte; 32]));
+        }
+        duo
+    }
+
+    fn modern(&self) -> bool {
+        self.s
+            .iter()
+            .all(|s| s.status().suite == Some(Suite::Modern))
+    }
+
     fn new() -> Duo {
         Duo {
             s: [
@@ -232,7 +250,20 @@ impl Duo {
 }
 
 fn established(bench: &mut Bench) -> Duo {
-    let mut duo = Duo::new();
+    established_with(bench, Duo::new())
+}
+
+/// Private and upgraded to the modern suite.
+fn established_modern(bench: &mut Bench) -> Duo {
+    let duo = established_with(bench, Duo::new_modern());
+    check(
+        duo.modern(),
+        "the sessions did not upgrade to the modern suite",
+    );
+    duo
+}
+
+fn established_with(bench: &mut Bench, mut duo: Duo) -> Duo {
     duo.ake(bench);
     check(duo.private(), "the AKE did not make both sides private");
     duo.shown = [0; 2];
@@ -356,47 +387,46 @@ fn time_workload(bench: &mut Bench, workload: &str) {
                 d
             });
             report("ake", ake * 1e3, "ms");
+            // The modern handshake alone (3 messages through the codec, both sides), and the
+            // whole way from the query to both sides upgraded (v3 AKE + announcements +
+            // modern handshake), as two purple-otr users go.
+            let mut seed = 0u64;
+            let handshake = sample(PLAN_AKE, || {
+                seed += 1;
+                let t = CpuTimer::start();
+                black_box(modern::handshake(seed));
+                t.elapsed()
+            });
+            report("modern_handshake", handshake * 1e3, "ms");
+            let upgrade = sample(PLAN_AKE, || {
+                let mut duo = Duo::new_modern();
+                let t = CpuTimer::start();
+                duo.ake(bench);
+                let d = t.elapsed();
+                check(
+                    duo.modern(),
+                    "the sessions did not upgrade to the modern suite",
+                );
+                d
+            });
+            report("modern_ake_and_upgrade", upgrade * 1e3, "ms");
+            println!(
+                "info modern_session_state max={}B fresh={}B",
+                modern::max_session_bytes(),
+                modern::fresh_session_bytes()
+            );
         }
         "roundtrip" => {
-            // Alternating directions: every message answers the last one, so each carries a
-            // fresh DH key and both ratchets turn. The send call alone is timed too (the
-            // plugin's latency on the send path).
-            let mut duo = established(bench);
-            let mut sends = Vec::new();
-            let roundtrip = sample(PLAN_ROUNDTRIP, || {
-                let t = CpuTimer::start();
-                for _ in 0..ROUND_TRIPS_PER_SAMPLE {
-                    for who in [A, B] {
-                        let s = CpuTimer::start();
-                        duo.send(bench, who, &msg);
-                        sends.push(s.elapsed().as_secs_f64());
-                        duo.run(bench);
-                    }
-                }
-                t.elapsed() / ROUND_TRIPS_PER_SAMPLE
-            });
-            check(
-                duo.last_shown == [MSG_LEN, MSG_LEN],
-                "round-trip messages did not arrive",
-            );
-            report("roundtrip", roundtrip * 1e6, "us");
-            report("send_140b", median(&mut sends) * 1e6, "us");
+            let v3 = established(bench);
+            roundtrip(bench, &msg, v3, "");
+            let upgraded = established_modern(bench);
+            roundtrip(bench, &msg, upgraded, "modern_");
         }
         "oneway" => {
-            let mut duo = established(bench);
-            let oneway = sample(PLAN_ONEWAY, || {
-                let t = CpuTimer::start();
-                for _ in 0..ONE_WAY_PER_SAMPLE {
-                    duo.send(bench, A, &msg);
-                    duo.run(bench);
-                }
-                t.elapsed() / ONE_WAY_PER_SAMPLE
-            });
-            check(
-                duo.last_shown[B] == MSG_LEN,
-                "one-way messages did not arrive",
-            );
-            report("oneway", oneway * 1e6, "us");
+            let v3 = established(bench);
+            oneway(bench, &msg, v3, "");
+            let upgraded = established_modern(bench);
+            oneway(bench, &msg, upgraded, "modern_");
         }
         "smp" => {
             let mut duo = established(bench);
@@ -429,6 +459,52 @@ fn time_workload(bench: &mut Bench, workload: &str) {
         }
         _ => {}
     }
+}
+
+/// Alternating directions: every message answers the last one, so each carries a fresh DH key
+/// and both ratchets turn. The send call alone is timed too (the plugin's latency on the send
+/// path). `prefix` names the suite in the report ("" for OTR v3, "modern_").
+fn roundtrip(bench: &mut Bench, msg: &str, mut duo: Duo, prefix: &str) {
+    let mut sends = Vec::new();
+    let roundtrip = sample(PLAN_ROUNDTRIP, || {
+        let t = CpuTimer::start();
+        for _ in 0..ROUND_TRIPS_PER_SAMPLE {
+            for who in [A, B] {
+                let s = CpuTimer::start();
+                duo.send(bench, who, msg);
+                sends.push(s.elapsed().as_secs_f64());
+                duo.run(bench);
+            }
+        }
+        t.elapsed() / ROUND_TRIPS_PER_SAMPLE
+    });
+    check(
+        duo.last_shown == [MSG_LEN, MSG_LEN],
+        "round-trip messages did not arrive",
+    );
+    report(&format!("{prefix}roundtrip"), roundtrip * 1e6, "us");
+    report(
+        &format!("{prefix}send_140b"),
+        median(&mut sends) * 1e6,
+        "us",
+    );
+}
+
+/// One direction only: the symmetric chain (v3: the same key pair until the peer answers).
+fn oneway(bench: &mut Bench, msg: &str, mut duo: Duo, prefix: &str) {
+    let oneway = sample(PLAN_ONEWAY, || {
+        let t = CpuTimer::start();
+        for _ in 0..ONE_WAY_PER_SAMPLE {
+            duo.send(bench, A, msg);
+            duo.run(bench);
+        }
+        t.elapsed() / ONE_WAY_PER_SAMPLE
+    });
+    check(
+        duo.last_shown[B] == MSG_LEN,
+        "one-way messages did not arrive",
+    );
+    report(&format!("{prefix}oneway"), oneway * 1e6, "us");
 }
 
 // ---- memory -----------------------------------------------------------------------------------

@@ -51,11 +51,14 @@ combine() {
         END {
             for (i = 1; i <= n; i++) {
                 k = order[i]
-                if (!(k in l)) continue
+                # The modern suite (docs/modern-suite.md) against libotr doing the same job.
+                base = k
+                if (k ~ /^modern_/) { base = substr(k, 8); if (base == "handshake" || base == "ake_and_upgrade") base = "ake" }
+                if (!(base in l)) continue
                 name = k
                 if (k == "rss_sessions") name = (sessions == 10000) ? "rss_10k_sessions" : "rss_" sessions "_sessions"
-                ratio = (l[k] + 0 == 0) ? "inf" : sprintf("%.3f", o[k] / l[k])
-                printf "bench %s ours=%s libotr=%s unit=%s ratio=%s\n", name, o[k], l[k], u[k], ratio
+                ratio = (l[base] + 0 == 0) ? "inf" : sprintf("%.3f", o[k] / l[base])
+                printf "bench %s ours=%s libotr=%s unit=%s ratio=%s\n", name, o[k], l[base], u[k], ratio
             }
         }'
 }
@@ -73,6 +76,9 @@ targets() {
             aim = ""
             if (name == "ake" || name == "smp") aim = 0.7
             if (name == "roundtrip" || name == "oneway" || name ~ /^fragments/) aim = 0.5
+            # Issue 14: the modern handshake >= 10x faster than the libotr AKE, its round trip >= 5x.
+            if (name == "modern_handshake") aim = 0.1
+            if (name == "modern_roundtrip") aim = 0.2
             if (aim != "") printf "target %s ratio<=%s %s (ratio=%s)\n", $2, aim, verdict(r <= aim), v["ratio"]
             if ($2 == "send_140b") printf "target send_140b ours<1000us %s (ours=%sus)\n", verdict(v["ours"] + 0 < 1000), v["ours"]
             if ($2 == "session_heap") printf "target session_heap ours<16KiB %s (ours=%sB)\n", verdict(v["ours"] + 0 < 16384), v["ours"]

@@ -15,6 +15,7 @@ use crate::otr::crypto::dsa::DsaPrivateKey;
 use crate::otr::crypto::fingerprint::Fingerprint;
 use crate::otr::events::{Event, HoldReason};
 use crate::otr::keystore::privkey::AccountKey;
+use crate::otr::modern::identity::IdentityKey;
 use crate::otr::policy::Policy;
 use crate::otr::session::{Env, MessageState, Outcome, Session, SessionConfig, Status};
 use crate::otr::smp::SmpEvent;
@@ -114,6 +115,8 @@ pub struct ConvSettings {
     pub logging_default: bool,
     /// Whether the buddy is known to be online (so a goodbye would reach them).
     pub peer_online: bool,
+    /// Upgrade private conversations with purple-otr buddies to the post-quantum suite.
+    pub modern: bool,
 }
 
 /// The result of the user sending a message.
@@ -188,6 +191,9 @@ pub struct Client {
     generating: Vec<AccountId>,
     /// The clock of the call in progress (events handled inside it act at the same time).
     now: u64,
+    /// Each account's modern-suite identity key, made on first use. Kept in memory only
+    /// for now: the key file (docs/modern-suite.md §8) and pinning come later.
+    modern_identities: HashMap<AccountId, IdentityKey>,
     /// TEST ONLY: an old defect put back on purpose, to prove the lifecycle oracle finds it.
     #[cfg(feature = "fuzzing")]
     regression: Regression,
@@ -257,6 +263,7 @@ impl Client {
             now: 0,
             #[cfg(feature = "fuzzing")]
             regression: Regression::None,
+            modern_identities: HashMap::new(),
         }
     }
 
@@ -305,6 +312,12 @@ impl Client {
             });
             let mut session = session;
             session.set_trusted_keys(self.trusted_keys(key));
+            let rng = &mut self.rng;
+            let identity = self
+                .modern_identities
+                .entry(key.account.clone())
+                .or_insert_with(|| IdentityKey::generate(rng));
+            session.set_modern_identity(identity.clone());
             self.convs.insert(
                 key.clone(),
                 Conv {
@@ -323,6 +336,7 @@ impl Client {
             .ok_or_else(|| "conversation vanished".to_string())?;
         conv.session.set_policy(settings.policy);
         conv.session.set_only_verified(settings.only_verified);
+        conv.session.set_modern(settings.modern);
         Ok(conv)
     }
 
@@ -422,7 +436,7 @@ impl Client {
                 let trust = status
                     .fingerprint
                     .map_or(Trust::Unverified, |fp| self.trust(key, &fp));
-                wording::state_line(&key.buddy, status.state, trust)
+                wording::state_line_with_suite(&key.buddy, status.state, trust, status.suite)
             }
         }
     }
@@ -1138,6 +1152,19 @@ impl Client {
             Event::PrivateKeyNeeded => {
                 self.needs_key(key, effects);
             }
+            Event::Upgraded { .. } => {
+                effects.push(notice(key, wording::upgraded(buddy)));
+                *changed = true;
+            }
+            Event::UpgradeFailed { reason, .. } => {
+                effects.push(notice(key, wording::upgrade_failed(buddy, reason)));
+            }
+            Event::OldSuiteIgnored { .. } => {
+                effects.push(warning(key, wording::old_suite_ignored(buddy)))
+            }
+            Event::ModernIgnored { reason } => effects.push(Effect::Debug {
+                text: format!("modern-suite message ignored: {reason}"),
+            }),
         }
     }
 

@@ -630,6 +630,7 @@ impl World {
             only_verified: self.only_verified,
             logging_default: true,
             peer_online: self.alice_sees_bob && self.alice_online,
+            modern: true,
         }
     }
 
@@ -640,6 +641,7 @@ impl World {
             only_verified: false,
             logging_default: true,
             peer_online: self.bob_sees_alice,
+            modern: true,
         }
     }
 

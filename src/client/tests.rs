@@ -37,6 +37,8 @@ fn settings(policy: Policy) -> ConvSettings {
         only_verified: false,
         logging_default: true,
         peer_online: true,
+        // These tests are about OTR v3 between two clients; the upgrade has its own.
+        modern: false,
     }
 }
 
@@ -779,4 +781,30 @@ fn a_failed_key_generation_is_reported_and_can_be_retried() {
             .any(|e| matches!(e, Effect::GenerateKey { .. })),
         "a new attempt: {effects:?}"
     );
+}
+
+#[test]
+fn two_clients_upgrade_to_post_quantum_and_say_so() {
+    let mut a = side("alice-pq", "bob", 11, true);
+    let mut b = side("bob-pq", "alice", 12, true);
+    let s = ConvSettings {
+        modern: true,
+        ..settings(Policy::MANUAL)
+    };
+    let conv = a.conv.clone();
+    let effects = a.bridge.start(&conv, &s, 100);
+    let pending = route(true, effects, &mut a.effects);
+    settle(&mut a, &mut b, pending, s);
+    for side in [&a, &b] {
+        let st = side.bridge.status(&side.conv).expect("conversation");
+        assert_eq!(st.suite, Some(crate::otr::events::Suite::Modern));
+        assert!(side.bridge.describe(&side.conv).ends_with("(post-quantum)"));
+        assert!(notices(side)
+            .iter()
+            .any(|t| t.contains("now uses post-quantum encryption")));
+    }
+    let sent = a.bridge.outgoing(&conv, &s, "hi bob", 200);
+    assert!(sent.wire[0].starts_with("?OTR:AAMz"), "{:?}", sent.wire);
+    settle(&mut a, &mut b, vec![(true, sent.wire[0].clone())], s);
+    assert_eq!(b.shown, vec!["hi bob"]);
 }

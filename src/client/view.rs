@@ -193,6 +193,7 @@ mod tests {
             only_verified: false,
             logging_default: false,
             peer_online: true,
+            modern: true,
         };
         let view = view_of(&bridge, &key);
         assert_eq!((view.state, view.held), (ViewState::NotPrivate, 0));

@@ -10,7 +10,7 @@
 //! (tests/i18n_catalogs.rs checks it), which leaves English text byte for byte as it was.
 
 use crate::otr::crypto::fingerprint::Fingerprint;
-use crate::otr::events::{HoldReason, NotSentReason};
+use crate::otr::events::{HoldReason, NotSentReason, Suite, UpgradeFailure};
 use crate::otr::session::MessageState;
 use crate::otr::smp::SmpEvent;
 
@@ -44,6 +44,63 @@ pub fn state_line(buddy: &str, state: MessageState, trust: Trust) -> String {
         (MessageState::Finished, _) => tr("{buddy} has ended the private conversation; nothing you type is sent until you end or restart it."),
     };
     with_buddy(&template, buddy)
+}
+
+/// [`state_line`], saying "(post-quantum)" after it once the conversation uses the modern
+/// suite; OTR v3 keeps the plain line (what users of pidgin-otr know). The sentence of
+/// [`state_line`] stays whole, so what it says is said the same way.
+pub fn state_line_with_suite(
+    buddy: &str,
+    state: MessageState,
+    trust: Trust,
+    suite: Option<Suite>,
+) -> String {
+    let line = state_line(buddy, state, trust);
+    match (state, suite) {
+        (MessageState::Encrypted, Some(Suite::Modern)) => {
+            format!("{line} {}", suite_label(Suite::Modern))
+        }
+        _ => line,
+    }
+}
+
+/// The protection in use, as a short label (status lines, window titles, buttons).
+pub fn suite_label(suite: Suite) -> &'static str {
+    match suite {
+        Suite::Modern => "(post-quantum)",
+        Suite::Otr => "(OTR v3)",
+    }
+}
+
+/// The conversation switched to the post-quantum suite.
+pub fn upgraded(buddy: &str) -> String {
+    format!(
+        "The private conversation with {} now uses post-quantum encryption \
+         (both of you use purple-otr).",
+        esc(buddy)
+    )
+}
+
+/// The switch to the post-quantum suite did not happen; still private on OTR v3.
+pub fn upgrade_failed(buddy: &str, reason: UpgradeFailure) -> String {
+    let why = match reason {
+        UpgradeFailure::Timeout => "did not answer in time",
+        UpgradeFailure::EqualInstanceTags => "could not be told apart from you",
+    };
+    format!(
+        "Switching to post-quantum encryption failed ({}'s client {why}); the conversation \
+         stays private with OTR v3.",
+        esc(buddy)
+    )
+}
+
+/// A message protected only by OTR v3 arrived after the switch: not shown.
+pub fn old_suite_ignored(buddy: &str) -> String {
+    format!(
+        "A message that claimed to be from {} but used the older OTR v3 protection after the \
+         switch to post-quantum encryption was not shown.",
+        esc(buddy)
+    )
 }
 
 pub fn starting(buddy: &str, refresh: bool) -> String {
@@ -991,5 +1048,53 @@ mod tests {
         let theirs = smp("bob", &SmpEvent::Success, false).unwrap_or_default();
         assert_ne!(ours, theirs);
         assert!(smp("bob", &SmpEvent::AskForSecret, false).is_none());
+    }
+
+    #[test]
+    fn the_state_line_names_the_post_quantum_suite_only_when_in_use() {
+        let v3 = state_line("bob", MessageState::Encrypted, Trust::Verified);
+        let pq = state_line_with_suite(
+            "bob",
+            MessageState::Encrypted,
+            Trust::Verified,
+            Some(Suite::Modern),
+        );
+        assert!(
+            pq.starts_with(&v3) && pq.ends_with("(post-quantum)"),
+            "{pq}"
+        );
+        let otr = state_line_with_suite(
+            "bob",
+            MessageState::Encrypted,
+            Trust::Unverified,
+            Some(Suite::Otr),
+        );
+        assert_eq!(
+            otr,
+            state_line("bob", MessageState::Encrypted, Trust::Unverified)
+        );
+        // Not private: no suite, whatever the status says.
+        let plain = state_line_with_suite(
+            "bob",
+            MessageState::Plaintext,
+            Trust::Unverified,
+            Some(Suite::Modern),
+        );
+        assert!(!plain.contains("post-quantum"));
+        assert_ne!(suite_label(Suite::Modern), suite_label(Suite::Otr));
+    }
+
+    #[test]
+    fn upgrade_notices_escape_the_name_and_say_it_stays_private() {
+        let evil = "<b>x</b>";
+        for text in [
+            upgraded(evil),
+            upgrade_failed(evil, UpgradeFailure::Timeout),
+            upgrade_failed(evil, UpgradeFailure::EqualInstanceTags),
+            old_suite_ignored(evil),
+        ] {
+            assert!(!text.contains("<b>"), "{text}");
+        }
+        assert!(upgrade_failed("bob", UpgradeFailure::Timeout).contains("stays private"));
     }
 }

@@ -3,6 +3,7 @@
 
 use super::ake::AkeError;
 use super::crypto::fingerprint::Fingerprint;
+use super::modern::ModernError;
 use super::smp::SmpEvent;
 use super::wire::messages::ProtocolVersion;
 
@@ -52,6 +53,27 @@ pub enum HoldReason {
     Unverified,
     /// Private, but with another key than the one(s) the conversation was private with.
     NewKey,
+}
+
+/// Which protection a private conversation's messages use (what the user is told:
+/// "Private (OTR v3)" or "Private (post-quantum)").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Suite {
+    /// OTR's own data messages (v3, or v2 with an old peer).
+    Otr,
+    /// The modern suite (docs/modern-suite.md): hybrid X25519 + ML-KEM-768 handshake bound
+    /// to the v3 session, then the Double Ratchet.
+    Modern,
+}
+
+/// Why the switch to the modern suite did not happen. The conversation stays private on
+/// OTR v3 whatever the reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpgradeFailure {
+    /// The other side stopped answering during the handshake.
+    Timeout,
+    /// Both sides have the same instance tag, so neither may start (§5.3).
+    EqualInstanceTags,
 }
 
 /// Something the host should know about.
@@ -154,5 +176,24 @@ pub enum Event {
     /// An AKE step was ignored (diagnostics only), and why.
     AkeIgnored {
         reason: AkeError,
+    },
+    /// This instance's messages now go with `suite` (the modern handshake completed).
+    Upgraded {
+        instance: u32,
+        suite: Suite,
+    },
+    /// The switch to the modern suite failed; the conversation stays private on OTR v3.
+    UpgradeFailed {
+        instance: u32,
+        reason: UpgradeFailure,
+    },
+    /// An OTR v3 data message arrived after the peer had switched to the modern suite: not
+    /// shown (a peer that switched never sends one; it is a replay or an injection).
+    OldSuiteIgnored {
+        instance: u32,
+    },
+    /// A modern-suite message was ignored (diagnostics only), and why.
+    ModernIgnored {
+        reason: ModernError,
     },
 }

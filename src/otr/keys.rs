@@ -273,6 +273,16 @@ impl KeyRatchet {
         })
     }
 
+    /// The extra symmetric key of the pair the AKE established (our AKE key, their AKE key):
+    /// SHA-256(0xFF ‖ MPI(s)) of the AKE's shared secret s, the modern suite's `K_v3`
+    /// (docs/modern-suite.md §5.1). Only meaningful right after [`KeyRatchet::after_ake`],
+    /// before any key turns; the pair is the one the first message uses, so deriving it here
+    /// costs nothing extra.
+    pub fn ake_extra_key(&mut self) -> Result<Zeroizing<[u8; 32]>, KeyError> {
+        let pair = self.pair(self.our_keyid.wrapping_sub(1), self.their_keyid)?;
+        Ok(Zeroizing::new(pair.keys.extra_key))
+    }
+
     /// Takes the MAC keys waiting to be revealed on the next outgoing message.
     pub fn take_mac_keys_to_reveal(&mut self) -> Vec<u8> {
         std::mem::take(&mut *self.mac_keys_to_reveal)
@@ -496,5 +506,28 @@ mod tests {
         );
         let expected = alice_mpi(&alice);
         assert_eq!(alice.next_send().unwrap().next_dh, &expected[..]);
+    }
+
+    /// K_v3 is the same on both ends, is the extra key of the AKE pair (what the first
+    /// message carries), and is SHA-256(0xFF ‖ MPI(s)) of the AKE secret.
+    #[test]
+    fn ake_extra_key_is_shared_and_is_the_first_pairs_extra_key() {
+        use sha2::Digest;
+        let mut rng = ChaCha20Rng::seed_from_u64(9);
+        let a_ake = DhKeyPair::generate(&mut rng);
+        let b_ake = DhKeyPair::generate(&mut rng);
+        let s = a_ake.shared_secret(b_ake.public());
+        let (a_pub, b_pub) = (*a_ake.public(), *b_ake.public());
+        let mut alice = KeyRatchet::after_ake(&mut rng, a_ake, 1, b_pub, 1);
+        let mut bob = KeyRatchet::after_ake(&mut rng, b_ake, 1, a_pub, 1);
+        let ka = *alice.ake_extra_key().unwrap();
+        assert_eq!(ka, *bob.ake_extra_key().unwrap());
+        assert_eq!(ka, *alice.next_send().unwrap().extra_key);
+        let magnitude = modp::to_mpi_bytes(&s);
+        let mut h = sha2::Sha256::new();
+        h.update([0xff]);
+        h.update(u32::try_from(magnitude.len()).unwrap().to_be_bytes());
+        h.update(&magnitude);
+        assert_eq!(ka, <[u8; 32]>::from(h.finalize()));
     }
 }

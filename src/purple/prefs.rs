@@ -17,6 +17,8 @@ const ROOT: &CStr = c"/plugins/core/purple-otr";
 pub(crate) const POLICY: &CStr = c"/plugins/core/purple-otr/policy";
 pub(crate) const AVOID_LOGGING: &CStr = c"/plugins/core/purple-otr/avoid_logging";
 pub(crate) const ONLY_VERIFIED: &CStr = c"/plugins/core/purple-otr/only_verified";
+/// Upgrade private conversations with purple-otr buddies to the post-quantum suite.
+pub(crate) const MODERN: &CStr = c"/plugins/core/purple-otr/modern";
 /// Set once pidgin-otr's settings were looked at, so they are imported only once.
 const IMPORTED: &CStr = c"/plugins/core/purple-otr/imported_pidgin_otr";
 const LOG_IMS: &CStr = c"/purple/logging/log_ims";
@@ -54,6 +56,7 @@ pub(crate) fn init() {
         ffi::purple_prefs_add_string(POLICY.as_ptr(), c"opportunistic".as_ptr());
         ffi::purple_prefs_add_bool(AVOID_LOGGING.as_ptr(), 1);
         ffi::purple_prefs_add_bool(ONLY_VERIFIED.as_ptr(), 0);
+        ffi::purple_prefs_add_bool(MODERN.as_ptr(), 1);
         ffi::purple_prefs_add_bool(IMPORTED.as_ptr(), 0);
         ffi::purple_prefs_add_string(KEPT.as_ptr(), c"".as_ptr());
     }
@@ -169,6 +172,7 @@ pub(crate) fn settings_of(key: &ConvKey) -> ConvSettings {
             .unwrap_or_else(default_policy),
         avoid_logging: get_bool(AVOID_LOGGING),
         only_verified: get_bool(ONLY_VERIFIED),
+        modern: get_bool(MODERN),
         logging_default: get_bool(LOG_IMS),
         // On our list and online, as pidgin-otr decides whether to say goodbye.
         peer_online: account.is_some_and(|a| a.is_connected())

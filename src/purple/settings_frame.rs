@@ -7,7 +7,7 @@ use std::ptr;
 use super::ffi;
 use super::guard::guard;
 use super::i18n::tr_c;
-use super::prefs::{AVOID_LOGGING, ONLY_VERIFIED, POLICY};
+use super::prefs::{AVOID_LOGGING, MODERN, ONLY_VERIFIED, POLICY};
 use super::runtime;
 use super::text::c_string;
 use crate::client::i18n::{fill, tr};
@@ -77,6 +77,7 @@ pub(crate) unsafe extern "C" fn pref_frame(
             for (path, label) in [
                 (AVOID_LOGGING, tr_c(c"Do not log private conversations")),
                 (ONLY_VERIFIED, tr_c(c"Send only to verified buddies")),
+                (MODERN, tr_c(c"Post-quantum with purple-otr buddies")),
             ] {
                 let pref =
                     ffi::purple_plugin_pref_new_with_name_and_label(path.as_ptr(), label.as_ptr());

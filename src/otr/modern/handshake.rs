@@ -20,7 +20,7 @@ use super::wire::{Confirm, Data, Init, Instances, Response};
 use super::{labels, ModernError, Rng, V3Binding, SUITE_V1};
 
 /// What both handshake roles need to start.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct HandshakeParams {
     /// Our identity key.
     pub our_identity: IdentityKey,
@@ -99,6 +99,7 @@ fn reversed(i: Instances) -> Instances {
 }
 
 /// The initiator after sending MODERN_INIT.
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 pub struct InitiatorAwaitingResponse {
     params: HandshakeParams,
     ephemeral: X25519Secret,
@@ -183,6 +184,7 @@ impl InitiatorAwaitingResponse {
 }
 
 /// The responder after sending MODERN_RESPONSE, until the initiator confirms.
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 pub struct ResponderAwaitingConfirm {
     ratchet: Ratchet,
     initiator_confirm: Secret32,

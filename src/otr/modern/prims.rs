@@ -156,7 +156,7 @@ impl core::fmt::Debug for X25519Secret {
 // ---- ML-KEM-768 ---------------------------------------------------------------------------
 
 /// An ML-KEM-768 decapsulation key with its encapsulation key; wiped on drop.
-#[cfg_attr(test, derive(Clone))]
+#[cfg_attr(any(test, feature = "fuzzing"), derive(Clone))]
 pub struct KemDecapsulationKey {
     dk: DecapsulationKey<MlKem768Params>,
     ek: [u8; KEM_EK_LEN],

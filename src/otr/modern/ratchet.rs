@@ -99,7 +99,7 @@ impl core::fmt::Debug for Received {
 
 /// Skipped message keys, oldest first, bounded by [`MAX_SKIPPED_KEYS`].
 #[derive(Default)]
-#[cfg_attr(test, derive(Clone))]
+#[cfg_attr(any(test, feature = "fuzzing"), derive(Clone))]
 struct SkippedKeys {
     keys: VecDeque<([u8; 32], u32, Secret32)>,
 }
@@ -162,7 +162,7 @@ fn skip_rest(
 }
 
 /// The Double Ratchet state of one side of a modern session.
-#[cfg_attr(test, derive(Clone))]
+#[cfg_attr(any(test, feature = "fuzzing"), derive(Clone))]
 pub struct Ratchet {
     /// Transcript hash of the handshake: associated data of every message.
     ad: [u8; 32],

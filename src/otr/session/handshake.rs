@@ -10,6 +10,7 @@ use crate::otr::wire::messages::{
     DhCommit, DhKey, Message, ProtocolVersion, RevealSignature, Signature,
 };
 
+use super::upgrade::Upgrade;
 use super::{Env, MsgState, Outcome, Private, Session, Slot};
 
 impl Session {
@@ -163,13 +164,21 @@ impl Session {
                 return;
             }
         }
-        let ratchet = KeyRatchet::after_ake(
+        let mut ratchet = KeyRatchet::after_ake(
             env.rng,
             success.our_dh,
             success.our_keyid,
             success.their_public,
             success.their_keyid,
         );
+        // K_v3 for the modern suite, only where it may run (v3, setting on).
+        let modern = match (success.version, self.modern_ready()) {
+            (ProtocolVersion::V3, true) => ratchet.ake_extra_key().ok(),
+            _ => None,
+        };
+        let announce = modern.is_some();
+        let modern = modern.map_or_else(Upgrade::off, Upgrade::announced);
+        let inst = self.inst(slot);
         inst.last_authenticated = env.now;
         inst.msg = MsgState::Encrypted(Box::new(Private {
             version: success.version,
@@ -179,6 +188,7 @@ impl Session {
             ssid: success.ssid,
             ssid_first_half_bold: success.ssid_first_half_bold,
             last_sent: env.now,
+            modern,
         }));
         inst.smp = Smp::new();
         self.asked_at = None;
@@ -197,6 +207,10 @@ impl Session {
                 ssid_first_half_bold: success.ssid_first_half_bold,
             }
         });
+        // Before the held messages: they go on v3 anyway (nothing waits for the upgrade).
+        if announce {
+            self.announce_modern(env, slot, out);
+        }
         self.flush_held(slot, env.now, fingerprint, out);
     }
 }

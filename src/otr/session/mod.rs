@@ -49,6 +49,7 @@ mod routing;
 #[cfg(test)]
 mod tests;
 mod timers;
+mod upgrade;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -58,9 +59,11 @@ use zeroize::Zeroizing;
 use crate::otr::crypto::dsa::{DsaPrivateKey, DsaPublicKey};
 use crate::otr::crypto::fingerprint::Fingerprint;
 use crate::otr::data;
-use crate::otr::events::{Event, HoldReason, NotSentReason, Redacted};
+use crate::otr::events::{Event, HoldReason, NotSentReason, Redacted, Suite};
 use crate::otr::fragment;
 use crate::otr::keys::KeyRatchet;
+use crate::otr::modern::identity::IdentityKey;
+use crate::otr::modern::wire::is_modern;
 use crate::otr::policy::Policy;
 use crate::otr::smp::{Smp, SmpContext, SmpError};
 use crate::otr::wire::envelope::{self, Incoming};
@@ -79,6 +82,7 @@ use offer::Offer;
 pub use held::{MAX_HELD, RESEND_WINDOW_SECS};
 pub use instances::{MAX_INSTANCES, REASSEMBLY_CAP};
 pub use timers::{AKE_TIMEOUT_SECS, HEARTBEAT_SECS};
+pub use upgrade::UPGRADE_TIMEOUT_SECS;
 
 /// What a session needs from its host for one call.
 pub struct Env<'a> {
@@ -109,6 +113,10 @@ pub struct SessionConfig {
     /// Split outgoing messages longer than this into fragments; 0 never splits.
     pub max_message_size: usize,
 }
+
+/// Wire text of a sealed message, and the v3 extra symmetric key of its key pair (none in
+/// the modern suite).
+type Sealed = (Vec<String>, Option<Zeroizing<[u8; 32]>>);
 
 /// A message to show the user.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,6 +166,8 @@ pub struct Status {
     pub state: MessageState,
     pub instance: u32,
     pub version: Option<ProtocolVersion>,
+    /// Which protection our messages get when private: OTR's own, or the modern suite.
+    pub suite: Option<Suite>,
     pub fingerprint: Option<Fingerprint>,
     pub ssid: Option<[u8; 8]>,
     pub ssid_first_half_bold: bool,
@@ -190,6 +200,8 @@ struct Private {
     ssid: [u8; 8],
     ssid_first_half_bold: bool,
     last_sent: u64,
+    /// The switch to the modern suite (see `upgrade`).
+    modern: upgrade::Upgrade,
 }
 
 enum MsgState {
@@ -226,6 +238,10 @@ pub struct Session {
     commit_answers: CommitAnswers,
     /// What keeps a conversation private once it was (see `guard`).
     guard: Guard,
+    /// Upgrade to the modern suite with a purple-otr peer (see `upgrade`).
+    modern: bool,
+    /// Our modern-suite identity key (see [`Session::set_modern_identity`]).
+    modern_identity: Option<IdentityKey>,
 }
 
 impl fmt::Debug for Session {
@@ -255,6 +271,8 @@ impl Session {
             asked_at: None,
             commit_answers: CommitAnswers::default(),
             guard: Guard::default(),
+            modern: true,
+            modern_identity: None,
         }
     }
 
@@ -282,6 +300,7 @@ impl Session {
             state: i.msg.public(),
             instance: i.tag,
             version: private.map(|p| p.version),
+            suite: private.map(|p| p.modern.suite()),
             fingerprint: private.map(|p| p.fingerprint),
             ssid: private.map(|p| p.ssid),
             ssid_first_half_bold: private.is_some_and(|p| p.ssid_first_half_bold),
@@ -293,6 +312,14 @@ impl Session {
                 && (self.guard.peer_offline || matches!(i.msg, MsgState::Plaintext)),
             peer_offline: self.guard.peer_offline,
             asking: self.asked_at.is_some(),
+        }
+    }
+
+    /// The suite our messages to the instance in `slot` use, if it is private.
+    fn suite_of(&self, slot: Slot) -> Option<Suite> {
+        match &self.inst_ref(slot).msg {
+            MsgState::Encrypted(p) => Some(p.modern.suite()),
+            _ => None,
         }
     }
 
@@ -337,7 +364,14 @@ impl Session {
         now: u64,
         flags: u8,
         plaintext: &[u8],
-    ) -> Result<(Vec<String>, Zeroizing<[u8; 32]>), SessionError> {
+    ) -> Result<Sealed, SessionError> {
+        // After the upgrade everything goes through the ratchet; there is no extra key.
+        if let Some(sealed) = self.seal_modern(slot, now, flags & IGNORE_UNREADABLE != 0, plaintext)
+        {
+            return sealed
+                .map(|wire| (wire, None))
+                .map_err(|_| SessionError::EncryptionFailed);
+        }
         let our_instance = self.config.our_instance;
         let inst = self.inst(slot);
         let tag = inst.tag;
@@ -361,7 +395,7 @@ impl Session {
         let extra_key = sealed.extra_key.clone();
         Ok((
             self.encode(version, tag, Message::Data(sealed.message)),
-            extra_key,
+            Some(extra_key),
         ))
     }
 
@@ -616,7 +650,12 @@ impl Session {
         value.extend_from_slice(usage_data);
         let tlv = Tlv::new(tlv::SYMKEY, value).ok_or(SessionError::EncryptionFailed)?;
         let plaintext = Zeroizing::new(tlv::join_plaintext(b"", &[tlv]));
+        // The modern suite has no extra symmetric key (docs/modern-suite.md §13).
+        if self.suite_of(slot) == Some(Suite::Modern) {
+            return Err(SessionError::EncryptionFailed);
+        }
         let (wire, key) = self.seal(slot, env.now, IGNORE_UNREADABLE, &plaintext)?;
+        let key = key.ok_or(SessionError::EncryptionFailed)?;
         Ok((
             Redacted(*key),
             Outcome {
@@ -744,6 +783,12 @@ impl Session {
     }
 
     fn receive_encoded(&mut self, env: &mut Env<'_>, bytes: &[u8], out: &mut Outcome) {
+        if is_modern(bytes) {
+            if self.config.policy.allows(ProtocolVersion::V3) {
+                self.receive_modern(env, bytes, out);
+            }
+            return;
+        }
         let message = match EncodedMessage::decode(bytes) {
             Ok(m) => m,
             Err(_) => {

@@ -10,6 +10,7 @@ use crate::otr::wire::envelope;
 use crate::otr::wire::messages::{DataMessage, Header, IGNORE_UNREADABLE};
 use crate::otr::wire::tlv;
 
+use super::upgrade::ANNOUNCE_TLV;
 use super::{Env, MsgState, Outcome, Received, Session, Slot, ERROR_UNREADABLE};
 
 impl Session {
@@ -49,6 +50,14 @@ impl Session {
             }
             return;
         };
+        if p.modern.peer_switched {
+            // The peer moved to the modern suite and never sends v3 data again (see
+            // `upgrade`): this is a replay or an injection, not shown.
+            if !ignorable {
+                out.events.push(Event::OldSuiteIgnored { instance: tag });
+            }
+            return;
+        }
         let opened = if p.version == header.version {
             data::open(&mut p.ratchet, env.rng, header, data).ok()
         } else {
@@ -63,11 +72,40 @@ impl Session {
         };
         let last_sent = p.last_sent;
         inst.last_authenticated = env.now;
+        let extra_key = *opened.extra_key;
+        self.deliver_opened(
+            env,
+            slot,
+            &opened.plaintext,
+            Some(extra_key),
+            last_sent,
+            out,
+        );
+    }
+
+    /// The plaintext of an authenticated data message (v3 or modern) from `slot`: its text
+    /// shown, its TLVs routed. `extra_key`: the v3 extra symmetric key (none in the modern
+    /// suite); `last_sent`: when we last sent to this instance (for the heartbeat).
+    pub(super) fn deliver_opened(
+        &mut self,
+        env: &mut Env<'_>,
+        slot: Slot,
+        plaintext: &[u8],
+        extra_key: Option<[u8; 32]>,
+        last_sent: u64,
+        out: &mut Outcome,
+    ) {
+        let inst = self.inst(slot);
+        let tag = inst.tag;
+        let MsgState::Encrypted(p) = &inst.msg else {
+            return;
+        };
         let fingerprint = p.fingerprint;
-        let (text, tlvs) = tlv::split_plaintext(&opened.plaintext);
+        let (text, tlvs) = tlv::split_plaintext(plaintext);
         let mut text = Zeroizing::new(text);
         let mut replies = Vec::new();
         let mut finished = false;
+        let mut announce = None;
         for t in &tlvs {
             match t.kind {
                 tlv::DISCONNECTED => finished = true,
@@ -85,15 +123,18 @@ impl Session {
                         });
                     }
                 }
+                ANNOUNCE_TLV => announce = Some(&t.value),
                 tlv::SYMKEY => {
-                    if let (Some(usage), Some(usage_data)) = (t.value.get(..4), t.value.get(4..)) {
+                    if let (Some(usage), Some(usage_data), Some(key)) =
+                        (t.value.get(..4), t.value.get(4..), extra_key)
+                    {
                         let mut u = [0u8; 4];
                         u.copy_from_slice(usage);
                         out.events.push(Event::SymmetricKey {
                             instance: tag,
                             usage: u32::from_be_bytes(u),
                             usage_data: Redacted(usage_data.to_vec()),
-                            key: Redacted(*opened.extra_key),
+                            key: Redacted(key),
                         });
                     }
                 }
@@ -103,6 +144,9 @@ impl Session {
         if !replies.is_empty() {
             // An SMP reply can only fail to go out if we are no longer private.
             let _ = self.send_tlvs(slot, env.now, &replies, out);
+        }
+        if let (Some(value), false) = (announce, finished) {
+            self.modern_announced(env, slot, value, out);
         }
         if text.is_empty() {
             out.events.push(Event::HeartbeatReceived);

@@ -35,6 +35,7 @@ impl Session {
                 inst.ake.reset();
             }
         }
+        self.expire_upgrades(now, &mut out);
         if !self.negotiating(now) {
             self.asked_at = None;
         }
@@ -60,6 +61,7 @@ impl Session {
             .map(|i| i.ake_activity)
             .chain(self.asked_at)
             .map(|t| t.saturating_add(AKE_TIMEOUT_SECS + 1))
+            .chain(self.next_upgrade_deadline().map(|d| d.saturating_add(1)))
             .min()
     }
 

@@ -166,6 +166,12 @@ fn classify_inner(raw: &str, allow_fragments: bool) -> Incoming {
     if otr.starts_with("?OTR:AAM") || otr.starts_with("?OTR:AAI") {
         return match otr.as_bytes().get(8) {
             Some(&kind @ (b'C' | b'K' | b'R' | b'S' | b'D')) => decode_encoded(otr, kind == b'D'),
+            // The modern suite's types 0x30..0x33 (docs/modern-suite.md §3), v3 framing only;
+            // the `.` is required for all four (we always write it). The session tells them
+            // apart from v3 messages by their type byte.
+            Some(b'w' | b'x' | b'y' | b'z') if otr.starts_with("?OTR:AAM") => {
+                decode_encoded(otr, false)
+            }
             _ => Incoming::Unknown,
         };
     }
@@ -535,6 +541,25 @@ mod tests {
         }
         assert_eq!(classify("?OTR:AAMXAAAA."), Incoming::Unknown);
         assert_eq!(classify("?OTR:AAM"), Incoming::Unknown);
+    }
+
+    #[test]
+    fn modern_types_are_encoded_in_v3_framing_only() {
+        for (letter, ty) in [('w', 0x30u8), ('x', 0x31), ('y', 0x32), ('z', 0x33)] {
+            let bytes = encoded(&format!("?OTR:AAM{letter}AAAA."));
+            assert_eq!(&bytes[..3], &[0, 3, ty], "{letter}");
+            assert_eq!(encode(&bytes[..3]), format!("?OTR:AAM{letter}."));
+            // v2 framing, or no `.`, is not ours.
+            assert_eq!(
+                classify(&format!("?OTR:AAI{letter}AAAA.")),
+                Incoming::Unknown
+            );
+            assert_eq!(
+                classify(&format!("?OTR:AAM{letter}AAAA")),
+                Incoming::Unknown
+            );
+        }
+        assert_eq!(classify("?OTR:AAMvAAAA."), Incoming::Unknown);
         assert_eq!(classify("?OTR:AAN"), Incoming::Unknown);
     }
 

@@ -1,0 +1,618 @@
+//! Two of our sessions upgrade from OTR v3 to the modern suite (docs/modern-suite.md §4–§6,
+//! "Integration"): automatically, fragmented when needed, and — whatever is lost, stripped
+//! or replayed — never out of private and never losing a message.
+
+mod support;
+
+use purple_otr::otr::events::{Event, Suite, UpgradeFailure};
+use purple_otr::otr::modern::identity::IdentityKey;
+use purple_otr::otr::policy::Policy;
+use purple_otr::otr::session::{MessageState, UPGRADE_TIMEOUT_SECS};
+use purple_otr::otr::smp::SmpEvent;
+use purple_otr::otr::wire::envelope::{classify, Incoming};
+use support::pair::{config, Fate, Pair, Who};
+
+/// Alice's instance tag is the smaller one: she initiates the modern handshake.
+fn pair_with(mms: usize) -> Pair {
+    let mut alice = config("alice@localhost/a", 0x1111_1111, Policy::MANUAL);
+    let mut bob = config("bob@localhost/b", 0x2222_2222, Policy::MANUAL);
+    alice.max_message_size = mms;
+    bob.max_message_size = mms;
+    let mut p = Pair::with_configs(alice, bob);
+    p.alice
+        .session
+        .set_modern_identity(IdentityKey::from_secret_bytes(&[0xa1; 32]));
+    p.bob
+        .session
+        .set_modern_identity(IdentityKey::from_secret_bytes(&[0xb0; 32]));
+    p
+}
+
+fn pair() -> Pair {
+    pair_with(0)
+}
+
+/// The message type byte of a whole encoded OTR message (None for anything else).
+fn message_type(m: &str) -> Option<u8> {
+    match classify(m) {
+        Incoming::Encoded { bytes } => bytes.get(2).copied(),
+        _ => None,
+    }
+}
+
+fn count(events: &[Event], pred: impl Fn(&Event) -> bool) -> usize {
+    events.iter().filter(|e| pred(e)).count()
+}
+
+fn suite(p: &Pair, who: Who) -> Option<Suite> {
+    match who {
+        Who::Alice => p.alice.session.status().suite,
+        Who::Bob => p.bob.session.status().suite,
+    }
+}
+
+fn upgraded(events: &[Event]) -> usize {
+    count(events, |e| {
+        matches!(
+            e,
+            Event::Upgraded {
+                suite: Suite::Modern,
+                ..
+            }
+        )
+    })
+}
+
+fn timeout(p: &mut Pair) {
+    p.now += UPGRADE_TIMEOUT_SECS + 2;
+    p.act(Who::Alice, |s, env| s.poll(env));
+    p.act(Who::Bob, |s, env| s.poll(env));
+}
+
+/// Messages both ways; every text arrives, nothing readable crosses the link.
+fn talk(p: &mut Pair, tag: &str) {
+    let before = (p.alice.shown.len(), p.bob.shown.len());
+    for i in 0..3 {
+        p.send(Who::Alice, &format!("{tag} secret a{i}"));
+        p.run();
+        p.send(Who::Bob, &format!("{tag} secret b{i}"));
+        p.send(Who::Bob, &format!("{tag} secret b{i}'"));
+        p.run();
+    }
+    assert_eq!(p.bob.shown.len() - before.1, 3, "{:?}", p.bob.events);
+    assert_eq!(p.alice.shown.len() - before.0, 6, "{:?}", p.alice.events);
+    assert!(p
+        .alice
+        .shown
+        .iter()
+        .chain(&p.bob.shown)
+        .all(|r| r.encrypted));
+    for (_, m) in &p.wire {
+        assert!(!m.contains("secret"), "plaintext on the wire: {m}");
+    }
+}
+
+#[test]
+fn two_sessions_upgrade_by_themselves_and_then_send_only_modern_data() {
+    let mut p = pair();
+    p.establish(Who::Bob);
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Modern));
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Modern));
+    assert_eq!(upgraded(&p.alice.events), 1);
+    assert_eq!(upgraded(&p.bob.events), 1);
+    // The handshake crossed the link: INIT and CONFIRM from Alice, RESPONSE from Bob.
+    let types: Vec<(Who, Option<u8>)> = p.wire.iter().map(|(w, m)| (*w, message_type(m))).collect();
+    assert!(types.contains(&(Who::Alice, Some(0x30))), "{types:?}");
+    assert!(types.contains(&(Who::Bob, Some(0x31))), "{types:?}");
+    assert!(types.contains(&(Who::Alice, Some(0x32))), "{types:?}");
+
+    let upgraded_at = p.wire.len();
+    talk(&mut p, "after");
+    let after: Vec<Option<u8>> = p.wire[upgraded_at..]
+        .iter()
+        .map(|(_, m)| message_type(m))
+        .collect();
+    assert!(!after.is_empty());
+    assert!(
+        after.iter().all(|t| *t == Some(0x33)),
+        "only modern data after the upgrade: {after:?}"
+    );
+    assert_eq!(p.shown_texts(Who::Bob)[0], "after secret a0");
+    assert_eq!(p.shown_texts(Who::Alice)[1], "after secret b0'");
+}
+
+#[test]
+fn without_an_identity_key_or_with_the_setting_off_nothing_is_announced() {
+    // The setting off on both sides: after the AKE, no data message at all (no announcement).
+    let mut p = pair();
+    p.alice.session.set_modern(false);
+    p.bob.session.set_modern(false);
+    p.establish(Who::Alice);
+    assert!(p.wire.iter().all(|(_, m)| message_type(m) != Some(0x03)));
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Otr));
+    talk(&mut p, "v3");
+    assert!(p
+        .wire
+        .iter()
+        .all(|(_, m)| !matches!(message_type(m), Some(0x30..=0x33))));
+
+    // Off on one side only: the other announces, but nobody starts the handshake.
+    let mut p = pair();
+    p.bob.session.set_modern(false);
+    p.establish(Who::Alice);
+    let data: Vec<Who> = p
+        .wire
+        .iter()
+        .filter(|(_, m)| message_type(m) == Some(0x03))
+        .map(|(w, _)| *w)
+        .collect();
+    assert_eq!(data, vec![Who::Alice], "only Alice announces");
+    assert!(p.wire.iter().all(|(_, m)| message_type(m) != Some(0x30)));
+    timeout(&mut p);
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Otr));
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Otr));
+    talk(&mut p, "v3");
+
+    // A session without an identity key is plain OTR v3.
+    let mut p = Pair::new(Policy::MANUAL);
+    assert!(p.alice.session.modern());
+    p.establish(Who::Alice);
+    assert_eq!(
+        p.wire
+            .iter()
+            .filter(|(_, m)| message_type(m) == Some(0x03))
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn large_handshake_messages_are_fragmented_and_still_upgrade() {
+    let mut p = pair_with(400);
+    p.establish(Who::Alice);
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Modern));
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Modern));
+    assert!(p.wire.iter().all(|(_, m)| m.len() <= 400));
+    assert!(p.wire.iter().any(|(_, m)| m.starts_with("?OTR|")));
+    talk(&mut p, "frag");
+}
+
+/// Every way to lose one handshake message leaves both sides private, reading each other,
+/// and never shows plain text.
+#[test]
+fn a_lost_init_leaves_both_on_v3_and_a_held_message_is_not_lost() {
+    let mut p = pair();
+    // Only send to verified buddies: Alice's message waits for verification, whatever the
+    // upgrade does.
+    p.alice.session.set_only_verified(true);
+    p.start(Who::Alice);
+    p.run_with(|_, _, m| {
+        if message_type(m) == Some(0x30) {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    assert!(p.both_private());
+    p.send(Who::Alice, "held secret");
+    p.run();
+    assert_eq!(p.alice.session.status().held, 1);
+    timeout(&mut p);
+    let failed = |e: &Event| {
+        matches!(
+            e,
+            Event::UpgradeFailed {
+                reason: UpgradeFailure::Timeout,
+                ..
+            }
+        )
+    };
+    assert_eq!(count(&p.alice.events, failed), 1);
+    assert_eq!(count(&p.bob.events, failed), 1);
+    assert_eq!(p.alice.session.status().state, MessageState::Encrypted);
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Otr));
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Otr));
+    // Still held, then sent on v3 when the user verifies.
+    assert_eq!(p.alice.session.status().held, 1);
+    let fp = p.alice.session.status().fingerprint.expect("private");
+    p.act(Who::Alice, |s, env| s.set_trusted(env, fp, true));
+    p.run();
+    assert_eq!(p.shown_texts(Who::Bob), vec!["held secret"]);
+    talk(&mut p, "fallback");
+    // Nothing after the failure was modern.
+    assert!(p.wire.iter().all(|(_, m)| message_type(m) != Some(0x33)));
+    // A late poll changes nothing more.
+    let before = p.alice.events.len();
+    timeout(&mut p);
+    assert_eq!(count(&p.alice.events[before..], failed), 0);
+}
+
+#[test]
+fn a_lost_response_leaves_both_on_v3() {
+    let mut p = pair();
+    p.start(Who::Alice);
+    p.run_with(|_, _, m| {
+        if message_type(m) == Some(0x31) {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    assert!(p.both_private());
+    // Bob answered but is not confirmed: he keeps sending on v3, which Alice reads.
+    talk(&mut p, "waiting");
+    timeout(&mut p);
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Otr));
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Otr));
+    talk(&mut p, "fallback");
+    assert!(p.wire.iter().all(|(_, m)| message_type(m) != Some(0x33)));
+}
+
+#[test]
+fn a_lost_confirm_is_made_up_for_by_the_initiators_first_data_message() {
+    let mut p = pair();
+    p.start(Who::Alice);
+    p.run_with(|_, _, m| {
+        if message_type(m) == Some(0x32) {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Modern));
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Otr));
+    // Bob still sends on v3 and Alice, upgraded, still reads it.
+    p.send(Who::Bob, "secret from bob on v3");
+    p.run();
+    assert_eq!(p.shown_texts(Who::Alice), vec!["secret from bob on v3"]);
+    // Alice's first modern message confirms Bob.
+    p.send(Who::Alice, "secret from alice, modern");
+    p.run();
+    assert_eq!(p.shown_texts(Who::Bob), vec!["secret from alice, modern"]);
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Modern));
+    assert_eq!(upgraded(&p.bob.events), 1);
+    talk(&mut p, "after");
+}
+
+#[test]
+fn messages_typed_during_the_upgrade_go_on_v3_and_arrive() {
+    let mut p = pair();
+    p.start(Who::Alice);
+    // Deliver until Alice has sent her INIT, then type on both sides before anything more.
+    while !p.wire.iter().any(|(_, m)| message_type(m) == Some(0x30)) {
+        p.deliver_one().expect("the INIT comes");
+    }
+    p.send(Who::Alice, "secret during the upgrade (alice)");
+    p.send(Who::Bob, "secret during the upgrade (bob)");
+    p.run();
+    assert_eq!(
+        p.shown_texts(Who::Bob),
+        vec!["secret during the upgrade (alice)"]
+    );
+    assert_eq!(
+        p.shown_texts(Who::Alice),
+        vec!["secret during the upgrade (bob)"]
+    );
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Modern));
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Modern));
+    talk(&mut p, "after");
+}
+
+#[test]
+fn stripping_the_announcement_keeps_v3() {
+    // Every v3 data message right after the AKE is an announcement: strip them all.
+    let mut p = pair();
+    p.start(Who::Alice);
+    p.run_with(|_, _, m| {
+        if message_type(m) == Some(0x03) {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    assert!(p.both_private());
+    assert!(p.wire.iter().all(|(_, m)| message_type(m) != Some(0x30)));
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Otr));
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Otr));
+    talk(&mut p, "v3");
+
+    // Only Alice's stripped: Alice heard Bob's and sends INIT, which Bob, who heard no
+    // announcement, does not answer. Alice times out and stays on v3 with a notice.
+    let mut p = pair();
+    p.start(Who::Alice);
+    p.run_with(|_, to, m| {
+        if message_type(m) == Some(0x03) && to == Who::Bob {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    assert!(p.wire.iter().any(|(_, m)| message_type(m) == Some(0x30)));
+    assert!(p.wire.iter().all(|(_, m)| message_type(m) != Some(0x31)));
+    timeout(&mut p);
+    assert_eq!(
+        count(&p.alice.events, |e| matches!(
+            e,
+            Event::UpgradeFailed { .. }
+        )),
+        1
+    );
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Otr));
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Otr));
+    talk(&mut p, "v3");
+}
+
+#[test]
+fn replayed_announcement_and_handshake_messages_change_nothing() {
+    let mut p = pair();
+    p.establish(Who::Alice);
+    talk(&mut p, "before");
+    let recorded: Vec<(Who, String)> = p
+        .wire
+        .iter()
+        .filter(|(_, m)| matches!(message_type(m), Some(0x03 | 0x30..=0x32)))
+        .cloned()
+        .collect();
+    assert!(recorded.len() >= 5, "{recorded:?}");
+    let wire_before = p.wire.len();
+    for (from, m) in &recorded {
+        p.in_flight.push_back((from.other(), m.clone()));
+    }
+    p.run();
+    // No new handshake started, no text shown, both still on the modern suite.
+    assert!(p.wire[wire_before..]
+        .iter()
+        .all(|(_, m)| !matches!(message_type(m), Some(0x30..=0x32))));
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Modern));
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Modern));
+    assert_eq!(upgraded(&p.alice.events), 1);
+    assert_eq!(upgraded(&p.bob.events), 1);
+    talk(&mut p, "after");
+}
+
+#[test]
+fn a_v3_data_message_after_the_peer_switched_is_not_shown() {
+    let mut p = pair();
+    p.start(Who::Alice);
+    while !p.wire.iter().any(|(_, m)| message_type(m) == Some(0x30)) {
+        p.deliver_one().expect("the INIT comes");
+    }
+    // A v3 message from Alice, held back by the network until after the switch.
+    let out = p.send(Who::Alice, "secret late v3");
+    p.in_flight.retain(|(_, m)| !out.to_send.contains(m));
+    p.run();
+    p.send(Who::Alice, "secret modern");
+    p.run();
+    assert_eq!(p.shown_texts(Who::Bob), vec!["secret modern"]);
+    for m in out.to_send {
+        p.in_flight.push_back((Who::Bob, m));
+    }
+    p.run();
+    assert_eq!(p.shown_texts(Who::Bob), vec!["secret modern"]);
+    assert_eq!(
+        count(&p.bob.events, |e| matches!(
+            e,
+            Event::OldSuiteIgnored { .. }
+        )),
+        1
+    );
+}
+
+#[test]
+fn smp_runs_inside_the_modern_suite() {
+    let mut p = pair();
+    p.establish(Who::Alice);
+    let upgraded_at = p.wire.len();
+    p.act(Who::Alice, |s, env| {
+        s.smp_start(env, None, b"shared secret").expect("private")
+    });
+    p.run();
+    assert!(p.bob.events.iter().any(|e| matches!(
+        e,
+        Event::Smp {
+            event: SmpEvent::AskForSecret,
+            ..
+        }
+    )));
+    p.act(Who::Bob, |s, env| {
+        s.smp_respond(env, b"shared secret").expect("asked")
+    });
+    p.run();
+    for party in [&p.alice, &p.bob] {
+        assert!(
+            party.events.iter().any(|e| matches!(
+                e,
+                Event::Smp {
+                    event: SmpEvent::Success,
+                    ..
+                }
+            )),
+            "{:?}",
+            party.events
+        );
+    }
+    assert!(p.wire[upgraded_at..]
+        .iter()
+        .all(|(_, m)| message_type(m) == Some(0x33)));
+}
+
+#[test]
+fn ending_after_the_upgrade_reaches_the_peer_and_nothing_goes_out_in_the_clear() {
+    let mut p = pair();
+    p.establish(Who::Alice);
+    p.act(Who::Alice, |s, env| s.end(env, true));
+    p.run();
+    assert_eq!(p.bob.session.status().state, MessageState::Finished);
+    // Bob's typing is refused, not sent in the clear.
+    let out = p.send(Who::Bob, "secret after end");
+    assert!(out.to_send.is_empty());
+
+    // The buddy going offline: paused, and typed messages wait (the first rule).
+    let mut p = pair();
+    p.establish(Who::Alice);
+    assert!(p.alice.session.peer_offline());
+    let out = p.send(Who::Alice, "secret while offline");
+    assert!(out.to_send.iter().all(|m| !m.contains("secret")));
+    assert_eq!(p.alice.session.status().held, 1);
+}
+
+#[test]
+fn a_forged_response_does_not_break_a_running_handshake() {
+    let mut p = pair();
+    p.start(Who::Alice);
+    // Hold Bob's RESPONSE back; a forgery (MAC flipped) arrives first, then the real one.
+    p.run_with(|_, _, m| {
+        if message_type(m) == Some(0x31) {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    let genuine = p
+        .wire
+        .iter()
+        .find(|(_, m)| message_type(m) == Some(0x31))
+        .map(|(_, m)| m.clone())
+        .expect("Bob answered");
+    let Incoming::Encoded { mut bytes } = classify(&genuine) else {
+        unreachable!()
+    };
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let forged = purple_otr::otr::wire::envelope::encode(&bytes);
+    p.in_flight.push_back((Who::Alice, forged));
+    p.run();
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Otr));
+    assert!(p.alice.events.iter().any(|e| matches!(
+        e,
+        Event::ModernIgnored {
+            reason: purple_otr::otr::modern::ModernError::BadMac
+        }
+    )));
+    p.in_flight.push_back((Who::Alice, genuine));
+    p.run();
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Modern));
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Modern));
+    talk(&mut p, "after");
+}
+
+/// libotr 4.1.1 (pidgin-otr) gets our announcement inside a v3 data message: it shows
+/// nothing, answers nothing, reports no error, and the conversation goes on exactly as with
+/// any OTR v3 client; we never send it a modern message.
+#[test]
+fn libotr_ignores_the_announcement_and_stays_on_v3() {
+    use purple_otr::otr::session::{Env, Session};
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+    use support::libotr_peer::{self as peer, LibotrPeer};
+    use support::pair::test_key;
+
+    const US: &str = "us@localhost";
+    let mut us = Session::new(config("us@localhost/test", 0x4242_4242, Policy::MANUAL));
+    us.set_modern_identity(IdentityKey::from_secret_bytes(&[0x5a; 32]));
+    let mut lib = LibotrPeer::from_fixture(&peer::BOB);
+    lib.set_policy(peer::Policy::Manual);
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+    let mut events = Vec::new();
+    let mut shown = Vec::new();
+    let mut sent_by_us: Vec<String> = Vec::new();
+    let mut lib_received = Vec::new();
+
+    let mut to_us: Vec<String> = lib.start(US);
+    let mut to_lib: Vec<String> = Vec::new();
+    for _ in 0..50 {
+        for m in to_us.drain(..) {
+            let mut env = Env {
+                now: 100,
+                rng: &mut rng,
+                our_key: Some(test_key(0)),
+            };
+            let out = us.receive(&mut env, &m);
+            events.extend(out.events);
+            shown.extend(out.display.map(|d| d.text.0.clone()));
+            sent_by_us.extend(out.to_send.iter().cloned());
+            to_lib.extend(out.to_send);
+        }
+        for m in to_lib.drain(..) {
+            let r = lib.receive(US, &m);
+            to_us.extend(r.injected.iter().cloned());
+            lib_received.push(r);
+        }
+        if to_us.is_empty() {
+            break;
+        }
+    }
+    assert!(us.status().is_private());
+    assert_eq!(us.status().suite, Some(Suite::Otr));
+    // The announcement reached libotr, which took it as an unknown TLV and did nothing.
+    let announced: Vec<_> = lib_received.iter().filter(|r| r.has_tlv(0x5051)).collect();
+    assert_eq!(announced.len(), 1, "{lib_received:?}");
+    assert_eq!(announced[0].display, None);
+    assert!(announced[0].injected.is_empty());
+    assert!(
+        // An empty data message is what libotr calls a heartbeat: logged, nothing more.
+        announced[0]
+            .events
+            .iter()
+            .all(|e| matches!(e.msg_event(), None | Some("LOG_HEARTBEAT_RCVD"))),
+        "{:?}",
+        announced[0].events
+    );
+    assert!(sent_by_us
+        .iter()
+        .all(|m| !matches!(message_type(m), Some(0x30..=0x33))));
+
+    // Both ways, as with any v3 client; no upgrade, no failure notice, after the timeout too.
+    let mut env = Env {
+        now: 100 + UPGRADE_TIMEOUT_SECS + 5,
+        rng: &mut rng,
+        our_key: Some(test_key(0)),
+    };
+    let polled = us.poll(&mut env);
+    assert!(polled.events.is_empty(), "{:?}", polled.events);
+    let out = us.send(&mut env, "ping from us");
+    let r = lib.receive(US, &out.to_send[0]);
+    assert_eq!(r.display.as_deref(), Some("ping from us"));
+    for m in lib.send(US, "pong from libotr") {
+        let got = us.receive(&mut env, &m);
+        shown.extend(got.display.map(|d| d.text.0.clone()));
+    }
+    assert_eq!(shown, vec!["pong from libotr"]);
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, Event::Upgraded { .. } | Event::UpgradeFailed { .. })));
+}
+
+/// The CONFIRM is lost and the initiator stays silent past the timeout: the responder
+/// reports the failure but keeps what it needs, so the initiator's modern messages, when they
+/// come, are still read (nothing is lost), and the upgrade completes late.
+#[test]
+fn a_responder_that_timed_out_still_reads_the_initiators_messages() {
+    let mut p = pair();
+    p.start(Who::Alice);
+    p.run_with(|_, _, m| {
+        if message_type(m) == Some(0x32) {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    timeout(&mut p);
+    assert_eq!(
+        count(&p.bob.events, |e| matches!(
+            e,
+            Event::UpgradeFailed {
+                reason: UpgradeFailure::Timeout,
+                ..
+            }
+        )),
+        1
+    );
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Otr));
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Modern));
+    p.send(Who::Alice, "secret late but modern");
+    p.run();
+    assert_eq!(p.shown_texts(Who::Bob), vec!["secret late but modern"]);
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Modern));
+    talk(&mut p, "after");
+}
