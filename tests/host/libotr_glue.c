@@ -13,6 +13,9 @@
  *  - inject_message: serv_send_im on the account's connection.
  *  - is_logged_in: 1 buddy online, 0 offline, -1 not on the buddy list.
  *  - buddies are named by purple_normalize (the bare JID for XMPP).
+ *
+ * The libotr callback table itself is shared with tests/peer/otr_peer.c
+ * (tests/libotr_common/otr_common.c); the hooks below are what this host does differently.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,32 +24,20 @@
 #include <glib.h>
 #include <purple.h>
 
-/* libotr's headers are not self-contained: proto.h first. */
-#include <gcrypt.h>
-#include <libotr/proto.h>
-#include <libotr/context.h>
-#include <libotr/instag.h>
-#include <libotr/message.h>
-#include <libotr/privkey.h>
-#include <libotr/tlv.h>
-#include <libotr/userstate.h>
+/* The shared libotr callback table; it includes libotr's headers in the order they need. */
+#include "../libotr_common/otr_common.h"
 
 #include "libotr_glue.h"
 
 /* One account run by libotr: its own user state and files. */
 typedef struct {
+	OtrCommon otr;       /* libotr's side (user state, files, policy); its app is the Glue */
 	char *user;          /* the account name as the test gave it */
 	PurpleAccount *account;
-	OtrlUserState us;
-	char *keyfile;
-	char *instagfile;
-	char *fpfile;
-	OtrlPolicy policy;
 	guint poll_timer;
 } Glue;
 
 static GHashTable *glue_by_account; /* PurpleAccount* -> Glue* */
-static OtrlMessageAppOps ops;       /* defined below, after the callbacks */
 static int signal_handle;
 static gboolean initialised;
 
@@ -74,6 +65,22 @@ static void add_int(GString *l, const char *key, long value)
 	g_string_append_printf(l, " %s=%ld", key, value);
 }
 
+/* " KEY=" and the 40 hex digits of a 20-byte fingerprint. */
+static void add_fp(GString *l, const char *key, const unsigned char *fp)
+{
+	char *hex = otr_common_hex(fp, 20);
+	add(l, key, hex);
+	free(hex);
+}
+
+/* " KEY=" and a libotr event name in lower case ("rcvdmsg_malformed"). */
+static void add_name(GString *l, const char *key, const char *name)
+{
+	char *lower = g_ascii_strdown(name, -1);
+	add(l, key, lower);
+	g_free(lower);
+}
+
 static void emit(GString *l)
 {
 	g_string_append_c(l, '\n');
@@ -97,17 +104,6 @@ static void reply_err(const char *cmd, const char *reason)
 	emit(l);
 }
 
-static char *hex20(const unsigned char *fp)
-{
-	GString *s = g_string_new(NULL);
-	int i;
-	if (fp == NULL)
-		return g_string_free(s, FALSE);
-	for (i = 0; i < 20; i++)
-		g_string_append_printf(s, "%02x", fp[i]);
-	return g_string_free(s, FALSE);
-}
-
 /* "ev otr account=USER kind=KIND who=WHO" – the caller adds fields and emits. */
 static GString *event(Glue *g, const char *kind, const char *who)
 {
@@ -118,84 +114,11 @@ static GString *event(Glue *g, const char *kind, const char *who)
 	return l;
 }
 
-static const char *msgstate_name(OtrlMessageState s)
-{
-	switch (s) {
-	case OTRL_MSGSTATE_PLAINTEXT: return "plaintext";
-	case OTRL_MSGSTATE_ENCRYPTED: return "encrypted";
-	case OTRL_MSGSTATE_FINISHED: return "finished";
-	}
-	return "unknown";
-}
+/* ---- the hooks of the shared libotr callbacks (c->app is the Glue) --------------------- */
 
-static const char *smp_event_name(OtrlSMPEvent e)
+static void glue_inject(OtrCommon *c, const char *recipient, const char *message)
 {
-	switch (e) {
-	case OTRL_SMPEVENT_NONE: return "none";
-	case OTRL_SMPEVENT_ERROR: return "error";
-	case OTRL_SMPEVENT_ABORT: return "abort";
-	case OTRL_SMPEVENT_CHEATED: return "cheated";
-	case OTRL_SMPEVENT_ASK_FOR_ANSWER: return "ask_for_answer";
-	case OTRL_SMPEVENT_ASK_FOR_SECRET: return "ask_for_secret";
-	case OTRL_SMPEVENT_IN_PROGRESS: return "in_progress";
-	case OTRL_SMPEVENT_SUCCESS: return "success";
-	case OTRL_SMPEVENT_FAILURE: return "failure";
-	}
-	return "unknown";
-}
-
-static const char *msg_event_name(OtrlMessageEvent e)
-{
-	switch (e) {
-	case OTRL_MSGEVENT_NONE: return "none";
-	case OTRL_MSGEVENT_ENCRYPTION_REQUIRED: return "encryption_required";
-	case OTRL_MSGEVENT_ENCRYPTION_ERROR: return "encryption_error";
-	case OTRL_MSGEVENT_CONNECTION_ENDED: return "connection_ended";
-	case OTRL_MSGEVENT_SETUP_ERROR: return "setup_error";
-	case OTRL_MSGEVENT_MSG_REFLECTED: return "msg_reflected";
-	case OTRL_MSGEVENT_MSG_RESENT: return "msg_resent";
-	case OTRL_MSGEVENT_RCVDMSG_NOT_IN_PRIVATE: return "rcvdmsg_not_in_private";
-	case OTRL_MSGEVENT_RCVDMSG_UNREADABLE: return "rcvdmsg_unreadable";
-	case OTRL_MSGEVENT_RCVDMSG_MALFORMED: return "rcvdmsg_malformed";
-	case OTRL_MSGEVENT_LOG_HEARTBEAT_RCVD: return "log_heartbeat_rcvd";
-	case OTRL_MSGEVENT_LOG_HEARTBEAT_SENT: return "log_heartbeat_sent";
-	case OTRL_MSGEVENT_RCVDMSG_GENERAL_ERR: return "rcvdmsg_general_err";
-	case OTRL_MSGEVENT_RCVDMSG_UNENCRYPTED: return "rcvdmsg_unencrypted";
-	case OTRL_MSGEVENT_RCVDMSG_UNRECOGNIZED: return "rcvdmsg_unrecognized";
-	case OTRL_MSGEVENT_RCVDMSG_FOR_OTHER_INSTANCE: return "rcvdmsg_for_other_instance";
-	}
-	return "unknown";
-}
-
-/* ---- libotr callbacks (opdata is the Glue) --------------------------------------------- */
-
-static OtrlPolicy cb_policy(void *opdata, ConnContext *context)
-{
-	return ((Glue *)opdata)->policy;
-}
-
-static void cb_create_privkey(void *opdata, const char *accountname, const char *protocol)
-{
-	Glue *g = opdata;
-	gcry_error_t err = otrl_privkey_generate(g->us, g->keyfile, accountname, protocol);
-	GString *l = event(g, "create_privkey", "");
-	add(l, "result", err ? gcry_strerror(err) : "generated");
-	emit(l);
-}
-
-static int cb_is_logged_in(void *opdata, const char *accountname, const char *protocol, const char *recipient)
-{
-	Glue *g = opdata;
-	PurpleBuddy *buddy = purple_find_buddy(g->account, recipient);
-	if (buddy == NULL)
-		return -1;
-	return PURPLE_BUDDY_IS_ONLINE(buddy) ? 1 : 0;
-}
-
-static void cb_inject_message(void *opdata, const char *accountname, const char *protocol, const char *recipient,
-                              const char *message)
-{
-	Glue *g = opdata;
+	Glue *g = c->app;
 	PurpleConnection *gc = purple_account_get_connection(g->account);
 	if (gc == NULL) {
 		GString *l = event(g, "inject_failed", recipient);
@@ -205,29 +128,60 @@ static void cb_inject_message(void *opdata, const char *accountname, const char 
 	serv_send_im(gc, recipient, message, 0);
 }
 
-static void cb_update_context_list(void *opdata)
+static int glue_is_logged_in(OtrCommon *c, const char *recipient)
 {
+	Glue *g = c->app;
+	PurpleBuddy *buddy = purple_find_buddy(g->account, recipient);
+	if (buddy == NULL)
+		return -1;
+	return PURPLE_BUDDY_IS_ONLINE(buddy) ? 1 : 0;
 }
 
-static void cb_new_fingerprint(void *opdata, OtrlUserState us, const char *accountname, const char *protocol,
-                               const char *username, unsigned char fingerprint[20])
+static gboolean poll_now(gpointer data)
 {
-	char *fp = hex20(fingerprint);
-	GString *l = event(opdata, "new_fingerprint", username);
-	add(l, "fp", fp);
+	Glue *g = data;
+	otrl_message_poll(g->otr.us, &otr_common_ops, &g->otr);
+	return TRUE;
+}
+
+static void glue_timer_control(OtrCommon *c, unsigned int interval)
+{
+	Glue *g = c->app;
+	if (g->poll_timer)
+		g_source_remove(g->poll_timer);
+	g->poll_timer = interval ? g_timeout_add_seconds(interval, poll_now, g) : 0;
+}
+
+/* create_privkey and create_instag: "result=generated" or libotr's error text. */
+static void generated_event(Glue *g, const char *kind, gcry_error_t err)
+{
+	GString *l = event(g, kind, "");
+	add(l, "result", err ? gcry_strerror(err) : "generated");
 	emit(l);
-	g_free(fp);
 }
 
-static void cb_write_fingerprints(void *opdata)
+static void glue_privkey_created(OtrCommon *c, const char *accountname, const char *protocol, int generated,
+                                 gcry_error_t err)
 {
-	Glue *g = opdata;
-	otrl_privkey_write_fingerprints(g->us, g->fpfile);
+	/* generate_keys is on and keyfile set, so a key was always asked for. */
+	generated_event(c->app, "create_privkey", err);
 }
 
-static void context_event(Glue *g, const char *kind, ConnContext *context, int is_reply)
+static void glue_instag_created(OtrCommon *c, const char *accountname, const char *protocol, gcry_error_t err)
 {
-	GString *l = event(g, kind, context ? context->username : "");
+	generated_event(c->app, "create_instag", err);
+}
+
+static void glue_new_fingerprint(OtrCommon *c, const char *username, const unsigned char fingerprint[20])
+{
+	GString *l = event(c->app, "new_fingerprint", username);
+	add_fp(l, "fp", fingerprint);
+	emit(l);
+}
+
+static void glue_context_event(OtrCommon *c, const char *kind, ConnContext *context, int is_reply)
+{
+	GString *l = event(c->app, kind, context ? context->username : "");
 	char their[16];
 	g_snprintf(their, sizeof their, "%08x", context ? context->their_instance : 0);
 	add(l, "their", their);
@@ -236,133 +190,52 @@ static void context_event(Glue *g, const char *kind, ConnContext *context, int i
 	emit(l);
 }
 
-static void cb_gone_secure(void *opdata, ConnContext *context)
+static void glue_smp_event(OtrCommon *c, OtrlSMPEvent smp_event, ConnContext *context, unsigned short progress,
+                           const char *question)
 {
-	context_event(opdata, "gone_secure", context, -1);
-}
-
-static void cb_gone_insecure(void *opdata, ConnContext *context)
-{
-	context_event(opdata, "gone_insecure", context, -1);
-}
-
-static void cb_still_secure(void *opdata, ConnContext *context, int is_reply)
-{
-	context_event(opdata, "still_secure", context, is_reply);
-}
-
-/* pidgin-otr fragments only for protocols in its size table; XMPP is not one of them. */
-static int cb_max_message_size(void *opdata, ConnContext *context)
-{
-	return 0;
-}
-
-static const char *cb_account_name(void *opdata, const char *account, const char *protocol)
-{
-	return g_strdup(account ? account : "");
-}
-
-static void cb_account_name_free(void *opdata, const char *name)
-{
-	g_free((char *)name);
-}
-
-static const char *cb_otr_error_message(void *opdata, ConnContext *context, OtrlErrorCode code)
-{
-	switch (code) {
-	case OTRL_ERRCODE_ENCRYPTION_ERROR: return g_strdup("glue: encryption failed");
-	case OTRL_ERRCODE_MSG_NOT_IN_PRIVATE: return g_strdup("glue: not in a private conversation");
-	case OTRL_ERRCODE_MSG_UNREADABLE: return g_strdup("glue: unreadable encrypted message");
-	case OTRL_ERRCODE_MSG_MALFORMED: return g_strdup("glue: malformed data message");
-	default: return g_strdup("glue: error");
-	}
-}
-
-static void cb_otr_error_message_free(void *opdata, const char *msg)
-{
-	g_free((char *)msg);
-}
-
-static void cb_handle_smp_event(void *opdata, OtrlSMPEvent smp_event, ConnContext *context,
-                                unsigned short progress_percent, char *question)
-{
-	Glue *g = opdata;
-	GString *l = event(g, "smp", context ? context->username : "");
-	add(l, "event", smp_event_name(smp_event));
-	add_int(l, "progress", progress_percent);
+	GString *l = event(c->app, "smp", context ? context->username : "");
+	add_name(l, "event", otr_common_smp_event_name(smp_event));
+	add_int(l, "progress", progress);
 	add(l, "question", question);
 	if (context && context->active_fingerprint)
 		add(l, "trust", context->active_fingerprint->trust);
 	emit(l);
 	/* As pidgin-otr: a cheating or confused exchange is aborted at once. */
 	if (context && (smp_event == OTRL_SMPEVENT_CHEATED || smp_event == OTRL_SMPEVENT_ERROR))
-		otrl_message_abort_smp(g->us, &ops, g, context);
+		otrl_message_abort_smp(c->us, &otr_common_ops, c, context);
 }
 
-static void cb_handle_msg_event(void *opdata, OtrlMessageEvent msg_event, ConnContext *context,
-                                const char *message, gcry_error_t err)
+static void glue_msg_event(OtrCommon *c, OtrlMessageEvent msg_event, ConnContext *context, const char *message,
+                           gcry_error_t err)
 {
-	GString *l = event(opdata, "msg", context ? context->username : "");
-	add(l, "event", msg_event_name(msg_event));
+	GString *l = event(c->app, "msg", context ? context->username : "");
+	add_name(l, "event", otr_common_msg_event_name(msg_event));
 	add(l, "message", message);
 	add_int(l, "err", (long)gcry_err_code(err));
 	emit(l);
 }
 
-static void cb_create_instag(void *opdata, const char *accountname, const char *protocol)
-{
-	Glue *g = opdata;
-	gcry_error_t err = otrl_instag_generate(g->us, g->instagfile, accountname, protocol);
-	GString *l = event(g, "create_instag", "");
-	add(l, "result", err ? gcry_strerror(err) : "generated");
-	emit(l);
-}
-
-static gboolean poll_now(gpointer data);
-
-static void cb_timer_control(void *opdata, unsigned int interval);
-
-static OtrlMessageAppOps ops = {
-	.policy = cb_policy,
-	.create_privkey = cb_create_privkey,
-	.is_logged_in = cb_is_logged_in,
-	.inject_message = cb_inject_message,
-	.update_context_list = cb_update_context_list,
-	.new_fingerprint = cb_new_fingerprint,
-	.write_fingerprints = cb_write_fingerprints,
-	.gone_secure = cb_gone_secure,
-	.gone_insecure = cb_gone_insecure,
-	.still_secure = cb_still_secure,
-	.max_message_size = cb_max_message_size,
-	.account_name = cb_account_name,
-	.account_name_free = cb_account_name_free,
+static const OtrCommonHooks glue_hooks = {
+	.inject = glue_inject,
+	.is_logged_in = glue_is_logged_in,
+	.timer_control = glue_timer_control,
+	.privkey_created = glue_privkey_created,
+	.instag_created = glue_instag_created,
+	.new_fingerprint = glue_new_fingerprint,
+	.fingerprints_written = NULL, /* written silently */
+	.context_event = glue_context_event,
 	.received_symkey = NULL,
-	.otr_error_message = cb_otr_error_message,
-	.otr_error_message_free = cb_otr_error_message_free,
-	.resent_msg_prefix = NULL, /* libotr's default "[resent]" */
-	.resent_msg_prefix_free = NULL,
-	.handle_smp_event = cb_handle_smp_event,
-	.handle_msg_event = cb_handle_msg_event,
-	.create_instag = cb_create_instag,
-	.convert_msg = NULL, /* pidgin-otr sends the markup as typed */
-	.convert_free = NULL,
-	.timer_control = cb_timer_control,
+	.error_message = NULL,
+	.smp_event = glue_smp_event,
+	.msg_event = glue_msg_event,
+	.error_texts = {
+		"glue: error",
+		"glue: encryption failed",
+		"glue: not in a private conversation",
+		"glue: unreadable encrypted message",
+		"glue: malformed data message",
+	},
 };
-
-static gboolean poll_now(gpointer data)
-{
-	Glue *g = data;
-	otrl_message_poll(g->us, &ops, g);
-	return TRUE;
-}
-
-static void cb_timer_control(void *opdata, unsigned int interval)
-{
-	Glue *g = opdata;
-	if (g->poll_timer)
-		g_source_remove(g->poll_timer);
-	g->poll_timer = interval ? g_timeout_add_seconds(interval, poll_now, g) : 0;
-}
 
 /* ---- the libpurple signal handlers ----------------------------------------------------- */
 
@@ -374,9 +247,10 @@ static void sending_im(PurpleAccount *account, const char *receiver, char **mess
 	if (g == NULL || receiver == NULL || message == NULL || *message == NULL)
 		return;
 	username = g_strdup(purple_normalize(account, receiver));
-	err = otrl_message_sending(g->us, &ops, g, purple_account_get_username(account),
-	                           purple_account_get_protocol_id(account), username, OTRL_INSTAG_BEST, *message,
-	                           NULL, &newmessage, OTRL_FRAGMENT_SEND_ALL_BUT_LAST, NULL, NULL, NULL);
+	err = otrl_message_sending(g->otr.us, &otr_common_ops, &g->otr, purple_account_get_username(account),
+	                           purple_account_get_protocol_id(account), username, OTRL_INSTAG_BEST,
+	                           *message, NULL, &newmessage, OTRL_FRAGMENT_SEND_ALL_BUT_LAST, NULL, NULL,
+	                           NULL);
 	if (err) {
 		/* Never let the plaintext out when libotr failed. */
 		g_free(*message);
@@ -399,9 +273,10 @@ static gboolean receiving_im(PurpleAccount *account, char **who, char **message,
 	if (g == NULL || who == NULL || *who == NULL || message == NULL || *message == NULL)
 		return FALSE;
 	username = g_strdup(purple_normalize(account, *who));
-	ignore = otrl_message_receiving(g->us, &ops, g, purple_account_get_username(account),
-	                                purple_account_get_protocol_id(account), username, *message, &newmessage,
-	                                &tlvs, NULL, NULL, NULL);
+	ignore = otrl_message_receiving(g->otr.us, &otr_common_ops, &g->otr,
+	                                purple_account_get_username(account),
+	                                purple_account_get_protocol_id(account), username, *message,
+	                                &newmessage, &tlvs, NULL, NULL, NULL);
 	if (newmessage) {
 		g_free(*message);
 		*message = g_strdup(newmessage);
@@ -421,23 +296,6 @@ static gboolean receiving_im(PurpleAccount *account, char **who, char **message,
 }
 
 /* ---- commands -------------------------------------------------------------------------- */
-
-static gboolean parse_policy(const char *s, OtrlPolicy *out)
-{
-	char *end;
-	unsigned long v;
-	if (g_str_equal(s, "never")) *out = OTRL_POLICY_NEVER;
-	else if (g_str_equal(s, "manual")) *out = OTRL_POLICY_MANUAL;
-	else if (g_str_equal(s, "opportunistic")) *out = OTRL_POLICY_OPPORTUNISTIC;
-	else if (g_str_equal(s, "always")) *out = OTRL_POLICY_ALWAYS;
-	else {
-		v = strtoul(s, &end, 0);
-		if (end == s || *end || v > 0xff)
-			return FALSE;
-		*out = (OtrlPolicy)v;
-	}
-	return TRUE;
-}
 
 static Glue *find_glue(const char *cmd, const char *user)
 {
@@ -461,7 +319,7 @@ static const char *proto(Glue *g)
 /* The context libotr would send to (best instance), or NULL after an err reply. */
 static ConnContext *find_context(const char *cmd, Glue *g, const char *who)
 {
-	ConnContext *ctx = otrl_context_find(g->us, purple_normalize(g->account, who), acct(g), proto(g),
+	ConnContext *ctx = otrl_context_find(g->otr.us, purple_normalize(g->account, who), acct(g), proto(g),
 	                                     OTRL_INSTAG_BEST, 0, NULL, NULL, NULL);
 	if (ctx == NULL)
 		reply_err(cmd, "no context for this buddy");
@@ -472,11 +330,9 @@ static void add_our_fp(GString *l, Glue *g)
 {
 	unsigned char raw[20];
 	char human[OTRL_PRIVKEY_FPRINT_HUMAN_LEN];
-	if (otrl_privkey_fingerprint_raw(g->us, raw, acct(g), proto(g))) {
-		char *fp = hex20(raw);
-		add(l, "fp", fp);
-		g_free(fp);
-		if (otrl_privkey_fingerprint(g->us, human, acct(g), proto(g)))
+	if (otrl_privkey_fingerprint_raw(g->otr.us, raw, acct(g), proto(g))) {
+		add_fp(l, "fp", raw);
+		if (otrl_privkey_fingerprint(g->otr.us, human, acct(g), proto(g)))
 			add(l, "human", human);
 	} else {
 		add(l, "fp", "-");
@@ -516,7 +372,7 @@ static void cmd_enable(const char *cmd, char **argv)
 		reply_err(cmd, "no such account");
 		return;
 	}
-	if (!parse_policy(argv[5], &policy)) {
+	if (!otr_common_parse_policy(argv[5], &policy)) {
 		reply_err(cmd, "bad policy");
 		return;
 	}
@@ -536,26 +392,29 @@ static void cmd_enable(const char *cmd, char **argv)
 	g = g_new0(Glue, 1);
 	g->user = g_strdup(argv[1]);
 	g->account = a;
-	g->us = otrl_userstate_create();
-	g->keyfile = g_strdup(argv[2]);
-	g->instagfile = g_strdup(argv[3]);
-	g->fpfile = g_strdup(argv[4]);
-	g->policy = policy;
-	if (!read_file(cmd, "key file", g->keyfile, otrl_privkey_read, g->us)
-	    || !read_file(cmd, "instance tag file", g->instagfile, otrl_instag_read, g->us)
-	    || !read_file(cmd, "fingerprint file", g->fpfile, read_fingerprints, g->us)) {
-		otrl_userstate_free(g->us);
+	g->otr.us = otrl_userstate_create();
+	g->otr.keyfile = g_strdup(argv[2]);
+	g->otr.instagfile = g_strdup(argv[3]);
+	g->otr.fpfile = g_strdup(argv[4]);
+	g->otr.policy = policy;
+	g->otr.generate_keys = 1;
+	g->otr.hooks = &glue_hooks;
+	g->otr.app = g;
+	if (!read_file(cmd, "key file", g->otr.keyfile, otrl_privkey_read, g->otr.us)
+	    || !read_file(cmd, "instance tag file", g->otr.instagfile, otrl_instag_read, g->otr.us)
+	    || !read_file(cmd, "fingerprint file", g->otr.fpfile, read_fingerprints, g->otr.us)) {
+		otrl_userstate_free(g->otr.us);
 		g_free(g->user);
-		g_free(g->keyfile);
-		g_free(g->instagfile);
-		g_free(g->fpfile);
+		g_free(g->otr.keyfile);
+		g_free(g->otr.instagfile);
+		g_free(g->otr.fpfile);
 		g_free(g);
 		return;
 	}
 	g_hash_table_insert(glue_by_account, a, g);
 	l = ok_line(cmd);
 	add_our_fp(l, g);
-	tag = otrl_instag_find(g->us, acct(g), proto(g));
+	tag = otrl_instag_find(g->otr.us, acct(g), proto(g));
 	if (tag)
 		g_snprintf(instag, sizeof instag, "%08x", tag->instag);
 	else
@@ -566,7 +425,7 @@ static void cmd_enable(const char *cmd, char **argv)
 
 static void cmd_status(const char *cmd, Glue *g, const char *who)
 {
-	ConnContext *ctx = otrl_context_find(g->us, purple_normalize(g->account, who), acct(g), proto(g),
+	ConnContext *ctx = otrl_context_find(g->otr.us, purple_normalize(g->account, who), acct(g), proto(g),
 	                                     OTRL_INSTAG_BEST, 0, NULL, NULL, NULL);
 	GString *l = ok_line(cmd);
 	char their[16];
@@ -575,15 +434,13 @@ static void cmd_status(const char *cmd, Glue *g, const char *who)
 		emit(l);
 		return;
 	}
-	add(l, "msgstate", msgstate_name(ctx->msgstate));
+	add(l, "msgstate", otr_common_msgstate_name(ctx->msgstate));
 	add_int(l, "version", ctx->protocol_version);
 	g_snprintf(their, sizeof their, "%08x", ctx->their_instance);
 	add(l, "their", their);
 	if (ctx->active_fingerprint) {
-		char *fp = hex20(ctx->active_fingerprint->fingerprint);
-		add(l, "fp", fp);
+		add_fp(l, "fp", ctx->active_fingerprint->fingerprint);
 		add(l, "trust", ctx->active_fingerprint->trust ? ctx->active_fingerprint->trust : "");
-		g_free(fp);
 	} else {
 		add(l, "fp", "-");
 	}
@@ -623,9 +480,8 @@ gboolean libotr_glue_dispatch(char **argv, int argc)
 			return TRUE;
 		}
 		/* As a "start private conversation" button: inject the query for our policy. */
-		query = otrl_proto_default_query_msg(acct(g), g->policy);
-		cb_inject_message(g, acct(g), proto(g), purple_normalize(g->account, argv[2]),
-		                  query ? query : "?OTRv23?");
+		query = otrl_proto_default_query_msg(acct(g), g->otr.policy);
+		glue_inject(&g->otr, purple_normalize(g->account, argv[2]), query ? query : "?OTRv23?");
 		free(query);
 		emit(ok_line(cmd));
 	} else if (g_str_equal(cmd, "otr_end")) {
@@ -633,9 +489,10 @@ gboolean libotr_glue_dispatch(char **argv, int argc)
 		NEED(3, "otr_end USER WHO");
 		if ((ctx = find_context(cmd, g, argv[2])) == NULL)
 			return TRUE;
-		otrl_message_disconnect(g->us, &ops, g, acct(g), proto(g), ctx->username, ctx->their_instance);
+		otrl_message_disconnect(g->otr.us, &otr_common_ops, &g->otr, acct(g), proto(g), ctx->username,
+		                        ctx->their_instance);
 		l = ok_line(cmd);
-		add(l, "msgstate", msgstate_name(ctx->msgstate));
+		add(l, "msgstate", otr_common_msgstate_name(ctx->msgstate));
 		emit(l);
 	} else if (g_str_equal(cmd, "otr_status")) {
 		NEED(3, "otr_status USER WHO");
@@ -647,16 +504,18 @@ gboolean libotr_glue_dispatch(char **argv, int argc)
 			return TRUE;
 		question = g_str_equal(argv[3], "-") ? NULL : argv[3];
 		if (question)
-			otrl_message_initiate_smp_q(g->us, &ops, g, ctx, question, (const unsigned char *)argv[4],
-			                            strlen(argv[4]));
+			otrl_message_initiate_smp_q(g->otr.us, &otr_common_ops, &g->otr, ctx, question,
+			                            (const unsigned char *)argv[4], strlen(argv[4]));
 		else
-			otrl_message_initiate_smp(g->us, &ops, g, ctx, (const unsigned char *)argv[4], strlen(argv[4]));
+			otrl_message_initiate_smp(g->otr.us, &otr_common_ops, &g->otr, ctx,
+			                          (const unsigned char *)argv[4], strlen(argv[4]));
 		emit(ok_line(cmd));
 	} else if (g_str_equal(cmd, "otr_smp_respond")) {
 		NEED(4, "otr_smp_respond USER WHO SECRET");
 		if ((ctx = find_context(cmd, g, argv[2])) == NULL)
 			return TRUE;
-		otrl_message_respond_smp(g->us, &ops, g, ctx, (const unsigned char *)argv[3], strlen(argv[3]));
+		otrl_message_respond_smp(g->otr.us, &otr_common_ops, &g->otr, ctx, (const unsigned char *)argv[3],
+		                         strlen(argv[3]));
 		emit(ok_line(cmd));
 	} else {
 		reply_err(cmd, "unknown command");

@@ -1,7 +1,9 @@
 /*
  * libotr_glue: the real libotr 4.1.x driving one or more accounts of the test host, wired
  * into libpurple the way pidgin-otr wires it (sending-im-msg / receiving-im-msg). Compiled
- * into purple_host only when libotr's development files are present (-DWITH_LIBOTR).
+ * into purple_host only when libotr's development files are present (-DWITH_LIBOTR), together
+ * with the libotr callback table it shares with tests/peer/otr_peer.c
+ * (tests/libotr_common/otr_common.c).
  *
  * Commands (arguments percent-encoded like every host command):
  *   otr_enable USER KEYFILE INSTAGFILE FPFILE POLICY

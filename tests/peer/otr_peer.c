@@ -14,7 +14,8 @@
  * Both can happen re-entrantly inside any libotr call, which is why a command
  * is only complete once "done" has been printed.
  *
- * Build: gcc -O1 -o otr_peer otr_peer.c $(pkg-config --cflags --libs libotr) -lgcrypt
+ * Build: gcc -O1 -o otr_peer otr_peer.c ../libotr_common/otr_common.c \
+ *        $(pkg-config --cflags --libs libotr) -lgcrypt
  */
 
 #define _GNU_SOURCE
@@ -27,33 +28,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* libotr's headers are not self-contained: proto.h must come before
- * message.h and privkey.h. */
-#include <gcrypt.h>
-#include <libotr/proto.h>
-#include <libotr/context.h>
-#include <libotr/instag.h>
-#include <libotr/message.h>
-#include <libotr/privkey.h>
-#include <libotr/tlv.h>
-#include <libotr/userstate.h>
 #include <libotr/version.h>
+
+/* The libotr callback table (and libotr's headers in the order they need),
+ * shared with the test host's libotr glue. */
+#include "../libotr_common/otr_common.h"
 
 #define MAX_ARGS 8
 
 /* ---- state of this peer ------------------------------------------------ */
 
-static OtrlUserState us;
+/* libotr's side of this user (user state, key/instag/fingerprint files,
+ * policy, fragment size, autogen, resent prefix); the opdata of every libotr
+ * call. */
+static OtrCommon otr = { .policy = OTRL_POLICY_DEFAULT };
 static char *account;       /* accountname as libotr sees it */
 static char *protocol;      /* e.g. prpl-jabber */
-static char *keyfile;       /* where create_privkey generates (with autogen) */
-static char *instagfile;    /* where create_instag generates */
-static char *fpfile;        /* where write_fingerprints writes */
-static char *resent_prefix; /* NULL: let libotr use its default */
-static OtrlPolicy policy = OTRL_POLICY_DEFAULT;
-static int mms;             /* 0: no fragmentation */
 static int logged_in = 1;   /* what is_logged_in answers */
-static int autogen;         /* create_privkey really generates */
 
 /* ---- output ------------------------------------------------------------ */
 
@@ -72,22 +63,11 @@ static void emit(const char *fmt, ...)
 /* Hex of a byte string, malloc'ed. "." for empty, "-" for NULL. */
 static char *hex_of(const unsigned char *data, size_t len)
 {
-    static const char digits[] = "0123456789abcdef";
-    char *out;
-    size_t i;
-
-    if (!data) return strdup("-");
-    if (len == 0) return strdup(".");
-    out = malloc(2 * len + 1);
+    char *out = otr_common_hex(data, len);
     if (!out) {
         emit("fatal out of memory");
         exit(2);
     }
-    for (i = 0; i < len; i++) {
-        out[2 * i] = digits[data[i] >> 4];
-        out[2 * i + 1] = digits[data[i] & 0x0f];
-    }
-    out[2 * len] = '\0';
     return out;
 }
 
@@ -146,16 +126,6 @@ static char *unhex_text(const char *tok)
     return (char *)buf;
 }
 
-static const char *msgstate_name(OtrlMessageState s)
-{
-    switch (s) {
-    case OTRL_MSGSTATE_PLAINTEXT: return "plaintext";
-    case OTRL_MSGSTATE_ENCRYPTED: return "encrypted";
-    case OTRL_MSGSTATE_FINISHED: return "finished";
-    }
-    return "unknown";
-}
-
 static const char *authstate_name(OtrlAuthState s)
 {
     switch (s) {
@@ -191,46 +161,6 @@ static const char *smp_prog_name(OtrlSMProgState s)
     return "unknown";
 }
 
-static const char *msgevent_name(OtrlMessageEvent e)
-{
-    switch (e) {
-    case OTRL_MSGEVENT_NONE: return "NONE";
-    case OTRL_MSGEVENT_ENCRYPTION_REQUIRED: return "ENCRYPTION_REQUIRED";
-    case OTRL_MSGEVENT_ENCRYPTION_ERROR: return "ENCRYPTION_ERROR";
-    case OTRL_MSGEVENT_CONNECTION_ENDED: return "CONNECTION_ENDED";
-    case OTRL_MSGEVENT_SETUP_ERROR: return "SETUP_ERROR";
-    case OTRL_MSGEVENT_MSG_REFLECTED: return "MSG_REFLECTED";
-    case OTRL_MSGEVENT_MSG_RESENT: return "MSG_RESENT";
-    case OTRL_MSGEVENT_RCVDMSG_NOT_IN_PRIVATE: return "RCVDMSG_NOT_IN_PRIVATE";
-    case OTRL_MSGEVENT_RCVDMSG_UNREADABLE: return "RCVDMSG_UNREADABLE";
-    case OTRL_MSGEVENT_RCVDMSG_MALFORMED: return "RCVDMSG_MALFORMED";
-    case OTRL_MSGEVENT_LOG_HEARTBEAT_RCVD: return "LOG_HEARTBEAT_RCVD";
-    case OTRL_MSGEVENT_LOG_HEARTBEAT_SENT: return "LOG_HEARTBEAT_SENT";
-    case OTRL_MSGEVENT_RCVDMSG_GENERAL_ERR: return "RCVDMSG_GENERAL_ERR";
-    case OTRL_MSGEVENT_RCVDMSG_UNENCRYPTED: return "RCVDMSG_UNENCRYPTED";
-    case OTRL_MSGEVENT_RCVDMSG_UNRECOGNIZED: return "RCVDMSG_UNRECOGNIZED";
-    case OTRL_MSGEVENT_RCVDMSG_FOR_OTHER_INSTANCE:
-        return "RCVDMSG_FOR_OTHER_INSTANCE";
-    }
-    return "UNKNOWN";
-}
-
-static const char *smpevent_name(OtrlSMPEvent e)
-{
-    switch (e) {
-    case OTRL_SMPEVENT_NONE: return "NONE";
-    case OTRL_SMPEVENT_ERROR: return "ERROR";
-    case OTRL_SMPEVENT_ABORT: return "ABORT";
-    case OTRL_SMPEVENT_CHEATED: return "CHEATED";
-    case OTRL_SMPEVENT_ASK_FOR_ANSWER: return "ASK_FOR_ANSWER";
-    case OTRL_SMPEVENT_ASK_FOR_SECRET: return "ASK_FOR_SECRET";
-    case OTRL_SMPEVENT_IN_PROGRESS: return "IN_PROGRESS";
-    case OTRL_SMPEVENT_SUCCESS: return "SUCCESS";
-    case OTRL_SMPEVENT_FAILURE: return "FAILURE";
-    }
-    return "UNKNOWN";
-}
-
 static const char *errcode_name(OtrlErrorCode c)
 {
     switch (c) {
@@ -254,214 +184,45 @@ static unsigned int ctx_their(ConnContext *ctx)
     return ctx ? ctx->their_instance : 0;
 }
 
-/* ---- libotr callbacks -------------------------------------------------- */
+/* ---- how this peer differs (the hooks of the shared libotr callbacks) -- */
 
-static OtrlPolicy cb_policy(void *opdata, ConnContext *context)
-{
-    (void)opdata; (void)context;
-    return policy;
-}
-
-static void cb_create_privkey(void *opdata, const char *accountname,
-        const char *proto)
-{
-    char *acct_hex = hex_of_str(accountname);
-    const char *outcome = "skipped";
-    (void)opdata;
-    if (autogen && keyfile) {
-        gcry_error_t err = otrl_privkey_generate(us, keyfile, accountname,
-                proto);
-        outcome = err ? "failed" : "generated";
-    }
-    emit("event create_privkey %s %s %s", acct_hex, proto ? proto : "-",
-            outcome);
-    free(acct_hex);
-}
-
-static int cb_is_logged_in(void *opdata, const char *accountname,
-        const char *proto, const char *recipient)
-{
-    (void)opdata; (void)accountname; (void)proto; (void)recipient;
-    return logged_in;
-}
-
-static void cb_inject_message(void *opdata, const char *accountname,
-        const char *proto, const char *recipient, const char *message)
+/* A message libotr wants sent becomes an "out" line for the driver. */
+static void peer_inject(OtrCommon *c, const char *recipient,
+        const char *message)
 {
     char *hex = hex_of_str(message);
-    (void)opdata; (void)accountname; (void)proto;
+    (void)c;
     emit("out %s %s", recipient ? recipient : "-", hex);
     free(hex);
 }
 
-static void cb_update_context_list(void *opdata)
+static int peer_is_logged_in(OtrCommon *c, const char *recipient)
 {
-    (void)opdata;
+    (void)c; (void)recipient;
+    return logged_in;
 }
 
-static void cb_new_fingerprint(void *opdata, OtrlUserState ustate,
-        const char *accountname, const char *proto, const char *username,
-        unsigned char fingerprint[20])
+static void peer_timer_control(OtrCommon *c, unsigned int interval)
 {
-    char *fp = hex_of(fingerprint, 20);
-    (void)opdata; (void)ustate; (void)accountname; (void)proto;
-    emit("event new_fingerprint %s %s", username ? username : "-", fp);
-    free(fp);
+    (void)c;
+    emit("event timer %u", interval);
 }
 
-static void cb_write_fingerprints(void *opdata)
+static void peer_privkey_created(OtrCommon *c, const char *accountname,
+        const char *proto, int generated, gcry_error_t err)
 {
-    (void)opdata;
-    if (fpfile) {
-        gcry_error_t err = otrl_privkey_write_fingerprints(us, fpfile);
-        emit("event write_fingerprints %s", err ? "failed" : "written");
-    } else {
-        emit("event write_fingerprints skipped");
-    }
-}
-
-static void cb_gone_secure(void *opdata, ConnContext *context)
-{
-    (void)opdata;
-    emit("event gone_secure %s %08x", ctx_user(context), ctx_their(context));
-}
-
-static void cb_gone_insecure(void *opdata, ConnContext *context)
-{
-    (void)opdata;
-    emit("event gone_insecure %s %08x", ctx_user(context),
-            ctx_their(context));
-}
-
-static void cb_still_secure(void *opdata, ConnContext *context, int is_reply)
-{
-    (void)opdata;
-    emit("event still_secure %s %08x %d", ctx_user(context),
-            ctx_their(context), is_reply);
-}
-
-static int cb_max_message_size(void *opdata, ConnContext *context)
-{
-    (void)opdata; (void)context;
-    return mms;
-}
-
-static const char *cb_account_name(void *opdata, const char *acct,
-        const char *proto)
-{
-    (void)opdata; (void)proto;
-    return strdup(acct ? acct : "");
-}
-
-static void cb_account_name_free(void *opdata, const char *name)
-{
-    (void)opdata;
-    free((char *)name);
-}
-
-static void cb_received_symkey(void *opdata, ConnContext *context,
-        unsigned int use, const unsigned char *usedata, size_t usedatalen,
-        const unsigned char *symkey)
-{
-    char *data_hex = hex_of(usedata ? usedata : (const unsigned char *)"",
-            usedatalen);
-    char *key_hex = hex_of(symkey, OTRL_EXTRAKEY_BYTES);
-    (void)opdata;
-    emit("event received_symkey %s %08x %u %s %s", ctx_user(context),
-            ctx_their(context), use, data_hex, key_hex);
-    free(data_hex);
-    free(key_hex);
-}
-
-/* Our own short texts: tests only need them to exist and be recognisable. */
-static const char *cb_otr_error_message(void *opdata, ConnContext *context,
-        OtrlErrorCode err_code)
-{
-    const char *text;
-    (void)opdata;
-    switch (err_code) {
-    case OTRL_ERRCODE_ENCRYPTION_ERROR:
-        text = "peer: could not encrypt";
-        break;
-    case OTRL_ERRCODE_MSG_NOT_IN_PRIVATE:
-        text = "peer: no private session with you";
-        break;
-    case OTRL_ERRCODE_MSG_UNREADABLE:
-        text = "peer: could not read your encrypted message";
-        break;
-    case OTRL_ERRCODE_MSG_MALFORMED:
-        text = "peer: your data message was malformed";
-        break;
-    default:
-        text = "peer: error";
-        break;
-    }
-    emit("event otr_error_message %s %s %08x", errcode_name(err_code),
-            ctx_user(context), ctx_their(context));
-    return strdup(text);
-}
-
-static void cb_otr_error_message_free(void *opdata, const char *msg)
-{
-    (void)opdata;
-    free((char *)msg);
-}
-
-static const char *cb_resent_msg_prefix(void *opdata, ConnContext *context)
-{
-    (void)opdata; (void)context;
-    /* NULL makes libotr fall back to its built-in prefix. */
-    return resent_prefix ? strdup(resent_prefix) : NULL;
-}
-
-static void cb_resent_msg_prefix_free(void *opdata, const char *prefix)
-{
-    (void)opdata;
-    free((char *)prefix);
-}
-
-static void cb_handle_smp_event(void *opdata, OtrlSMPEvent smp_event,
-        ConnContext *context, unsigned short progress_percent,
-        char *question)
-{
-    char *q = hex_of_str(question);
-    (void)opdata;
-    emit("event smp %s %s %08x %u %s", smpevent_name(smp_event),
-            ctx_user(context), ctx_their(context), progress_percent, q);
-    free(q);
-}
-
-static void cb_handle_msg_event(void *opdata, OtrlMessageEvent msg_event,
-        ConnContext *context, const char *message, gcry_error_t err)
-{
-    char *m = hex_of_str(message);
-    (void)opdata;
-    emit("event msg %s %s %08x %s %u", msgevent_name(msg_event),
-            ctx_user(context), ctx_their(context), m,
-            (unsigned int)gcry_err_code(err));
-    free(m);
-}
-
-static void cb_create_instag(void *opdata, const char *accountname,
-        const char *proto)
-{
-    gcry_error_t err;
-    OtrlInsTag *tag;
     char *acct_hex = hex_of_str(accountname);
-    (void)opdata;
-    if (instagfile) {
-        err = otrl_instag_generate(us, instagfile, accountname, proto);
-    } else {
-        /* No file configured: keep the tag in memory only. */
-        FILE *scratch = tmpfile();
-        if (scratch) {
-            err = otrl_instag_generate_FILEp(us, scratch, accountname, proto);
-            fclose(scratch);
-        } else {
-            err = gcry_error_from_errno(errno);
-        }
-    }
-    tag = otrl_instag_find(us, accountname, proto);
+    (void)c;
+    emit("event create_privkey %s %s %s", acct_hex, proto ? proto : "-",
+            !generated ? "skipped" : err ? "failed" : "generated");
+    free(acct_hex);
+}
+
+static void peer_instag_created(OtrCommon *c, const char *accountname,
+        const char *proto, gcry_error_t err)
+{
+    OtrlInsTag *tag = otrl_instag_find(c->us, accountname, proto);
+    char *acct_hex = hex_of_str(accountname);
     if (err || !tag) {
         emit("event create_instag %s %s failed", acct_hex,
                 proto ? proto : "-");
@@ -472,38 +233,100 @@ static void cb_create_instag(void *opdata, const char *accountname,
     free(acct_hex);
 }
 
-static void cb_timer_control(void *opdata, unsigned int interval)
+static void peer_new_fingerprint(OtrCommon *c, const char *username,
+        const unsigned char fingerprint[20])
 {
-    (void)opdata;
-    emit("event timer %u", interval);
+    char *fp = hex_of(fingerprint, 20);
+    (void)c;
+    emit("event new_fingerprint %s %s", username ? username : "-", fp);
+    free(fp);
 }
 
-static OtrlMessageAppOps ops = {
-    .policy = cb_policy,
-    .create_privkey = cb_create_privkey,
-    .is_logged_in = cb_is_logged_in,
-    .inject_message = cb_inject_message,
-    .update_context_list = cb_update_context_list,
-    .new_fingerprint = cb_new_fingerprint,
-    .write_fingerprints = cb_write_fingerprints,
-    .gone_secure = cb_gone_secure,
-    .gone_insecure = cb_gone_insecure,
-    .still_secure = cb_still_secure,
-    .max_message_size = cb_max_message_size,
-    .account_name = cb_account_name,
-    .account_name_free = cb_account_name_free,
-    .received_symkey = cb_received_symkey,
-    .otr_error_message = cb_otr_error_message,
-    .otr_error_message_free = cb_otr_error_message_free,
-    .resent_msg_prefix = cb_resent_msg_prefix,
-    .resent_msg_prefix_free = cb_resent_msg_prefix_free,
-    .handle_smp_event = cb_handle_smp_event,
-    .handle_msg_event = cb_handle_msg_event,
-    .create_instag = cb_create_instag,
-    /* No convert_msg: text goes out as typed, as in pidgin-otr. */
-    .convert_msg = NULL,
-    .convert_free = NULL,
-    .timer_control = cb_timer_control,
+static void peer_fingerprints_written(OtrCommon *c, int written,
+        gcry_error_t err)
+{
+    (void)c;
+    emit("event write_fingerprints %s",
+            !written ? "skipped" : err ? "failed" : "written");
+}
+
+static void peer_context_event(OtrCommon *c, const char *kind,
+        ConnContext *context, int is_reply)
+{
+    (void)c;
+    if (is_reply < 0) {
+        emit("event %s %s %08x", kind, ctx_user(context), ctx_their(context));
+    } else {
+        emit("event %s %s %08x %d", kind, ctx_user(context),
+                ctx_their(context), is_reply);
+    }
+}
+
+static void peer_received_symkey(OtrCommon *c, ConnContext *context,
+        unsigned int use, const unsigned char *usedata, size_t usedatalen,
+        const unsigned char *symkey)
+{
+    char *data_hex = hex_of(usedata ? usedata : (const unsigned char *)"",
+            usedatalen);
+    char *key_hex = hex_of(symkey, OTRL_EXTRAKEY_BYTES);
+    (void)c;
+    emit("event received_symkey %s %08x %u %s %s", ctx_user(context),
+            ctx_their(context), use, data_hex, key_hex);
+    free(data_hex);
+    free(key_hex);
+}
+
+static void peer_error_message(OtrCommon *c, OtrlErrorCode code,
+        ConnContext *context)
+{
+    (void)c;
+    emit("event otr_error_message %s %s %08x", errcode_name(code),
+            ctx_user(context), ctx_their(context));
+}
+
+static void peer_smp_event(OtrCommon *c, OtrlSMPEvent event,
+        ConnContext *context, unsigned short progress, const char *question)
+{
+    char *q = hex_of_str(question);
+    (void)c;
+    emit("event smp %s %s %08x %u %s", otr_common_smp_event_name(event),
+            ctx_user(context), ctx_their(context), progress, q);
+    free(q);
+}
+
+static void peer_msg_event(OtrCommon *c, OtrlMessageEvent event,
+        ConnContext *context, const char *message, gcry_error_t err)
+{
+    char *m = hex_of_str(message);
+    (void)c;
+    emit("event msg %s %s %08x %s %u", otr_common_msg_event_name(event),
+            ctx_user(context), ctx_their(context), m,
+            (unsigned int)gcry_err_code(err));
+    free(m);
+}
+
+static const OtrCommonHooks peer_hooks = {
+    .inject = peer_inject,
+    .is_logged_in = peer_is_logged_in,
+    .timer_control = peer_timer_control,
+    .privkey_created = peer_privkey_created,
+    .instag_created = peer_instag_created,
+    .new_fingerprint = peer_new_fingerprint,
+    .fingerprints_written = peer_fingerprints_written,
+    .context_event = peer_context_event,
+    .received_symkey = peer_received_symkey,
+    .error_message = peer_error_message,
+    .smp_event = peer_smp_event,
+    .msg_event = peer_msg_event,
+    /* Our own short texts: tests only need them to exist and be
+     * recognisable. */
+    .error_texts = {
+        "peer: error",
+        "peer: could not encrypt",
+        "peer: no private session with you",
+        "peer: could not read your encrypted message",
+        "peer: your data message was malformed",
+    },
 };
 
 /* ---- command helpers --------------------------------------------------- */
@@ -569,25 +392,6 @@ static int parse_instag(const char *tok, otrl_instag_t *out)
     return 1;
 }
 
-static int parse_policy(const char *tok, OtrlPolicy *out)
-{
-    char *end;
-    unsigned long v;
-
-    if (strcmp(tok, "never") == 0) { *out = OTRL_POLICY_NEVER; return 1; }
-    if (strcmp(tok, "manual") == 0) { *out = OTRL_POLICY_MANUAL; return 1; }
-    if (strcmp(tok, "opportunistic") == 0) {
-        *out = OTRL_POLICY_OPPORTUNISTIC;
-        return 1;
-    }
-    if (strcmp(tok, "always") == 0) { *out = OTRL_POLICY_ALWAYS; return 1; }
-    errno = 0;
-    v = strtoul(tok, &end, 0);
-    if (errno || *end || end == tok || v > 0xff) return 0;
-    *out = (OtrlPolicy)v;
-    return 1;
-}
-
 static int parse_int(const char *tok, long min, long max, long *out)
 {
     char *end;
@@ -608,7 +412,7 @@ static ConnContext *find_context(const char *buddy, const char *instag_tok)
         fail("bad instance tag '%s'", instag_tok);
         return NULL;
     }
-    ctx = otrl_context_find(us, buddy, account, protocol, instag, 0, NULL,
+    ctx = otrl_context_find(otr.us, buddy, account, protocol, instag, 0, NULL,
             NULL, NULL);
     if (!ctx) fail("no context for %s", buddy);
     return ctx;
@@ -620,8 +424,8 @@ static void emit_our_fingerprint(const char *label)
     char human[OTRL_PRIVKEY_FPRINT_HUMAN_LEN];
 
     if (account && protocol &&
-            otrl_privkey_fingerprint_raw(us, raw, account, protocol) &&
-            otrl_privkey_fingerprint(us, human, account, protocol)) {
+            otrl_privkey_fingerprint_raw(otr.us, raw, account, protocol) &&
+            otrl_privkey_fingerprint(otr.us, human, account, protocol)) {
         char *hex = hex_of(raw, 20);
         emit("%s %s %s", label, hex, human);
         free(hex);
@@ -633,7 +437,7 @@ static void emit_our_fingerprint(const char *label)
 static void emit_instag(void)
 {
     OtrlInsTag *tag = (account && protocol) ?
-        otrl_instag_find(us, account, protocol) : NULL;
+        otrl_instag_find(otr.us, account, protocol) : NULL;
     if (tag) emit("instag %08x", tag->instag);
     else emit("instag -");
 }
@@ -664,7 +468,7 @@ static void emit_context(const char *label, ConnContext *ctx)
             "auth=%s fp=%s trust=%s sessionid=%s bold=%s smp=%s smpprog=%s "
             "offer=%s",
             label, ctx_user(ctx), ctx->m_context == ctx,
-            msgstate_name(ctx->msgstate), ctx->protocol_version,
+            otr_common_msgstate_name(ctx->msgstate), ctx->protocol_version,
             ctx->our_instance, ctx->their_instance,
             authstate_name(ctx->auth.authstate), fp_hex, trust_hex, sid_hex,
             ctx->sessionid_half == OTRL_SESSIONID_FIRST_HALF_BOLD ?
@@ -691,9 +495,9 @@ static void do_send(const char *buddy, const char *text, const char *inst)
         fail("bad instance tag '%s'", inst);
         return;
     }
-    err = otrl_message_sending(us, &ops, NULL, account, protocol, buddy,
-            instag, text, NULL, &newmsg, OTRL_FRAGMENT_SEND_ALL, NULL, NULL,
-            NULL);
+    err = otrl_message_sending(otr.us, &otr_common_ops, &otr, account,
+            protocol, buddy, instag, text, NULL, &newmsg,
+            OTRL_FRAGMENT_SEND_ALL, NULL, NULL, NULL);
     if (err) {
         /* Never send the plaintext when libotr failed. */
         fail_gcry("otrl_message_sending", err);
@@ -711,8 +515,8 @@ static void do_recv(const char *buddy, const char *raw)
     OtrlTLV *tlvs = NULL, *t;
     int ignore;
 
-    ignore = otrl_message_receiving(us, &ops, NULL, account, protocol, buddy,
-            raw, &newmsg, &tlvs, NULL, NULL, NULL);
+    ignore = otrl_message_receiving(otr.us, &otr_common_ops, &otr, account,
+            protocol, buddy, raw, &newmsg, &tlvs, NULL, NULL, NULL);
     for (t = tlvs; t; t = t->next) {
         char *v = hex_of(t->data ? t->data : (const unsigned char *)"",
                 t->len);
@@ -797,14 +601,14 @@ static int dispatch(char *line)
         NEED(2, "keyfile|genkey <path>");
         path = rest(argv, argc, 1, line_end);
         if (cmd[0] == 'k') {
-            set_str(&keyfile, path);
+            set_str(&otr.keyfile, path);
             if (access(path, F_OK) == 0) {
-                err = otrl_privkey_read(us, path);
+                err = otrl_privkey_read(otr.us, path);
                 if (err) { fail_gcry("otrl_privkey_read", err); return 0; }
             }
         } else {
             if (!need_account()) return 0;
-            err = otrl_privkey_generate(us, path, account, protocol);
+            err = otrl_privkey_generate(otr.us, path, account, protocol);
             if (err) { fail_gcry("otrl_privkey_generate", err); return 0; }
         }
         emit_our_fingerprint("fingerprint");
@@ -814,15 +618,15 @@ static int dispatch(char *line)
         gcry_error_t err;
         NEED(2, "instagfile|geninstag <path>");
         path = rest(argv, argc, 1, line_end);
-        set_str(&instagfile, path);
+        set_str(&otr.instagfile, path);
         if (cmd[0] == 'i') {
             if (access(path, F_OK) == 0) {
-                err = otrl_instag_read(us, path);
+                err = otrl_instag_read(otr.us, path);
                 if (err) { fail_gcry("otrl_instag_read", err); return 0; }
             }
         } else {
             if (!need_account()) return 0;
-            err = otrl_instag_generate(us, path, account, protocol);
+            err = otrl_instag_generate(otr.us, path, account, protocol);
             if (err) { fail_gcry("otrl_instag_generate", err); return 0; }
         }
         emit_instag();
@@ -831,26 +635,30 @@ static int dispatch(char *line)
         gcry_error_t err;
         NEED(2, "fpfile <path>");
         path = rest(argv, argc, 1, line_end);
-        set_str(&fpfile, path);
+        set_str(&otr.fpfile, path);
         if (access(path, F_OK) == 0) {
-            err = otrl_privkey_read_fingerprints(us, path, NULL, NULL);
+            err = otrl_privkey_read_fingerprints(otr.us, path, NULL, NULL);
             if (err) {
                 fail_gcry("otrl_privkey_read_fingerprints", err);
                 return 0;
             }
         }
     } else if (strcmp(cmd, "writefps") == 0) {
-        const char *path = argc >= 2 ? rest(argv, argc, 1, line_end) : fpfile;
+        const char *path =
+            argc >= 2 ? rest(argv, argc, 1, line_end) : otr.fpfile;
         gcry_error_t err;
         if (!path) { fail("no fingerprint file"); return 0; }
-        err = otrl_privkey_write_fingerprints(us, path);
+        err = otrl_privkey_write_fingerprints(otr.us, path);
         if (err) fail_gcry("otrl_privkey_write_fingerprints", err);
     } else if (strcmp(cmd, "policy") == 0) {
         OtrlPolicy p;
         NEED(2, "policy <never|manual|opportunistic|always|0xNN>");
-        if (!parse_policy(argv[1], &p)) { fail("bad policy"); return 0; }
-        policy = p;
-        emit("policy 0x%02x", policy);
+        if (!otr_common_parse_policy(argv[1], &p)) {
+            fail("bad policy");
+            return 0;
+        }
+        otr.policy = p;
+        emit("policy 0x%02x", otr.policy);
     } else if (strcmp(cmd, "mms") == 0) {
         long v;
         NEED(2, "mms <n>");
@@ -858,7 +666,7 @@ static int dispatch(char *line)
             fail("bad size");
             return 0;
         }
-        mms = (int)v;
+        otr.max_message_size = (int)v;
     } else if (strcmp(cmd, "loggedin") == 0) {
         long v;
         NEED(2, "loggedin <0|1|-1>");
@@ -868,16 +676,16 @@ static int dispatch(char *line)
         long v;
         NEED(2, "autogen <0|1>");
         if (!parse_int(argv[1], 0, 1, &v)) { fail("bad value"); return 0; }
-        autogen = (int)v;
+        otr.generate_keys = (int)v;
     } else if (strcmp(cmd, "resentprefix") == 0) {
         NEED(2, "resentprefix <hex|->");
         if (strcmp(argv[1], "-") == 0) {
-            set_str(&resent_prefix, NULL);
+            set_str(&otr.resent_prefix, NULL);
         } else {
             char *p = unhex_text(argv[1]);
             if (!p) { fail("bad hex"); return 0; }
-            free(resent_prefix);
-            resent_prefix = p;
+            free(otr.resent_prefix);
+            otr.resent_prefix = p;
         }
     } else if (strcmp(cmd, "send") == 0) {
         char *text;
@@ -901,24 +709,24 @@ static int dispatch(char *line)
         if (!need_account()) return 0;
         /* Like a "Start private conversation" button: inject the default
          * query message for our policy directly. */
-        query = otrl_proto_default_query_msg(account, policy);
+        query = otrl_proto_default_query_msg(account, otr.policy);
         if (!query) { fail("no query message"); return 0; }
-        cb_inject_message(NULL, account, protocol, argv[1], query);
+        peer_inject(&otr, argv[1], query);
         free(query);
     } else if (strcmp(cmd, "disconnect") == 0) {
         NEED(2, "disconnect <buddy> [instag|all]");
         if (!need_account()) return 0;
         if (argc >= 3 && strcmp(argv[2], "all") == 0) {
-            otrl_message_disconnect_all_instances(us, &ops, NULL, account,
-                    protocol, argv[1]);
+            otrl_message_disconnect_all_instances(otr.us, &otr_common_ops,
+                    &otr, account, protocol, argv[1]);
         } else {
             otrl_instag_t instag;
             if (!parse_instag(argc >= 3 ? argv[2] : NULL, &instag)) {
                 fail("bad instance tag");
                 return 0;
             }
-            otrl_message_disconnect(us, &ops, NULL, account, protocol,
-                    argv[1], instag);
+            otrl_message_disconnect(otr.us, &otr_common_ops, &otr, account,
+                    protocol, argv[1], instag);
         }
     } else if (strcmp(cmd, "smpstart") == 0) {
         ConnContext *ctx;
@@ -936,11 +744,11 @@ static int dispatch(char *line)
         ctx = find_context(argv[1], argc >= 5 ? argv[4] : NULL);
         if (ctx) {
             if (question) {
-                otrl_message_initiate_smp_q(us, &ops, NULL, ctx, question,
-                        secret, secretlen);
+                otrl_message_initiate_smp_q(otr.us, &otr_common_ops, &otr,
+                        ctx, question, secret, secretlen);
             } else {
-                otrl_message_initiate_smp(us, &ops, NULL, ctx, secret,
-                        secretlen);
+                otrl_message_initiate_smp(otr.us, &otr_common_ops, &otr,
+                        ctx, secret, secretlen);
             }
         }
         free(question);
@@ -955,7 +763,8 @@ static int dispatch(char *line)
         if (!secret) { fail("bad secret hex"); return 0; }
         ctx = find_context(argv[1], argc >= 4 ? argv[3] : NULL);
         if (ctx) {
-            otrl_message_respond_smp(us, &ops, NULL, ctx, secret, secretlen);
+            otrl_message_respond_smp(otr.us, &otr_common_ops, &otr, ctx,
+                    secret, secretlen);
         }
         free(secret);
     } else if (strcmp(cmd, "smpabort") == 0) {
@@ -963,9 +772,9 @@ static int dispatch(char *line)
         NEED(2, "smpabort <buddy> [instag]");
         if (!need_account()) return 0;
         ctx = find_context(argv[1], argc >= 3 ? argv[2] : NULL);
-        if (ctx) otrl_message_abort_smp(us, &ops, NULL, ctx);
+        if (ctx) otrl_message_abort_smp(otr.us, &otr_common_ops, &otr, ctx);
     } else if (strcmp(cmd, "poll") == 0) {
-        otrl_message_poll(us, &ops, NULL);
+        otrl_message_poll(otr.us, &otr_common_ops, &otr);
     } else if (strcmp(cmd, "trust") == 0) {
         ConnContext *ctx;
         char *level = NULL;
@@ -991,7 +800,7 @@ static int dispatch(char *line)
             fail("bad instance tag");
             return 0;
         }
-        ctx = otrl_context_find(us, argv[1], account, protocol, instag, 0,
+        ctx = otrl_context_find(otr.us, argv[1], account, protocol, instag, 0,
                 NULL, NULL, NULL);
         if (ctx) emit_context("status", ctx);
         else emit("status none");
@@ -999,7 +808,7 @@ static int dispatch(char *line)
         ConnContext *master, *c;
         NEED(2, "contexts <buddy>");
         if (!need_account()) return 0;
-        master = otrl_context_find(us, argv[1], account, protocol,
+        master = otrl_context_find(otr.us, argv[1], account, protocol,
                 OTRL_INSTAG_MASTER, 0, NULL, NULL, NULL);
         for (c = master; c && c->m_context == master; c = c->next) {
             emit_context("context", c);
@@ -1009,7 +818,7 @@ static int dispatch(char *line)
         Fingerprint *f;
         NEED(2, "fingerprints <buddy>");
         if (!need_account()) return 0;
-        master = otrl_context_find(us, argv[1], account, protocol,
+        master = otrl_context_find(otr.us, argv[1], account, protocol,
                 OTRL_INSTAG_MASTER, 0, NULL, NULL, NULL);
         for (f = master ? master->fingerprint_root.next : NULL; f;
                 f = f->next) {
@@ -1040,8 +849,8 @@ static int dispatch(char *line)
         if (!usedata) { fail("bad hex"); return 0; }
         ctx = find_context(argv[1], argc >= 5 ? argv[4] : NULL);
         if (ctx) {
-            err = otrl_message_symkey(us, &ops, NULL, ctx, (unsigned int)use,
-                    usedata, usedatalen, key);
+            err = otrl_message_symkey(otr.us, &otr_common_ops, &otr, ctx,
+                    (unsigned int)use, usedata, usedatalen, key);
             if (err) {
                 fail_gcry("otrl_message_symkey", err);
             } else {
@@ -1069,7 +878,8 @@ int main(void)
     umask(077);
 
     OTRL_INIT;
-    us = otrl_userstate_create();
+    otr.us = otrl_userstate_create();
+    otr.hooks = &peer_hooks;
 
     while ((n = getline(&line, &cap, stdin)) >= 0) {
         int quit;
@@ -1087,12 +897,12 @@ int main(void)
     }
 
     free(line);
-    otrl_userstate_free(us);
+    otrl_userstate_free(otr.us);
     free(account);
     free(protocol);
-    free(keyfile);
-    free(instagfile);
-    free(fpfile);
-    free(resent_prefix);
+    free(otr.keyfile);
+    free(otr.instagfile);
+    free(otr.fpfile);
+    free(otr.resent_prefix);
     return 0;
 }

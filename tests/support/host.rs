@@ -83,7 +83,8 @@ fn pkg_config_flags() -> Vec<String> {
 }
 
 /// With libotr's development files installed, the host also links the libotr glue
-/// (`tests/host/libotr_glue.c`, its `otr_*` commands): the extra sources it depends on and
+/// (`tests/host/libotr_glue.c`, its `otr_*` commands, and the callback table it shares with the
+/// interop peer, `tests/libotr_common/`): the extra sources it depends on and
 /// the extra compiler arguments. Without libotr: nothing, and the host builds as before.
 fn libotr_glue() -> (Vec<PathBuf>, Vec<String>) {
     let flags = |pkg: &str| -> Option<Vec<String>> {
@@ -103,14 +104,18 @@ fn libotr_glue() -> (Vec<PathBuf>, Vec<String>) {
     };
     let host = crate_dir().join("tests/host");
     let (glue, header) = (host.join("libotr_glue.c"), host.join("libotr_glue.h"));
+    // The libotr callback table the glue shares with the interop peer (tests/peer).
+    let common = crate_dir().join("tests/libotr_common");
+    let (common_c, common_h) = (common.join("otr_common.c"), common.join("otr_common.h"));
     let mut args = vec![
         "-DWITH_LIBOTR".to_owned(),
         glue.to_string_lossy().into_owned(),
+        common_c.to_string_lossy().into_owned(),
     ];
     args.extend(otr);
     // libotr's .pc does not always list libgcrypt, which the glue calls directly.
     args.extend(flags("libgcrypt").unwrap_or_else(|| vec!["-lgcrypt".to_owned()]));
-    (vec![glue, header], args)
+    (vec![glue, header, common_c, common_h], args)
 }
 
 /// Compiles `tests/host/<source>` into target/tmp/purple-host/<output> when missing or

@@ -36,7 +36,10 @@ fn pkg_config(args: &[&str]) -> Option<Vec<String>> {
 }
 
 fn build_peer() -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peer/otr_peer.c");
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let src = tests.join("peer/otr_peer.c");
+    // The libotr callback table the peer shares with the test host's libotr glue.
+    let common = tests.join("libotr_common/otr_common.c");
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-peers");
     std::fs::create_dir_all(&dir)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
@@ -61,6 +64,7 @@ fn build_peer() -> PathBuf {
         .args(["-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-o"])
         .arg(&tmp_path)
         .arg(&src)
+        .arg(&common)
         .args(&otr_flags)
         .args(&gcrypt_flags)
         .output()
