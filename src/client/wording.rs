@@ -65,41 +65,47 @@ pub fn state_line_with_suite(
 }
 
 /// The protection in use, as a short label (status lines, window titles, buttons).
-pub fn suite_label(suite: Suite) -> &'static str {
+pub fn suite_label(suite: Suite) -> std::borrow::Cow<'static, str> {
     match suite {
-        Suite::Modern => "(post-quantum)",
-        Suite::Otr => "(OTR v3)",
+        Suite::Modern => tr("(post-quantum)"),
+        Suite::Otr => tr("(OTR v3)"),
     }
 }
 
 /// The conversation switched to the post-quantum suite.
 pub fn upgraded(buddy: &str) -> String {
-    format!(
-        "The private conversation with {} now uses post-quantum encryption \
-         (both of you use purple-otr).",
-        esc(buddy)
+    with_buddy(
+        &tr(
+            "The private conversation with {buddy} now uses post-quantum encryption \
+             (both of you use purple-otr).",
+        ),
+        buddy,
     )
 }
 
 /// The switch to the post-quantum suite did not happen; still private on OTR v3.
 pub fn upgrade_failed(buddy: &str, reason: UpgradeFailure) -> String {
-    let why = match reason {
-        UpgradeFailure::Timeout => "did not answer in time",
-        UpgradeFailure::EqualInstanceTags => "could not be told apart from you",
+    let template = match reason {
+        UpgradeFailure::Timeout => tr(
+            "Switching to post-quantum encryption failed ({buddy}'s client did not answer in \
+             time); the conversation stays private with OTR v3.",
+        ),
+        UpgradeFailure::EqualInstanceTags => tr(
+            "Switching to post-quantum encryption failed ({buddy}'s client could not be told \
+             apart from you); the conversation stays private with OTR v3.",
+        ),
     };
-    format!(
-        "Switching to post-quantum encryption failed ({}'s client {why}); the conversation \
-         stays private with OTR v3.",
-        esc(buddy)
-    )
+    with_buddy(&template, buddy)
 }
 
 /// A message protected only by OTR v3 arrived after the switch: not shown.
 pub fn old_suite_ignored(buddy: &str) -> String {
-    format!(
-        "A message that claimed to be from {} but used the older OTR v3 protection after the \
-         switch to post-quantum encryption was not shown.",
-        esc(buddy)
+    with_buddy(
+        &tr(
+            "A message that claimed to be from {buddy} but used the older OTR v3 protection \
+             after the switch to post-quantum encryption was not shown.",
+        ),
+        buddy,
     )
 }
 
@@ -815,45 +821,73 @@ pub fn transfer_candidate(c: &super::transfer::Candidate) -> String {
     } else {
         format!("{} [{}]", c.label, c.name_in_file)
     };
-    format!(
-        "{name} ({}): {}, {} buddy key(s), {} verified",
-        c.protocol_in_file,
-        c.fingerprint.human(),
-        c.buddy_keys,
-        c.trusted
+    let count = c.buddy_keys.to_string();
+    let verified = c.trusted.to_string();
+    fill(
+        &trn(
+            "{account} ({protocol}): {fingerprint}, {count} buddy key, {verified} verified",
+            "{account} ({protocol}): {fingerprint}, {count} buddy keys, {verified} verified",
+            c.buddy_keys,
+        ),
+        &[
+            ("account", &name),
+            ("protocol", &c.protocol_in_file),
+            ("fingerprint", &c.fingerprint.human()),
+            ("count", &count),
+            ("verified", &verified),
+        ],
     )
 }
 
 /// What an import would do, fingerprint first; `how_to_confirm` says what to type or click.
 pub fn import_preview(plan: &super::transfer::ImportPlan, how_to_confirm: &str) -> String {
-    let mut text = format!(
-        "The key of {} ({}) in {} has the fingerprint\n  {}\n\
-         Compare it with what the other program shows for that account. \
-         Imported, it becomes the key of your account {} ({}).",
-        plan.from.label,
-        plan.from.protocol_in_file,
-        plan.key_path.display(),
-        plan.from.fingerprint.human(),
-        plan.target.name,
-        plan.target.protocol,
+    let path = plan.key_path.display().to_string();
+    let mut text = fill(
+        &tr(
+            "The key of {name} ({protocol}) in {path} has the fingerprint\n  {fingerprint}\n\
+             Compare it with what the other program shows for that account. \
+             Imported, it becomes the key of your account {account} ({account_protocol}).",
+        ),
+        &[
+            ("name", &plan.from.label),
+            ("protocol", &plan.from.protocol_in_file),
+            ("path", &path),
+            ("fingerprint", &plan.from.fingerprint.human()),
+            ("account", &plan.target.name),
+            ("account_protocol", &plan.target.protocol),
+        ],
     );
     match plan.current {
         Some(current) if current == plan.from.fingerprint => {
-            text.push_str("\nThat account already has this key.")
+            text.push('\n');
+            text.push_str(&tr("That account already has this key."));
         }
-        Some(current) => text.push_str(&format!(
-            "\nIt REPLACES that account's current key\n  {}\n\
-             Buddies who verified the current key will see a new, unverified key. \
-             A copy of your key file is kept next to it (otr.private_key.bak-…).",
-            current.human()
-        )),
+        Some(current) => {
+            text.push('\n');
+            text.push_str(&fill(
+                &tr("It REPLACES that account's current key\n  {fingerprint}\n\
+                     Buddies who verified the current key will see a new, unverified key. \
+                     A copy of your key file is kept next to it (otr.private_key.bak-…)."),
+                &[("fingerprint", &current.human())],
+            ));
+        }
         None => {}
     }
     let trusted = plan.trust.iter().filter(|e| !e.trust.is_empty()).count();
     if !plan.trust.is_empty() {
-        text.push_str(&format!(
-            "\n{} buddy key(s) come with it ({trusted} verified); keys you verified here stay verified.",
-            plan.trust.len()
+        text.push('\n');
+        text.push_str(&fill(
+            &trn(
+                "{count} buddy key comes with it ({verified} verified); keys you verified here \
+                 stay verified.",
+                "{count} buddy key(s) come with it ({verified} verified); keys you verified here \
+                 stay verified.",
+                plan.trust.len(),
+            ),
+            &[
+                ("count", &plan.trust.len().to_string()),
+                ("verified", &trusted.to_string()),
+            ],
         ));
     }
     if !how_to_confirm.is_empty() {
@@ -869,34 +903,68 @@ pub fn import_done(
     done: &super::transfer::ImportDone,
 ) -> String {
     use super::store::KeyImport;
-    let account = format!("{} ({})", plan.target.name, plan.target.protocol);
+    let account = &plan.target.name;
+    let protocol = &plan.target.protocol;
+    let new_key = plan.from.fingerprint.human();
     let key = match &done.key {
-        KeyImport::Added => format!(
-            "Imported: {account} now uses the key {}.",
-            plan.from.fingerprint.human()
+        KeyImport::Added => fill(
+            &tr("Imported: {account} ({protocol}) now uses the key {fingerprint}."),
+            &[
+                ("account", account),
+                ("protocol", protocol),
+                ("fingerprint", &new_key),
+            ],
         ),
-        KeyImport::Unchanged => format!("{account} already had this key; it is unchanged."),
-        KeyImport::Replaced { old, backup } => format!(
-            "Imported: {account} now uses the key {} instead of {}.{}",
-            plan.from.fingerprint.human(),
-            old.human(),
-            match backup {
-                Some(b) => format!(" The previous key file is saved as {}.", b.display()),
-                None => String::new(),
+        KeyImport::Unchanged => fill(
+            &tr("{account} ({protocol}) already had this key; it is unchanged."),
+            &[("account", account), ("protocol", protocol)],
+        ),
+        KeyImport::Replaced { old, backup } => {
+            let mut text = fill(
+                &tr(
+                    "Imported: {account} ({protocol}) now uses the key {fingerprint} instead \
+                     of {old}.",
+                ),
+                &[
+                    ("account", account),
+                    ("protocol", protocol),
+                    ("fingerprint", &new_key),
+                    ("old", &old.human()),
+                ],
+            );
+            if let Some(b) = backup {
+                text.push(' ');
+                text.push_str(&fill(
+                    &tr("The previous key file is saved as {path}."),
+                    &[("path", &b.display().to_string())],
+                ));
             }
-        ),
+            text
+        }
         KeyImport::NeedsConfirmation { current } => {
-            return format!(
-                "Not imported: {account} has another key ({}). Confirm replacing it to import.",
-                current.human()
+            return fill(
+                &tr(
+                    "Not imported: {account} ({protocol}) has another key ({fingerprint}). \
+                     Confirm replacing it to import.",
+                ),
+                &[
+                    ("account", account),
+                    ("protocol", protocol),
+                    ("fingerprint", &current.human()),
+                ],
             )
         }
     };
     if done.trust_changed > 0 {
-        format!(
-            "{key} {} buddy key(s) were added or marked verified.",
-            done.trust_changed
-        )
+        let more = fill(
+            &trn(
+                "{count} buddy key was added or marked verified.",
+                "{count} buddy keys were added or marked verified.",
+                done.trust_changed,
+            ),
+            &[("count", &done.trust_changed.to_string())],
+        );
+        format!("{key} {more}")
     } else {
         key
     }
@@ -907,39 +975,63 @@ pub fn transfer_error(e: &super::transfer::TransferError) -> String {
     use super::transfer::TransferError as E;
     let list = |c: &[super::transfer::Candidate]| -> String {
         if c.is_empty() {
-            return " The file holds no key.".to_owned();
+            return format!(" {}", tr("The file holds no key."));
         }
         let lines: Vec<String> = c
             .iter()
             .map(|c| format!("\n  {}", transfer_candidate(c)))
             .collect();
-        format!(" Keys in the file:{}", lines.concat())
+        format!(" {}{}", tr("Keys in the file:"), lines.concat())
     };
+    let path = |p: &std::path::Path| p.display().to_string();
     match e {
-        E::NoKeyFile(p) => format!(
-            "No OTR key file found at {} (looked for otr.private_key, otr.key and otr/otr.key).",
-            p.display()
+        E::NoKeyFile(p) => fill(
+            &tr(
+                "No OTR key file found at {path} (looked for otr.private_key, otr.key and \
+                 otr/otr.key).",
+            ),
+            &[("path", &path(p))],
         ),
-        E::Unreadable(p, err) => format!("Cannot read {}: {err}.", p.display()),
-        E::Damaged(p, why) => format!("{} is not a key file OTR can use: {why}.", p.display()),
+        E::Unreadable(p, err) => fill(
+            &tr("Cannot read {path}: {reason}."),
+            &[("path", &path(p)), ("reason", &err.to_string())],
+        ),
+        E::Damaged(p, why) => fill(
+            &tr("{path} is not a key file OTR can use: {reason}."),
+            &[("path", &path(p)), ("reason", why.as_str())],
+        ),
         E::NoMatch(c) => format!(
-            "No key in the file fits this account; name the one to import (its name as listed).{}",
+            "{}{}",
+            tr(
+                "No key in the file fits this account; name the one to import (its name as \
+                listed)."
+            ),
             list(c)
         ),
         E::Ambiguous(c) => format!(
-            "More than one key in the file fits; name the one to import.{}",
+            "{}{}",
+            tr("More than one key in the file fits; name the one to import."),
             list(c)
         ),
-        E::NoKey(a) => format!(
-            "{} ({}) has no key yet: one is made on its first private conversation.",
-            a.name, a.protocol
+        E::NoKey(a) => fill(
+            &tr(
+                "{account} ({protocol}) has no key yet: one is made on its first private \
+                 conversation.",
+            ),
+            &[("account", &a.name), ("protocol", &a.protocol)],
         ),
-        E::Exists(p) => format!(
-            "{} already exists; nothing was written. Choose an empty folder.",
-            p.display()
+        E::Exists(p) => fill(
+            &tr("{path} already exists; nothing was written. Choose an empty folder."),
+            &[("path", &path(p))],
         ),
-        E::Write(p, err) => format!("Cannot write {}: {err}.", p.display()),
-        E::Store(err) => format!("Saving failed: {err}."),
+        E::Write(p, err) => fill(
+            &tr("Cannot write {path}: {reason}."),
+            &[("path", &path(p)), ("reason", &err.to_string())],
+        ),
+        E::Store(err) => fill(
+            &tr("Saving failed: {reason}."),
+            &[("reason", &err.to_string())],
+        ),
     }
 }
 
@@ -947,53 +1039,86 @@ pub fn transfer_error(e: &super::transfer::TransferError) -> String {
 pub fn export_done(export: &super::transfer::Export, files: &[std::path::PathBuf]) -> String {
     use super::transfer::Format;
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-    let mut text = format!(
-        "Exported the key {} as account {} ({}) with {} buddy key(s) to {}. \
-         The key file is secret: copy it only to your own devices, then delete it.",
-        export.fingerprint.human(),
-        export.account_name,
-        export.protocol,
-        export.buddy_keys,
-        names.join(" and ")
+    let files = match names.as_slice() {
+        [one, two] => fill(
+            &tr("{file} and {other_file}"),
+            &[("file", one), ("other_file", two)],
+        ),
+        _ => names.join(" "),
+    };
+    let mut text = fill(
+        &trn(
+            "Exported the key {fingerprint} as account {account} ({protocol}) with {count} buddy \
+             key to {files}. The key file is secret: copy it only to your own devices, then \
+             delete it.",
+            "Exported the key {fingerprint} as account {account} ({protocol}) with {count} buddy \
+             keys to {files}. The key file is secret: copy it only to your own devices, then \
+             delete it.",
+            export.buddy_keys,
+        ),
+        &[
+            ("fingerprint", &export.fingerprint.human()),
+            ("account", &export.account_name),
+            ("protocol", &export.protocol),
+            ("count", &export.buddy_keys.to_string()),
+            ("files", &files),
+        ],
     );
     match export.format {
-        Format::Adium if export.account_name.parse::<u32>().is_err() => text.push_str(
-            " Adium names accounts by number: replace the account name in both files with the \
-             account's ObjectID from Adium's Accounts.plist, or export again giving the number.",
-        ),
-        Format::Irssi => text.push_str(
-            " irssi expects these as ~/.irssi/otr/otr.key and otr.fp, with the account named nick@server.",
-        ),
+        Format::Adium if export.account_name.parse::<u32>().is_err() => {
+            text.push(' ');
+            text.push_str(&tr(
+                "Adium names accounts by number: replace the account name in both files with \
+                 the account's ObjectID from Adium's Accounts.plist, or export again giving the \
+                 number.",
+            ));
+        }
+        Format::Irssi => {
+            text.push(' ');
+            text.push_str(&tr(
+                "irssi expects these as ~/.irssi/otr/otr.key and otr.fp, with the account named \
+                 nick@server.",
+            ));
+        }
         _ => {}
     }
     text
 }
 
 /// A program to export for, as the export dialog lists it.
-pub fn format_label(format: super::transfer::Format) -> &'static str {
+pub fn format_label(format: super::transfer::Format) -> std::borrow::Cow<'static, str> {
     use super::transfer::Format;
     match format {
-        Format::Pidgin => "Pidgin or Finch",
-        Format::Adium => "Adium",
-        Format::Irssi => "irssi",
-        Format::Generic => "Another libotr program (names as here)",
+        Format::Pidgin => tr("Pidgin or Finch"),
+        Format::Adium => tr("Adium"),
+        Format::Irssi => tr("irssi"),
+        Format::Generic => tr("Another libotr program (names as here)"),
     }
 }
 
-pub fn import_usage() -> &'static str {
-    "Use: /otr import PATH [NAME-IN-FILE] — PATH is the other program's OTR folder or key file \
-     (quote it if it has spaces); the key is shown first, then add yes (or replace) to import it \
-     into this conversation's account."
+pub fn import_usage() -> String {
+    tr(
+        "Use: /otr import PATH [NAME-IN-FILE] — PATH is the other program's OTR folder or key \
+        file (quote it if it has spaces); the key is shown first, then add yes (or replace) to \
+        import it into this conversation's account.",
+    )
+    .into_owned()
 }
 
-pub fn export_usage() -> &'static str {
-    "Use: /otr export FOLDER [pidgin|adium|irssi|generic] [ACCOUNT-NAME-THERE] — writes this \
-     conversation's account's key and buddy keys into new files in FOLDER."
+pub fn export_usage() -> String {
+    tr(
+        "Use: /otr export FOLDER [pidgin|adium|irssi|generic] [ACCOUNT-NAME-THERE] — writes \
+        this conversation's account's key and buddy keys into new files in FOLDER.",
+    )
+    .into_owned()
 }
 
-pub fn key_move_usage() -> &'static str {
-    "Use: /otr key move OLD-ACCOUNT-NAME — gives this account the key (and buddy keys) your \
-     account had under its old name; the key is shown first, then add yes (or replace)."
+pub fn key_move_usage() -> String {
+    tr(
+        "Use: /otr key move OLD-ACCOUNT-NAME — gives this account the key (and buddy keys) your \
+        account had under its old name; the key is shown first, then add yes (or replace).",
+    )
+    .into_owned()
 }
 
 #[cfg(test)]

@@ -114,19 +114,19 @@ const SUBCOMMANDS: [Subcommand; 17] = [
     Subcommand {
         name: "import",
         usage: " PATH [NAME-IN-FILE] [yes|replace]",
-        about: "bring this account's key (and buddy keys) from Adium, irssi or another Pidgin: shows the key, then yes imports it",
+        about: n_("bring this account's key (and buddy keys) from Adium, irssi or another Pidgin: shows the key, then yes imports it"),
         run: import_command,
     },
     Subcommand {
         name: "export",
         usage: " FOLDER [pidgin|adium|irssi|generic] [NAME-THERE]",
-        about: "write this account's key and buddy keys for another program",
+        about: n_("write this account's key and buddy keys for another program"),
         run: export_command,
     },
     Subcommand {
         name: "key",
         usage: " move OLD-ACCOUNT-NAME [yes|replace]",
-        about: "after renaming this account, take over the key of its old name",
+        about: n_("after renaming this account, take over the key of its old name"),
         run: key_command,
     },
 ];
@@ -260,7 +260,10 @@ fn import_from(
                     transfer::Confirm::Yes => "yes",
                     transfer::Confirm::Replace => "replace",
                 };
-                let hint = format!("To import it, type: {again} {word}");
+                let hint = fill(
+                    &tr("To import it, type: {command}"),
+                    &[("command", &format!("{again} {word}"))],
+                );
                 Ok(wording::import_preview(&plan, &hint))
             }
         }
@@ -309,7 +312,7 @@ fn shown(
 /// `/otr import PATH [NAME-IN-FILE] [yes|replace]`.
 fn import_command(conv: Conversation, args: &str) {
     let Some(a) = transfer::parse_import_args(args) else {
-        conv.write_error(wording::import_usage());
+        conv.write_error(&wording::import_usage());
         return;
     };
     let path = transfer::expand_home(&a.path, home().as_deref());
@@ -328,7 +331,7 @@ fn import_command(conv: Conversation, args: &str) {
 /// `/otr export FOLDER [pidgin|adium|irssi|generic] [NAME-THERE]`.
 fn export_command(conv: Conversation, args: &str) {
     let Some(a) = transfer::parse_export_args(args) else {
-        conv.write_error(wording::export_usage());
+        conv.write_error(&wording::export_usage());
         return;
     };
     let Some(key) = runtime::key_of(conv) else {
@@ -362,11 +365,11 @@ fn key_command(conv: Conversation, args: &str) {
         _ => (None, w.as_slice()),
     };
     let [verb, old] = rest else {
-        conv.write_error(wording::key_move_usage());
+        conv.write_error(&wording::key_move_usage());
         return;
     };
     if verb != "move" {
-        conv.write_error(wording::key_move_usage());
+        conv.write_error(&wording::key_move_usage());
         return;
     }
     let Some(source) = runtime::with_client(|c| transfer::ImportSource::from_store(c.store()))

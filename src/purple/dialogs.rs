@@ -20,7 +20,7 @@ use super::prefs;
 use super::runtime;
 use super::text::{c_string, lossy};
 use crate::client::commands::KnownKey;
-use crate::client::i18n::{fill, tr};
+use crate::client::i18n::{fill, n_, tr};
 use crate::client::{transfer, wording, AccountId, ConvKey};
 
 enum Pending {
@@ -507,8 +507,8 @@ pub(crate) enum KeysStep {
     ExportFolder(AccountId, transfer::Format, Option<String>),
 }
 
-const IMPORT_TITLE: &str = "Import OTR keys";
-const EXPORT_TITLE: &str = "Export OTR keys";
+const IMPORT_TITLE: &str = n_("Import OTR keys");
+const EXPORT_TITLE: &str = n_("Export OTR keys");
 
 impl Form {
     /// A choice among the user's accounts (all of them, signed on or not).
@@ -550,11 +550,11 @@ fn field_bool(fields: *mut ffi::PurpleRequestFields, id: &CStr) -> bool {
     unsafe { ffi::purple_request_fields_get_bool(fields, id.as_ptr()) != 0 }
 }
 
-fn keys_error(title: &str, e: &transfer::TransferError) {
+fn keys_error(title: &'static str, e: &transfer::TransferError) {
     super::objects::notify_error(
         runtime::plugin_handle(),
-        title,
-        "Nothing was changed",
+        &tr(title),
+        &tr("Nothing was changed"),
         &wording::transfer_error(e),
     );
 }
@@ -591,7 +591,7 @@ pub(crate) fn import_keys() {
         });
     }
     let token = remember(Pending::Keys(KeysStep::ImportFile));
-    let title = c_string("Import OTR keys: choose the other program's key file (otr.private_key, or otr.key for irssi)");
+    let title = c_string(&tr("Import OTR keys: choose the other program's key file (otr.private_key, or otr.key for irssi)"));
     // SAFETY: our handle; the title outlives the call (copied); the callbacks have
     // PurpleRequestFileCb's signature (G_CALLBACK erases it); the user data is a token.
     unsafe {
@@ -620,25 +620,27 @@ fn choose_import(source: transfer::ImportSource) {
     let form = Form::new();
     let labels: Vec<String> = candidates.iter().map(wording::transfer_candidate).collect();
     let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
-    form.choice(c"entry", "Key in the file", &refs, 0);
-    form.account_choice(c"account", "For your account");
+    form.choice(c"entry", &tr("Key in the file"), &refs, 0);
+    form.account_choice(c"account", &tr("For your account"));
     form.toggle(
         c"trust",
-        "With the buddies' keys it knows, and which are verified",
+        &tr("With the buddies' keys it knows, and which are verified"),
         true,
     );
-    let secondary = format!(
-        "Read as {} files: {}",
-        source.format.name(),
-        source.key_path.display()
+    let secondary = fill(
+        &tr("Read as {format} files: {path}"),
+        &[
+            ("format", source.format.name()),
+            ("path", &source.key_path.display().to_string()),
+        ],
     );
     let token = remember(Pending::Keys(KeysStep::ImportChoose(Box::new(source))));
     form.show(
-        IMPORT_TITLE,
-        "Which key, for which of your accounts?",
+        &tr(IMPORT_TITLE),
+        &tr("Which key, for which of your accounts?"),
         &secondary,
-        "Next",
-        "Cancel",
+        &tr("Next"),
+        &tr("Cancel"),
         None,
         None,
         token,
@@ -687,8 +689,8 @@ fn keys_answered(step: KeysStep, fields: *mut ffi::PurpleRequestFields, ok: bool
             match done {
                 Some(Ok(done)) => super::objects::notify_info(
                     runtime::plugin_handle(),
-                    IMPORT_TITLE,
-                    "Import finished",
+                    &tr(IMPORT_TITLE),
+                    &tr("Import finished"),
                     &wording::import_done(&plan, &done),
                 ),
                 Some(Err(e)) => keys_error(IMPORT_TITLE, &e),
@@ -717,20 +719,20 @@ fn confirm_import(source: Box<transfer::ImportSource>, plan: transfer::ImportPla
     let form = Form::new();
     let text = wording::import_preview(&plan, "");
     let (primary, ok) = if plan.replaces() {
-        ("This replaces your account's key", "Replace my key")
+        (tr("This replaces your account's key"), tr("Replace my key"))
     } else {
-        ("Check the fingerprint before importing", "Import")
+        (tr("Check the fingerprint before importing"), tr("Import"))
     };
     let token = remember(Pending::Keys(KeysStep::ImportConfirm(
         source,
         Box::new(plan),
     )));
     form.show(
-        IMPORT_TITLE,
-        primary,
+        &tr(IMPORT_TITLE),
+        &primary,
         &text,
-        ok,
-        "Cancel",
+        &ok,
+        &tr("Cancel"),
         None,
         None,
         token,
@@ -740,25 +742,26 @@ fn confirm_import(source: Box<transfer::ImportSource>, plan: transfer::ImportPla
 /// Tools → Off-the-Record Messaging → Export keys…
 pub(crate) fn export_keys() {
     let form = Form::new();
-    form.account_choice(c"account", "Your account");
-    let formats: Vec<&str> = transfer::Format::ALL
+    form.account_choice(c"account", &tr("Your account"));
+    let labels: Vec<_> = transfer::Format::ALL
         .iter()
         .map(|&f| wording::format_label(f))
         .collect();
-    form.choice(c"format", "For", &formats, 0);
+    let formats: Vec<&str> = labels.iter().map(|l| l.as_ref()).collect();
+    form.choice(c"format", &tr("For"), &formats, 0);
     form.string(
         c"name",
-        "Account name there (Adium: the account's number; empty: as here)",
+        &tr("Account name there (Adium: the account's number; empty: as here)"),
         false,
         false,
     );
     let token = remember(Pending::Keys(KeysStep::Export));
     form.show(
-        EXPORT_TITLE,
-        "Which account's key, for which program?",
-        "The key file is secret: copy it only to your own devices, then delete it.",
-        "Next",
-        "Cancel",
+        &tr(EXPORT_TITLE),
+        &tr("Which account's key, for which program?"),
+        &tr("The key file is secret: copy it only to your own devices, then delete it."),
+        &tr("Next"),
+        &tr("Cancel"),
         None,
         None,
         token,
@@ -780,8 +783,8 @@ fn choose_export_folder(account: AccountId, format: transfer::Format, name: Opti
                 match result {
                     Some(Ok(text)) => super::objects::notify_info(
                         runtime::plugin_handle(),
-                        EXPORT_TITLE,
-                        "Export finished",
+                        &tr(EXPORT_TITLE),
+                        &tr("Export finished"),
                         &text,
                     ),
                     Some(Err(e)) => keys_error(EXPORT_TITLE, &e),
@@ -791,7 +794,7 @@ fn choose_export_folder(account: AccountId, format: transfer::Format, name: Opti
         });
     }
     let token = remember(Pending::Keys(KeysStep::ExportFolder(account, format, name)));
-    let title = c_string("Export OTR keys: choose an empty folder");
+    let title = c_string(&tr("Export OTR keys: choose an empty folder"));
     // SAFETY: as in `import_keys`; PurpleRequestFileCb's signature for both callbacks.
     unsafe {
         let ok = std::mem::transmute::<PathCb, unsafe extern "C" fn()>(chosen);
