@@ -136,6 +136,13 @@ fn keystore_smoke() {
     smoke("keystore", fuzz::keystore, 20_000);
 }
 
+/// Every start state of session_receive builds (the setups' own assertions hold), for every
+/// policy, version and fragmenting choice.
+#[test]
+fn every_session_start_state_builds() {
+    assert_eq!(fuzz::build_all_session_states(), 13 * 3 * 4);
+}
+
 /// The bodies' assertions are live: a broken input fails them (a smoke test of the smoke).
 #[test]
 fn bodies_assert_their_invariants() {

@@ -180,6 +180,7 @@ impl Status {
     }
 }
 
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 struct Private {
     version: ProtocolVersion,
     ratchet: KeyRatchet,
@@ -190,6 +191,7 @@ struct Private {
     last_sent: u64,
 }
 
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 enum MsgState {
     Plaintext,
     Encrypted(Box<Private>),
@@ -207,6 +209,7 @@ impl MsgState {
 }
 
 /// A conversation with one buddy.
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 pub struct Session {
     config: SessionConfig,
     master: Instance,
