@@ -1173,6 +1173,14 @@ pub mod seeds {
                 }
                 s.extend(raw_tlv(tlv::SMP_ABORT.0, &[]));
                 out.push(s);
+                // The user answers (or starts over, or gives up) between messages.
+                let mut s = vec![smp_selector(stage, question, same)];
+                s.extend(raw_tlv(USER_TLV, &[]));
+                s.extend(raw_tlv(GENUINE_TLV | 2, &[]));
+                s.extend(raw_tlv(USER_TLV | 0x1d, b"other secret"));
+                s.extend(raw_tlv(GENUINE_TLV | 1, &[]));
+                s.extend(raw_tlv(USER_TLV | 2, &[]));
+                out.push(s);
             }
         }
         out
