@@ -22,8 +22,9 @@
 //! once per process. The `seeds` functions build the seed corpora (see `fuzz/README.md`).
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 
-use std::collections::VecDeque;
-use std::sync::OnceLock;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -262,20 +263,26 @@ pub const CANARY: &str = "canary-7d1e-private-text";
 const LINK_STEPS: usize = 64;
 const MAX_SEEN: usize = 256;
 
-/// The two long-term keys, made once per process from a fixed seed.
+/// The two long-term keys: libotr's own test keys (`tests/fixtures/libotr`), read once per
+/// process (generating DSA parameters would cost seconds in an instrumented build).
 fn keys() -> &'static [DsaPrivateKey; 2] {
     static KEYS: OnceLock<[DsaPrivateKey; 2]> = OnceLock::new();
     KEYS.get_or_init(|| {
-        let mut rng = ChaCha20Rng::seed_from_u64(0x00f0_2201);
+        use super::keystore::privkey::parse_private_keys;
+        let read = |file: &[u8]| parse_private_keys(file).unwrap().remove(0).key;
         [
-            DsaPrivateKey::generate(&mut rng),
-            DsaPrivateKey::generate(&mut rng),
+            read(include_bytes!(
+                "../../tests/fixtures/libotr/alice.private_key"
+            )),
+            read(include_bytes!(
+                "../../tests/fixtures/libotr/bob.private_key"
+            )),
         ]
     })
 }
 
 /// Where the session under attack (Bob) starts. Each is built once per process (per
-/// policy and version choice) and cloned for every input.
+/// version choice) and cloned for every input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Start {
     Plaintext,
@@ -489,12 +496,8 @@ impl Harness {
             h.deliver_all();
         };
         match start {
-            Start::Plaintext => {
-                if self.bob.config().policy.has(Policy::REQUIRE_ENCRYPTION) {
-                    // Held until private; the query goes on the link.
-                    self.act(Side::Bob, |s, env| s.send(env, CANARY));
-                }
-            }
+            // Under policy Always Bob's canary is held per input (see `harness_for`).
+            Start::Plaintext => {}
             Start::AwaitingDhKey => {
                 // Bob answers a query with his commit, which stays on the link.
                 self.receive(Side::Bob, &query);
@@ -719,20 +722,100 @@ fn session_op(h: &mut Harness, op: u8, payload: &[u8]) {
     }
 }
 
-/// Splits the script into `(op, payload)` records: `op len_hi len_lo payload…` (a short last
-/// record takes what is left).
-fn records(mut data: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+/// Splits the script into `(op, payload, end)` records: `op len_hi len_lo payload…` (a short
+/// last record takes what is left); `end` is where the record ends in `data`.
+fn records(data: &[u8]) -> impl Iterator<Item = (u8, &[u8], usize)> {
+    let mut rest_all = data;
     std::iter::from_fn(move || {
-        let (&op, rest) = data.split_first()?;
+        let (&op, rest) = rest_all.split_first()?;
         let len = match rest {
             [a, b, ..] => usize::from(u16::from_be_bytes([*a, *b])),
             _ => 0,
         };
         let rest = rest.get(2..).unwrap_or(&[]);
         let (payload, tail) = rest.split_at(len.min(rest.len()));
-        data = tail;
-        Some((op, payload))
+        rest_all = tail;
+        Some((op, payload, data.len() - tail.len()))
     })
+}
+
+// ---- prefix cache -------------------------------------------------------------------------
+
+/// A step slower than this (a 1536-bit exponentiation, in an instrumented build) leaves its
+/// resulting state in the [`PrefixCache`].
+const SLOW_STEP: Duration = Duration::from_micros(200);
+const PREFIX_CACHE_BYTES: usize = 256 << 20;
+const PREFIX_CACHE_ENTRIES: usize = 4096;
+
+/// The state a deterministic body reached after a slow prefix of an input (the selector and
+/// the first steps), so that inputs sharing the prefix — most of libFuzzer's mutants of a
+/// deep input — continue from a clone instead of repeating its exponentiations. Everything
+/// in the state (sessions, RNG, clock) is a function of the prefix, so the result of an
+/// input is the same with or without the cache; only the work differs. The invariants were
+/// checked when the prefix first ran. Bounded: cleared when full.
+struct PrefixCache<T> {
+    map: HashMap<(u64, usize), (Vec<u8>, T)>,
+    bytes: usize,
+}
+
+impl<T: Clone> PrefixCache<T> {
+    fn new() -> Self {
+        PrefixCache {
+            map: HashMap::new(),
+            bytes: 0,
+        }
+    }
+
+    /// The longest cached prefix among `ends` (prefix lengths of `data`, increasing, with
+    /// their hashes): its index in `ends` and a copy of its state.
+    fn longest(&self, data: &[u8], ends: &[(usize, u64)]) -> Option<(usize, T)> {
+        ends.iter().enumerate().rev().find_map(|(i, &(end, hash))| {
+            let (key, state) = self.map.get(&(hash, end))?;
+            (key.as_slice() == &data[..end]).then(|| (i, state.clone()))
+        })
+    }
+
+    fn insert(&mut self, prefix: &[u8], hash: u64, state: T, size: usize) {
+        if self.map.len() >= PREFIX_CACHE_ENTRIES || self.bytes + size > PREFIX_CACHE_BYTES {
+            self.map.clear();
+            self.bytes = 0;
+        }
+        self.bytes += size + prefix.len();
+        self.map
+            .insert((hash, prefix.len()), (prefix.to_vec(), state));
+    }
+}
+
+/// FNV-1a hashes of `data[..end]` for each of `ends` (increasing).
+fn prefix_hashes(data: &[u8], ends: impl Iterator<Item = usize>) -> Vec<(usize, u64)> {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut at = 0;
+    ends.map(|end| {
+        for &b in &data[at..end] {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        at = end;
+        (end, hash)
+    })
+    .collect()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Harness {
+    /// Roughly the bytes a copy of this harness holds.
+    fn approx_size(&self) -> usize {
+        let texts: usize = self
+            .seen
+            .iter()
+            .chain(&self.alice_to_bob)
+            .map(String::len)
+            .sum();
+        let link: usize = self.link.iter().map(|(_, m)| m.len()).sum();
+        64 * 1024 + texts + link + self.bob.max_pending_fragment_bytes()
+    }
 }
 
 /// One record, encoded for [`records`].
@@ -744,29 +827,45 @@ pub fn record(op: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Bob and Alice in the state `selector` names, built once per process and per selector
-/// (deterministic keys and RNG), then cloned for each input: the 1536-bit exchanges that set
-/// the state up are paid once, not per input.
+/// Bob and Alice in the state `selector` names, built once per process and per start and
+/// version choice (deterministic keys and RNG, policy Manual), then cloned for each input:
+/// the 1536-bit exchanges that set the state up are paid once, not per input.
 fn base_harness(selector: u8) -> &'static Harness {
-    static BASES: [OnceLock<Harness>; 256] = [const { OnceLock::new() }; 256];
-    let selector = canonical_selector(selector);
-    BASES[usize::from(selector)].get_or_init(|| {
-        let start = Start::ALL[usize::from(selector & 0x0f) % Start::ALL.len()];
-        let mut policy = [Policy::MANUAL, Policy::OPPORTUNISTIC, Policy::ALWAYS]
-            [usize::from((selector >> 4) & 3) % 3];
-        let v2_only = selector & 0x40 != 0;
-        if v2_only {
-            policy = Policy(policy.0 & !Policy::ALLOW_V3);
-        }
-        let mms = if selector & 0x80 != 0 { 300 } else { 0 };
-        let mut h = Harness::new(policy, mms);
-        h.setup(start, if v2_only { "2" } else { "23" });
+    static BASES: [OnceLock<Harness>; 32] = [const { OnceLock::new() }; 32];
+    let start = usize::from(selector & 0x0f) % Start::ALL.len();
+    let v2_only = selector & 0x40 != 0;
+    BASES[start * 2 + usize::from(v2_only)].get_or_init(|| {
+        let mut h = Harness::new(base_policy(Policy::MANUAL, v2_only), 0);
+        h.setup(Start::ALL[start], if v2_only { "2" } else { "23" });
         h
     })
 }
 
+fn base_policy(policy: Policy, v2_only: bool) -> Policy {
+    if v2_only {
+        Policy(policy.0 & !Policy::ALLOW_V3)
+    } else {
+        policy
+    }
+}
+
+/// A copy of the base state, with the selector's policy and maximum message size.
 fn harness_for(selector: u8) -> Harness {
-    base_harness(selector).clone()
+    let mut h = base_harness(selector).clone();
+    let policy = [Policy::MANUAL, Policy::OPPORTUNISTIC, Policy::ALWAYS]
+        [usize::from((selector >> 4) & 3) % 3];
+    let policy = base_policy(policy, selector & 0x40 != 0);
+    let mms = if selector & 0x80 != 0 { 300 } else { 0 };
+    for s in [&mut h.alice, &mut h.bob] {
+        s.set_policy(policy);
+        s.set_max_message_size(mms);
+    }
+    let start = Start::ALL[usize::from(selector & 0x0f) % Start::ALL.len()];
+    if start == Start::Plaintext && policy.has(Policy::REQUIRE_ENCRYPTION) {
+        // Held until private; the query goes on the link.
+        h.act(Side::Bob, |s, env| s.send(env, CANARY));
+    }
+    h
 }
 
 /// The whole receive path of a session, in the state the first byte selects, under a script
@@ -776,20 +875,36 @@ pub fn session_receive(data: &[u8]) {
     let Some((&selector, script)) = data.split_first() else {
         return;
     };
-    let mut h = harness_for(selector);
-    for (op, payload) in records(script).take(64) {
+    static CACHE: OnceLock<Mutex<PrefixCache<Harness>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(PrefixCache::new()));
+    let steps: Vec<(u8, &[u8], usize)> = records(script).take(64).collect();
+    // Prefix k (k = 0..=steps.len()) is the selector and the first k records.
+    let ends = prefix_hashes(
+        data,
+        std::iter::once(1).chain(steps.iter().map(|&(_, _, end)| 1 + end)),
+    );
+    let (done, mut h) = lock(cache)
+        .longest(data, &ends)
+        .unwrap_or_else(|| (0, harness_for(selector)));
+    for (k, &(op, payload, _)) in steps.iter().enumerate().skip(done) {
+        let t = Instant::now();
         session_op(&mut h, op, payload);
+        if t.elapsed() > SLOW_STEP {
+            let (end, hash) = ends[k + 1];
+            lock(cache).insert(&data[..end], hash, h.clone(), h.approx_size());
+        }
     }
     if h.bob_was_private {
         h.act(Side::Bob, |s, env| s.send(env, CANARY));
     }
 }
 
-/// Builds every start state (all selectors): for a test that the setups hold.
+/// Builds every start state (both version choices) and applies every policy and fragmenting
+/// choice: for a test that the setups hold. Returns the number of selectors tried.
 pub fn build_all_session_states() -> usize {
     (0..=255u8)
         .filter(|&s| canonical_selector(s) == s)
-        .map(|s| base_harness(s).link.len())
+        .map(|s| harness_for(s).link.len())
         .count()
 }
 
@@ -917,13 +1032,49 @@ pub fn smp_tlv(data: &[u8]) {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
+    static CACHE: OnceLock<Mutex<PrefixCache<(Smp, ChaCha20Rng, bool)>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(PrefixCache::new()));
     let (question, same) = (selector & 0x08 != 0, selector & 0x10 != 0);
-    let (mut smp, mut rng) = base_smp(selector & 7, question, same).clone();
     let transcript = smp_transcript(question, same);
+    let tlvs: Vec<Tlv> = tlv::parse_tlvs(rest).into_iter().take(32).collect();
+    // Prefix k is the selector and the first k TLVs (4 header bytes each).
+    let mut end = 1;
+    let ends = prefix_hashes(
+        data,
+        std::iter::once(1).chain(tlvs.iter().map(|t| {
+            end += 4 + t.value.len();
+            end
+        })),
+    );
+    let base = || {
+        let (smp, rng) = base_smp(selector & 7, question, same).clone();
+        // Whether the secrets of this side and of the transcript's peer are equal.
+        (0, (smp, rng, same))
+    };
+    let (done, (mut smp, mut rng, mut secrets_equal)) =
+        lock(cache).longest(data, &ends).unwrap_or_else(base);
+    for (k, t) in tlvs.into_iter().enumerate().skip(done) {
+        let started = Instant::now();
+        smp_step(&mut smp, &mut rng, &mut secrets_equal, t, transcript, same);
+        if started.elapsed() > SLOW_STEP {
+            let (end, hash) = ends[k + 1];
+            let state = (smp.clone(), rng.clone(), secrets_equal);
+            lock(cache).insert(&data[..end], hash, state, 16 * 1024);
+        }
+    }
+}
+
+/// One TLV (or user action) of [`smp_tlv`], with the oracle.
+fn smp_step(
+    smp: &mut Smp,
+    rng: &mut ChaCha20Rng,
+    secrets_equal: &mut bool,
+    t: Tlv,
+    transcript: &[Tlv; 4],
+    same: bool,
+) {
     let (ctx_a, ctx_b) = smp_contexts();
-    // Whether the secrets of this side and of the transcript's peer are equal.
-    let mut secrets_equal = same;
-    for t in tlv::parse_tlvs(rest).into_iter().take(32) {
+    {
         if t.kind.0 & 0xff00 == USER_TLV {
             // The user acts: the machine was in whatever state, and must stay consistent.
             let ctx = if t.kind.0 & 4 == 0 { &ctx_a } else { &ctx_b };
@@ -934,18 +1085,18 @@ pub fn smp_tlv(data: &[u8]) {
             };
             match t.kind.0 & 3 {
                 0 => {
-                    if let Ok(reply) = smp.respond(&mut rng, ctx, secret) {
+                    if let Ok(reply) = smp.respond(rng, ctx, secret) {
                         // The initiator of the transcript is Alice.
-                        secrets_equal = secret == b"in Bruges";
+                        *secrets_equal = secret == b"in Bruges";
                         assert_eq!(reply.kind, tlv::SMP2);
                         assert_eq!(smp.state(), SmpState::Expect3);
                     }
                 }
                 1 => {
                     let q = (t.kind.0 & 0x10 != 0).then_some(SMP_QUESTION);
-                    let reply = smp.start(&mut rng, ctx, secret, q).unwrap();
+                    let reply = smp.start(rng, ctx, secret, q).unwrap();
                     // The responder of the transcript is Bob.
-                    secrets_equal = secret == bob_secret(same);
+                    *secrets_equal = secret == bob_secret(same);
                     assert_eq!(reply.kind, if q.is_some() { tlv::SMP1Q } else { tlv::SMP1 });
                     assert_eq!(smp.state(), SmpState::Expect2);
                 }
@@ -954,7 +1105,7 @@ pub fn smp_tlv(data: &[u8]) {
                     assert!(!smp.is_in_progress());
                 }
             }
-            continue;
+            return;
         }
         let t = if t.kind.0 & 0xff00 == GENUINE_TLV {
             let mut genuine = transcript[usize::from(t.kind.0 & 3)].clone();
@@ -968,7 +1119,7 @@ pub fn smp_tlv(data: &[u8]) {
         } else {
             t
         };
-        let out = smp.handle(&mut rng, &t);
+        let out = smp.handle(rng, &t);
         if let Some(reply) = &out.reply {
             assert!(reply.value.len() <= tlv::MAX_VALUE_LEN);
         }
@@ -980,7 +1131,7 @@ pub fn smp_tlv(data: &[u8]) {
                 assert_ne!(out.trust, Some(true));
             }
             Some(SmpEvent::Success) => {
-                assert!(secrets_equal, "SMP succeeded with different secrets");
+                assert!(*secrets_equal, "SMP succeeded with different secrets");
                 assert!(!smp.is_in_progress());
             }
             Some(SmpEvent::Failure) => assert!(!smp.is_in_progress()),
