@@ -8,18 +8,23 @@
 //!   input bytes, decode(encode(m)) == m, and the `?OTR:` envelope carries bytes unchanged.
 //! - [`fragment_reassembly`]: a sequence of fragments against a declarative model of the
 //!   spec's rules; the reassembly cap always holds; split → reassemble is the identity.
-//! - [`session_receive`]: two real sessions driven into one of six states (plaintext, each
-//!   AKE state, private, finished), then the input as a script of hostile messages, replays,
-//!   tampering and deliveries. No private text ever leaves in the clear, a private (or
-//!   finished) session never falls back to plaintext, memory stays bounded.
-//! - [`smp_tlv`]: an SMP state machine in each state fed arbitrary TLVs (and mutated genuine
-//!   ones). Every failure aborts and resets; success needs equal secrets.
+//! - [`session_receive`]: two real sessions driven into one of thirteen states (plaintext,
+//!   each AKE state, private, finished, each SMP stage, several instances, a nearly full
+//!   reassembly buffer, a held message), then the input as a script of hostile messages,
+//!   replays, tampering, deliveries and user actions. No private text ever leaves in the
+//!   clear (also checked by a final send once the session was private), a private (or
+//!   finished) session never falls back to plaintext, memory stays bounded (held messages,
+//!   instances, reassembly).
+//! - [`smp_tlv`]: an SMP state machine in each state fed arbitrary TLVs, mutated genuine
+//!   ones and user actions. Every failure aborts and resets; success needs equal secrets.
 //! - [`keystore`]: the private-key, S-expression, fingerprint, instance-tag and
 //!   max-message-size file readers; what they read writes back and reads back the same.
 //!
-//! State is rebuilt per input from fixed seeds (sessions cannot be snapshotted). The slow,
-//! input-independent parts — the long-term DSA keys and the SMP peer's messages — are made
-//! once per process. The `seeds` functions build the seed corpora (see `fuzz/README.md`).
+//! The deep targets' start states are built once per process with deterministic keys and
+//! RNGs and cloned for each input (`Clone` on the engine's state exists only with the
+//! `fuzzing` feature). A prefix cache ([`PrefixCache`]) also keeps the state after each slow
+//! step (an exponentiation) of an input, so libFuzzer's mutants of a deep input continue from
+//! there. The `seeds` functions build the seed corpora (see `fuzz/README.md`).
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 
 use std::collections::{HashMap, VecDeque};
@@ -872,8 +877,34 @@ fn harness_for(selector: u8) -> Harness {
 /// of hostile steps (see [`session_op`]). Afterwards, if Bob's conversation was ever private,
 /// his user types the canary: it must not leave in the clear (checked by `check_session`).
 pub fn session_receive(data: &[u8]) {
+    run_session(data, true);
+}
+
+/// For a test of the prefix cache: what an input leaves behind (Bob's status, what is in
+/// flight, the clock), run without the cache, then twice with it.
+pub fn session_results_for_testing(data: &[u8]) -> [String; 3] {
+    let show = |h: Option<Harness>| {
+        h.map(|h| {
+            format!(
+                "{:?} {:?} {} {:?}",
+                h.bob.status(),
+                h.link,
+                h.now,
+                h.alice.status()
+            )
+        })
+        .unwrap_or_default()
+    };
+    [
+        show(run_session(data, false)),
+        show(run_session(data, true)),
+        show(run_session(data, true)),
+    ]
+}
+
+fn run_session(data: &[u8], use_cache: bool) -> Option<Harness> {
     let Some((&selector, script)) = data.split_first() else {
-        return;
+        return None;
     };
     static CACHE: OnceLock<Mutex<PrefixCache<Harness>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(PrefixCache::new()));
@@ -883,13 +914,16 @@ pub fn session_receive(data: &[u8]) {
         data,
         std::iter::once(1).chain(steps.iter().map(|&(_, _, end)| 1 + end)),
     );
-    let (done, mut h) = lock(cache)
-        .longest(data, &ends)
-        .unwrap_or_else(|| (0, harness_for(selector)));
+    let cached = if use_cache {
+        lock(cache).longest(data, &ends)
+    } else {
+        None
+    };
+    let (done, mut h) = cached.unwrap_or_else(|| (0, harness_for(selector)));
     for (k, &(op, payload, _)) in steps.iter().enumerate().skip(done) {
         let t = Instant::now();
         session_op(&mut h, op, payload);
-        if t.elapsed() > SLOW_STEP {
+        if use_cache && t.elapsed() > SLOW_STEP {
             let (end, hash) = ends[k + 1];
             lock(cache).insert(&data[..end], hash, h.clone(), h.approx_size());
         }
@@ -897,6 +931,7 @@ pub fn session_receive(data: &[u8]) {
     if h.bob_was_private {
         h.act(Side::Bob, |s, env| s.send(env, CANARY));
     }
+    Some(h)
 }
 
 /// Builds every start state (both version choices) and applies every policy and fragmenting
