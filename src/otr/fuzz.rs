@@ -907,13 +907,25 @@ fn run_session(data: &[u8], use_cache: bool) -> Option<Harness> {
     static CACHE: OnceLock<Mutex<PrefixCache<Harness>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(PrefixCache::new()));
     let steps: Vec<(u8, &[u8], usize)> = records(script).take(64).collect();
-    // Prefix k (k = 0..=steps.len()) is the selector and the first k records.
-    let ends = prefix_hashes(
-        data,
-        std::iter::once(1).chain(steps.iter().map(|&(_, _, end)| 1 + end)),
-    );
+    // The cache key of prefix k (k = 0..=steps.len()): the selector and the first k records
+    // as `session_op` reads them (the op, and only the payload bytes it uses), so that
+    // mutants differing in bytes a step ignores share its state.
+    let mut key = vec![canonical_selector(selector)];
+    let mut ends = vec![key.len()];
+    for &(op, payload, _) in &steps {
+        let used = match op % 10 {
+            3 | 4 => &[][..],
+            6 | 8 | 9 => payload.get(..1).unwrap_or(&[]),
+            _ => payload,
+        };
+        key.push(op % 10);
+        key.extend_from_slice(&(used.len() as u32).to_be_bytes());
+        key.extend_from_slice(used);
+        ends.push(key.len());
+    }
+    let ends = prefix_hashes(&key, ends.into_iter());
     let cached = if use_cache {
-        lock(cache).longest(data, &ends)
+        lock(cache).longest(&key, &ends)
     } else {
         None
     };
@@ -923,7 +935,7 @@ fn run_session(data: &[u8], use_cache: bool) -> Option<Harness> {
         session_op(&mut h, op, payload);
         if use_cache && t.elapsed() > SLOW_STEP {
             let (end, hash) = ends[k + 1];
-            lock(cache).insert(&data[..end], hash, h.clone(), h.approx_size());
+            lock(cache).insert(&key[..end], hash, h.clone(), h.approx_size());
         }
     }
     if h.bob_was_private {
