@@ -136,6 +136,15 @@ fn keystore_smoke() {
     smoke("keystore", fuzz::keystore, 20_000);
 }
 
+#[test]
+fn modern_decode_smoke() {
+    smoke(
+        "modern_decode",
+        purple_otr::otr::modern::fuzz::modern_decode,
+        2_000,
+    );
+}
+
 /// Every start state of session_receive builds (the setups' own assertions hold), for every
 /// policy, version and fragmenting choice.
 #[test]
