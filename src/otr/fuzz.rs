@@ -1081,43 +1081,72 @@ pub fn smp_tlv(data: &[u8]) {
     let cache = CACHE.get_or_init(|| Mutex::new(PrefixCache::new()));
     let (question, same) = (selector & 0x08 != 0, selector & 0x10 != 0);
     let transcript = smp_transcript(question, same);
-    let tlvs: Vec<Tlv> = tlv::parse_tlvs(rest).into_iter().take(32).collect();
-    // Prefix k is the selector and the first k TLVs (4 header bytes each).
-    let mut end = 1;
-    let ends = prefix_hashes(
-        data,
-        std::iter::once(1).chain(tlvs.iter().map(|t| {
-            end += 4 + t.value.len();
-            end
-        })),
-    );
+    // What each step handles: genuine messages substituted, user actions normalised. The
+    // cache key of prefix k is the state choice and the first k of these, so mutants that
+    // come to the same steps share their state.
+    let steps: Vec<Tlv> = tlv::parse_tlvs(rest)
+        .into_iter()
+        .take(32)
+        .map(|t| effective_tlv(t, transcript))
+        .collect();
+    let mut key = vec![smp_selector(selector & 7, question, same)];
+    let mut ends = vec![key.len()];
+    for t in &steps {
+        key.extend_from_slice(&t.kind.0.to_be_bytes());
+        key.extend_from_slice(&(t.value.len() as u32).to_be_bytes());
+        key.extend_from_slice(&t.value);
+        ends.push(key.len());
+    }
+    let ends = prefix_hashes(&key, ends.into_iter());
     let base = || {
         let (smp, rng) = base_smp(selector & 7, question, same).clone();
         // Whether the secrets of this side and of the transcript's peer are equal.
         (0, (smp, rng, same))
     };
     let (done, (mut smp, mut rng, mut secrets_equal)) =
-        lock(cache).longest(data, &ends).unwrap_or_else(base);
-    for (k, t) in tlvs.into_iter().enumerate().skip(done) {
+        lock(cache).longest(&key, &ends).unwrap_or_else(base);
+    for (k, t) in steps.into_iter().enumerate().skip(done) {
         let started = Instant::now();
-        smp_step(&mut smp, &mut rng, &mut secrets_equal, t, transcript, same);
+        smp_step(&mut smp, &mut rng, &mut secrets_equal, t, same);
         if started.elapsed() > SLOW_STEP {
             let (end, hash) = ends[k + 1];
             let state = (smp.clone(), rng.clone(), secrets_equal);
-            lock(cache).insert(&data[..end], hash, state, 16 * 1024);
+            lock(cache).insert(&key[..end], hash, state, 16 * 1024);
         }
     }
 }
 
+/// The TLV a step of [`smp_tlv`] handles: a [`GENUINE_TLV`] becomes the transcript's
+/// message with its XOR applied; a [`USER_TLV`] keeps only the bits and value it uses.
+fn effective_tlv(t: Tlv, transcript: &[Tlv; 4]) -> Tlv {
+    match t.kind.0 & 0xff00 {
+        GENUINE_TLV => {
+            let mut genuine = transcript[usize::from(t.kind.0 & 3)].clone();
+            if let [o0, o1, xor @ ..] = t.value.as_slice() {
+                let offset = usize::from(u16::from_be_bytes([*o0, *o1]));
+                for (b, x) in genuine.value.iter_mut().skip(offset).zip(xor) {
+                    *b ^= x;
+                }
+            }
+            genuine
+        }
+        USER_TLV => {
+            let mut kind = t.kind.0 & 0xff1f;
+            if kind & 3 == 3 {
+                kind &= !1; // both mean abort
+            }
+            let value = if kind & 8 != 0 { t.value } else { Vec::new() };
+            Tlv {
+                kind: tlv::TlvType(kind),
+                value,
+            }
+        }
+        _ => t,
+    }
+}
+
 /// One TLV (or user action) of [`smp_tlv`], with the oracle.
-fn smp_step(
-    smp: &mut Smp,
-    rng: &mut ChaCha20Rng,
-    secrets_equal: &mut bool,
-    t: Tlv,
-    transcript: &[Tlv; 4],
-    same: bool,
-) {
+fn smp_step(smp: &mut Smp, rng: &mut ChaCha20Rng, secrets_equal: &mut bool, t: Tlv, same: bool) {
     let (ctx_a, ctx_b) = smp_contexts();
     {
         if t.kind.0 & 0xff00 == USER_TLV {
@@ -1152,18 +1181,6 @@ fn smp_step(
             }
             return;
         }
-        let t = if t.kind.0 & 0xff00 == GENUINE_TLV {
-            let mut genuine = transcript[usize::from(t.kind.0 & 3)].clone();
-            if let [o0, o1, xor @ ..] = t.value.as_slice() {
-                let offset = usize::from(u16::from_be_bytes([*o0, *o1]));
-                for (b, x) in genuine.value.iter_mut().skip(offset).zip(xor) {
-                    *b ^= x;
-                }
-            }
-            genuine
-        } else {
-            t
-        };
         let out = smp.handle(rng, &t);
         if let Some(reply) = &out.reply {
             assert!(reply.value.len() <= tlv::MAX_VALUE_LEN);
