@@ -149,6 +149,38 @@ fn keystore_smoke() {
     smoke("keystore", fuzz::keystore, 20_000);
 }
 
+#[test]
+fn modern_decode_smoke() {
+    smoke(
+        "modern_decode",
+        purple_otr::otr::modern::fuzz::modern_decode,
+        2_000,
+    );
+}
+
+/// Every start state of session_receive builds (the setups' own assertions hold), for every
+/// policy, version and fragmenting choice.
+#[test]
+fn every_session_start_state_builds() {
+    assert_eq!(fuzz::build_all_session_states(), 13 * 3 * 4);
+}
+
+/// The prefix cache changes the work, not the result: a seed whose steps are slow (SMP and
+/// AKE exponentiations, so they are cached) ends the same without the cache, with it when
+/// the cache is filled, and when it is used.
+#[test]
+fn session_prefix_cache_is_transparent() {
+    let corpus = load_corpus("session_receive");
+    let mut compared = 0;
+    for input in corpus.iter().filter(|i| i.len() < 4096).take(12) {
+        let [plain, filling, cached] = fuzz::session_results_for_testing(input);
+        assert_eq!(plain, filling);
+        assert_eq!(plain, cached);
+        compared += 1;
+    }
+    assert!(compared > 0);
+}
+
 /// The bodies' assertions are live: a broken input fails them (a smoke test of the smoke).
 #[test]
 fn bodies_assert_their_invariants() {

@@ -92,6 +92,7 @@ impl fmt::Debug for AkeSuccess {
     }
 }
 
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 struct AwaitingDhKey {
     version: ProtocolVersion,
     r: Zeroizing<[u8; 16]>,
@@ -100,6 +101,7 @@ struct AwaitingDhKey {
     sent_at: u64,
 }
 
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 struct AwaitingRevealSig {
     version: ProtocolVersion,
     our_dh: DhKeyPair,
@@ -108,6 +110,7 @@ struct AwaitingRevealSig {
     dh_key: DhKey,
 }
 
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 struct AwaitingSig {
     version: ProtocolVersion,
     our_dh: DhKeyPair,
@@ -119,6 +122,7 @@ struct AwaitingSig {
 }
 
 /// The spec's authstate.
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 enum AuthState {
     None,
     AwaitingDhKey(Box<AwaitingDhKey>),
@@ -148,6 +152,7 @@ pub enum CommitReply {
 /// One side's AKE. Each message is handled by the current state consuming itself and
 /// returning the next one (rustls's handshake states); on an error the state comes back
 /// unchanged, as the spec's "ignore the message" asks.
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 pub struct Ake {
     state: AuthState,
 }

@@ -8,22 +8,28 @@
 //!   input bytes, decode(encode(m)) == m, and the `?OTR:` envelope carries bytes unchanged.
 //! - [`fragment_reassembly`]: a sequence of fragments against a declarative model of the
 //!   spec's rules; the reassembly cap always holds; split → reassemble is the identity.
-//! - [`session_receive`]: two real sessions driven into one of six states (plaintext, each
-//!   AKE state, private, finished), then the input as a script of hostile messages, replays,
-//!   tampering and deliveries. No private text ever leaves in the clear, a private (or
-//!   finished) session never falls back to plaintext, memory stays bounded.
-//! - [`smp_tlv`]: an SMP state machine in each state fed arbitrary TLVs (and mutated genuine
-//!   ones). Every failure aborts and resets; success needs equal secrets.
+//! - [`session_receive`]: two real sessions driven into one of thirteen states (plaintext,
+//!   each AKE state, private, finished, each SMP stage, several instances, a nearly full
+//!   reassembly buffer, a held message), then the input as a script of hostile messages,
+//!   replays, tampering, deliveries and user actions. No private text ever leaves in the
+//!   clear (also checked by a final send once the session was private), a private (or
+//!   finished) session never falls back to plaintext, memory stays bounded (held messages,
+//!   instances, reassembly).
+//! - [`smp_tlv`]: an SMP state machine in each state fed arbitrary TLVs, mutated genuine
+//!   ones and user actions. Every failure aborts and resets; success needs equal secrets.
 //! - [`keystore`]: the private-key, S-expression, fingerprint, instance-tag and
 //!   max-message-size file readers; what they read writes back and reads back the same.
 //!
-//! State is rebuilt per input from fixed seeds (sessions cannot be snapshotted). The slow,
-//! input-independent parts — the long-term DSA keys and the SMP peer's messages — are made
-//! once per process. The `seeds` functions build the seed corpora (see `fuzz/README.md`).
+//! The deep targets' start states are built once per process with deterministic keys and
+//! RNGs and cloned for each input (`Clone` on the engine's state exists only with the
+//! `fuzzing` feature). A prefix cache ([`PrefixCache`]) also keeps the state after each slow
+//! step (an exponentiation) of an input, so libFuzzer's mutants of a deep input continue from
+//! there. The `seeds` functions build the seed corpora (see `fuzz/README.md`).
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 
-use std::collections::VecDeque;
-use std::sync::OnceLock;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -33,7 +39,9 @@ use super::crypto::fingerprint::Fingerprint;
 use super::events::Event;
 use super::fragment::{self, FragmentPiece, Reassembler};
 use super::policy::Policy;
-use super::session::{Env, MessageState, Outcome, Session, SessionConfig, MAX_HELD, MAX_INSTANCES};
+use super::session::{
+    Env, MessageState, Outcome, Session, SessionConfig, MAX_HELD, MAX_INSTANCES, REASSEMBLY_CAP,
+};
 use super::smp::{Smp, SmpContext, SmpEvent, SmpState};
 use super::wire::envelope::{self, classify, classify_reassembled, Incoming};
 use super::wire::messages::{peek_data_flags, EncodedMessage, Header, Message, ProtocolVersion};
@@ -260,19 +268,26 @@ pub const CANARY: &str = "canary-7d1e-private-text";
 const LINK_STEPS: usize = 64;
 const MAX_SEEN: usize = 256;
 
-/// The two long-term keys, made once per process from a fixed seed.
+/// The two long-term keys: libotr's own test keys (`tests/fixtures/libotr`), read once per
+/// process (generating DSA parameters would cost seconds in an instrumented build).
 fn keys() -> &'static [DsaPrivateKey; 2] {
     static KEYS: OnceLock<[DsaPrivateKey; 2]> = OnceLock::new();
     KEYS.get_or_init(|| {
-        let mut rng = ChaCha20Rng::seed_from_u64(0x00f0_2201);
+        use super::keystore::privkey::parse_private_keys;
+        let read = |file: &[u8]| parse_private_keys(file).unwrap().remove(0).key;
         [
-            DsaPrivateKey::generate(&mut rng),
-            DsaPrivateKey::generate(&mut rng),
+            read(include_bytes!(
+                "../../tests/fixtures/libotr/alice.private_key"
+            )),
+            read(include_bytes!(
+                "../../tests/fixtures/libotr/bob.private_key"
+            )),
         ]
     })
 }
 
-/// Where the session under attack (Bob) starts.
+/// Where the session under attack (Bob) starts. Each is built once per process (per
+/// version choice) and cloned for every input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Start {
     Plaintext,
@@ -281,23 +296,55 @@ pub enum Start {
     AwaitingSig,
     Private,
     Finished,
+    /// Private; Bob started SMP (his SMP1 is on the link, unseen by Alice).
+    SmpSent,
+    /// Private; Alice's SMP1 (with a question) reached Bob, who has not answered.
+    SmpAwaitingSecret,
+    /// Private; Bob answered with SMP2 (on the link), expecting SMP3.
+    SmpExpect3,
+    /// Private; Bob sent SMP3 (on the link), expecting SMP4.
+    SmpExpect4,
+    /// Private with Alice, and two more instances of her account: one private, one in the
+    /// middle of its AKE (master + three children).
+    Instances,
+    /// Private; all but the last of the fragments of a long message from Alice reached Bob,
+    /// so his reassembly buffer is nearly full; the last fragment is on the link.
+    FragmentsPending,
+    /// Bob asked for a private conversation (his query is on the link) and typed private
+    /// text meanwhile: it is held.
+    Held,
 }
 
 impl Start {
-    pub const ALL: [Start; 6] = [
+    pub const ALL: [Start; 13] = [
         Start::Plaintext,
         Start::AwaitingDhKey,
         Start::AwaitingRevealSig,
         Start::AwaitingSig,
         Start::Private,
         Start::Finished,
+        Start::SmpSent,
+        Start::SmpAwaitingSecret,
+        Start::SmpExpect3,
+        Start::SmpExpect4,
+        Start::Instances,
+        Start::FragmentsPending,
+        Start::Held,
     ];
 }
 
-/// The first input byte: bits 0-2 the start state, 3-4 the policy, 6 v2 only, 7 fragmenting.
+/// The first input byte: bits 0-3 the start state (modulo 13), 4-5 the policy (modulo 3),
+/// 6 v2 only, 7 fragmenting (a 300-byte maximum message size).
 pub fn session_selector(start: Start, policy: u8, v2_only: bool, fragments: bool) -> u8 {
     let s = Start::ALL.iter().position(|&x| x == start).unwrap_or(0) as u8;
-    s | ((policy % 3) << 3) | (u8::from(v2_only) << 6) | (u8::from(fragments) << 7)
+    s | ((policy % 3) << 4) | (u8::from(v2_only) << 6) | (u8::from(fragments) << 7)
+}
+
+/// The selector with the same meaning and the smallest fields (the cache key).
+fn canonical_selector(selector: u8) -> u8 {
+    ((selector & 0x0f) % Start::ALL.len() as u8)
+        | ((((selector >> 4) & 3) % 3) << 4)
+        | (selector & 0xc0)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -306,7 +353,16 @@ enum Side {
     Bob,
 }
 
+/// Two more instances of Alice's account (other devices) in [`Start::Instances`].
+const ALICE2_TAG: u32 = 0x2222_2222;
+const ALICE3_TAG: u32 = 0x3333_3333;
+/// Alice's text in [`Start::FragmentsPending`]: its data message, base64-encoded, comes to
+/// about 94% of the reassembly cap.
+const LONG_TEXT_LEN: usize = 740_000;
+const LONG_FRAGMENTS: usize = 16;
+
 /// Bob (under attack) and Alice (his real peer) with a link between them.
+#[derive(Clone)]
 struct Harness {
     alice: Session,
     bob: Session,
@@ -317,24 +373,31 @@ struct Harness {
     seen: Vec<String>,
     /// Messages Alice sent Bob, as the seed generator records them.
     alice_to_bob: Vec<String>,
+    /// Bob's conversation has been private: from then on nothing he types may leave in the
+    /// clear (the harness never lets his user end it).
+    bob_was_private: bool,
+}
+
+fn fuzz_config(name: &str, tag: u32, policy: Policy, mms: usize) -> SessionConfig {
+    SessionConfig {
+        account_name: name.into(),
+        our_instance: tag,
+        policy,
+        max_message_size: mms,
+    }
 }
 
 impl Harness {
     fn new(policy: Policy, mms: usize) -> Harness {
-        let config = |name: &str, tag| SessionConfig {
-            account_name: name.into(),
-            our_instance: tag,
-            policy,
-            max_message_size: mms,
-        };
         Harness {
-            alice: Session::new(config("alice@fuzz.example", ALICE_TAG)),
-            bob: Session::new(config("bob@fuzz.example", BOB_TAG)),
+            alice: Session::new(fuzz_config("alice@fuzz.example", ALICE_TAG, policy, mms)),
+            bob: Session::new(fuzz_config("bob@fuzz.example", BOB_TAG, policy, mms)),
             rng: ChaCha20Rng::seed_from_u64(0x5e55_1011),
             now: 10_000,
             link: VecDeque::new(),
             seen: Vec::new(),
             alice_to_bob: Vec::new(),
+            bob_was_private: false,
         }
     }
 
@@ -353,6 +416,9 @@ impl Harness {
         };
         let out = f(session, &mut env);
         check_session(session, before, &out, side == Side::Bob);
+        if side == Side::Bob && session.status().state == MessageState::Encrypted {
+            self.bob_was_private = true;
+        }
         let to = match side {
             Side::Alice => Side::Bob,
             Side::Bob => Side::Alice,
@@ -388,16 +454,55 @@ impl Harness {
         }
     }
 
+    /// Another device of Alice's account (instance `tag`) answers `query` and talks to Bob
+    /// directly (not over the link) for `steps` messages each way.
+    fn other_device(&mut self, tag: u32, query: &str, steps: usize) {
+        let config = self.alice.config().clone();
+        let mut other = Session::new(SessionConfig {
+            our_instance: tag,
+            ..config
+        });
+        let mut env = Env {
+            now: self.now,
+            rng: &mut self.rng,
+            our_key: Some(&keys()[0]),
+        };
+        let mut to_bob = other.receive(&mut env, query).to_send;
+        for _ in 0..steps {
+            let mut to_other = Vec::new();
+            for m in &to_bob {
+                let mut env = Env {
+                    now: self.now,
+                    rng: &mut self.rng,
+                    our_key: Some(&keys()[1]),
+                };
+                to_other.extend(self.bob.receive(&mut env, m).to_send);
+            }
+            to_bob.clear();
+            for m in &to_other {
+                let mut env = Env {
+                    now: self.now,
+                    rng: &mut self.rng,
+                    our_key: Some(&keys()[0]),
+                };
+                to_bob.extend(other.receive(&mut env, m).to_send);
+            }
+        }
+    }
+
     /// Drives Bob into `start` deterministically.
     fn setup(&mut self, start: Start, versions: &str) {
         let query = format!("?OTRv{versions}?");
+        let private = |h: &mut Harness| {
+            h.receive(Side::Bob, &query);
+            h.deliver_all();
+            h.act(Side::Bob, |s, env| s.send(env, CANARY));
+            h.act(Side::Alice, |s, env| s.send(env, "hello bob"));
+            h.deliver_all();
+        };
         match start {
-            Start::Plaintext => {
-                if self.bob.config().policy.has(Policy::REQUIRE_ENCRYPTION) {
-                    // Held until private; the query goes on the link.
-                    self.act(Side::Bob, |s, env| s.send(env, CANARY));
-                }
-            }
+            // Under policy Always Bob's canary is held per input (see `harness_for`).
+            Start::Plaintext => {}
             Start::AwaitingDhKey => {
                 // Bob answers a query with his commit, which stays on the link.
                 self.receive(Side::Bob, &query);
@@ -411,22 +516,77 @@ impl Harness {
                 self.deliver_next(); // commit to Alice
                 self.deliver_next(); // DH-Key to Bob; his Reveal Signature stays on the link
             }
-            Start::Private | Start::Finished => {
-                self.receive(Side::Bob, &query);
+            Start::Private => private(self),
+            Start::Finished => {
+                private(self);
+                self.act(Side::Alice, |s, env| s.end(env, true));
                 self.deliver_all();
+            }
+            Start::Held => {
+                self.act(Side::Bob, |s, env| s.start(env));
                 self.act(Side::Bob, |s, env| s.send(env, CANARY));
-                self.act(Side::Alice, |s, env| s.send(env, "hello bob"));
+                assert!(self.bob.status().held > 0, "fuzz harness setup: not held");
+            }
+            Start::SmpSent => {
+                private(self);
+                self.act(Side::Bob, |s, env| {
+                    s.smp_start(env, None, b"shared").unwrap_or_default()
+                });
+            }
+            Start::SmpAwaitingSecret | Start::SmpExpect3 => {
+                private(self);
+                self.act(Side::Alice, |s, env| {
+                    s.smp_start(env, Some("what is the secret?"), b"shared")
+                        .unwrap_or_default()
+                });
                 self.deliver_all();
-                if start == Start::Finished {
-                    self.act(Side::Alice, |s, env| s.end(env, true));
-                    self.deliver_all();
+                if start == Start::SmpExpect3 {
+                    self.act(Side::Bob, |s, env| {
+                        s.smp_respond(env, b"shared").unwrap_or_default()
+                    });
                 }
+            }
+            Start::SmpExpect4 => {
+                private(self);
+                self.act(Side::Bob, |s, env| {
+                    s.smp_start(env, None, b"shared").unwrap_or_default()
+                });
+                self.deliver_next(); // SMP1 to Alice
+                self.act(Side::Alice, |s, env| {
+                    s.smp_respond(env, b"shared").unwrap_or_default()
+                });
+                self.deliver_next(); // SMP2 to Bob; his SMP3 stays on the link
+            }
+            Start::Instances => {
+                private(self);
+                self.other_device(ALICE2_TAG, &query, 3); // a complete AKE
+                self.other_device(ALICE3_TAG, &query, 0); // Bob answered its commit
+            }
+            Start::FragmentsPending => {
+                private(self);
+                let mms = self.alice.config().max_message_size;
+                let long = "x".repeat(LONG_TEXT_LEN);
+                let size = LONG_TEXT_LEN * 4 / 3 / (LONG_FRAGMENTS - 1);
+                self.alice.set_max_message_size(size);
+                self.act(Side::Alice, |s, env| s.send(env, &long));
+                self.alice.set_max_message_size(mms);
+                while self.link.len() > 1 {
+                    self.deliver_next();
+                }
+                assert!(
+                    self.bob.max_pending_fragment_bytes() > REASSEMBLY_CAP / 2,
+                    "fuzz harness setup: fragment buffer"
+                );
             }
         }
         let expected = match start {
-            Start::Private => MessageState::Encrypted,
+            Start::Plaintext
+            | Start::AwaitingDhKey
+            | Start::AwaitingRevealSig
+            | Start::AwaitingSig
+            | Start::Held => MessageState::Plaintext,
             Start::Finished => MessageState::Finished,
-            _ => MessageState::Plaintext,
+            _ => MessageState::Encrypted,
         };
         assert_eq!(self.bob.status().state, expected, "fuzz harness setup");
     }
@@ -457,6 +617,7 @@ fn check_session(session: &Session, before: MessageState, out: &Outcome, is_bob:
     }
     assert!(status.held <= MAX_HELD);
     assert!(status.instances <= MAX_INSTANCES);
+    assert!(session.max_pending_fragment_bytes() <= REASSEMBLY_CAP);
     if is_bob {
         for m in &out.to_send {
             assert!(!m.contains(CANARY), "private text sent in the clear: {m:?}");
@@ -469,7 +630,6 @@ fn check_session(session: &Session, before: MessageState, out: &Outcome, is_bob:
         }
     }
 }
-
 /// One step of the hostile script, from `op`.
 fn session_op(h: &mut Harness, op: u8, payload: &[u8]) {
     let text = || String::from_utf8_lossy(payload).into_owned();
@@ -567,20 +727,100 @@ fn session_op(h: &mut Harness, op: u8, payload: &[u8]) {
     }
 }
 
-/// Splits the script into `(op, payload)` records: `op len_hi len_lo payload…` (a short last
-/// record takes what is left).
-fn records(mut data: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+/// Splits the script into `(op, payload, end)` records: `op len_hi len_lo payload…` (a short
+/// last record takes what is left); `end` is where the record ends in `data`.
+fn records(data: &[u8]) -> impl Iterator<Item = (u8, &[u8], usize)> {
+    let mut rest_all = data;
     std::iter::from_fn(move || {
-        let (&op, rest) = data.split_first()?;
+        let (&op, rest) = rest_all.split_first()?;
         let len = match rest {
             [a, b, ..] => usize::from(u16::from_be_bytes([*a, *b])),
             _ => 0,
         };
         let rest = rest.get(2..).unwrap_or(&[]);
         let (payload, tail) = rest.split_at(len.min(rest.len()));
-        data = tail;
-        Some((op, payload))
+        rest_all = tail;
+        Some((op, payload, data.len() - tail.len()))
     })
+}
+
+// ---- prefix cache -------------------------------------------------------------------------
+
+/// A step slower than this (a 1536-bit exponentiation, in an instrumented build) leaves its
+/// resulting state in the [`PrefixCache`].
+const SLOW_STEP: Duration = Duration::from_micros(200);
+const PREFIX_CACHE_BYTES: usize = 256 << 20;
+const PREFIX_CACHE_ENTRIES: usize = 4096;
+
+/// The state a deterministic body reached after a slow prefix of an input (the selector and
+/// the first steps), so that inputs sharing the prefix — most of libFuzzer's mutants of a
+/// deep input — continue from a clone instead of repeating its exponentiations. Everything
+/// in the state (sessions, RNG, clock) is a function of the prefix, so the result of an
+/// input is the same with or without the cache; only the work differs. The invariants were
+/// checked when the prefix first ran. Bounded: cleared when full.
+struct PrefixCache<T> {
+    map: HashMap<(u64, usize), (Vec<u8>, T)>,
+    bytes: usize,
+}
+
+impl<T: Clone> PrefixCache<T> {
+    fn new() -> Self {
+        PrefixCache {
+            map: HashMap::new(),
+            bytes: 0,
+        }
+    }
+
+    /// The longest cached prefix among `ends` (prefix lengths of `data`, increasing, with
+    /// their hashes): its index in `ends` and a copy of its state.
+    fn longest(&self, data: &[u8], ends: &[(usize, u64)]) -> Option<(usize, T)> {
+        ends.iter().enumerate().rev().find_map(|(i, &(end, hash))| {
+            let (key, state) = self.map.get(&(hash, end))?;
+            (key.as_slice() == &data[..end]).then(|| (i, state.clone()))
+        })
+    }
+
+    fn insert(&mut self, prefix: &[u8], hash: u64, state: T, size: usize) {
+        if self.map.len() >= PREFIX_CACHE_ENTRIES || self.bytes + size > PREFIX_CACHE_BYTES {
+            self.map.clear();
+            self.bytes = 0;
+        }
+        self.bytes += size + prefix.len();
+        self.map
+            .insert((hash, prefix.len()), (prefix.to_vec(), state));
+    }
+}
+
+/// FNV-1a hashes of `data[..end]` for each of `ends` (increasing).
+fn prefix_hashes(data: &[u8], ends: impl Iterator<Item = usize>) -> Vec<(usize, u64)> {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut at = 0;
+    ends.map(|end| {
+        for &b in &data[at..end] {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        at = end;
+        (end, hash)
+    })
+    .collect()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Harness {
+    /// Roughly the bytes a copy of this harness holds.
+    fn approx_size(&self) -> usize {
+        let texts: usize = self
+            .seen
+            .iter()
+            .chain(&self.alice_to_bob)
+            .map(String::len)
+            .sum();
+        let link: usize = self.link.iter().map(|(_, m)| m.len()).sum();
+        64 * 1024 + texts + link + self.bob.max_pending_fragment_bytes()
+    }
 }
 
 /// One record, encoded for [`records`].
@@ -592,32 +832,125 @@ pub fn record(op: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-fn harness_for(selector: u8) -> (Harness, Start) {
-    let start = Start::ALL[usize::from(selector & 7) % Start::ALL.len()];
-    let mut policy = [Policy::MANUAL, Policy::OPPORTUNISTIC, Policy::ALWAYS]
-        [usize::from((selector >> 3) & 3) % 3];
+/// Bob and Alice in the state `selector` names, built once per process and per start and
+/// version choice (deterministic keys and RNG, policy Manual), then cloned for each input:
+/// the 1536-bit exchanges that set the state up are paid once, not per input.
+fn base_harness(selector: u8) -> &'static Harness {
+    static BASES: [OnceLock<Harness>; 32] = [const { OnceLock::new() }; 32];
+    let start = usize::from(selector & 0x0f) % Start::ALL.len();
     let v2_only = selector & 0x40 != 0;
+    BASES[start * 2 + usize::from(v2_only)].get_or_init(|| {
+        let mut h = Harness::new(base_policy(Policy::MANUAL, v2_only), 0);
+        h.setup(Start::ALL[start], if v2_only { "2" } else { "23" });
+        h
+    })
+}
+
+fn base_policy(policy: Policy, v2_only: bool) -> Policy {
     if v2_only {
-        policy = Policy(policy.0 & !Policy::ALLOW_V3);
+        Policy(policy.0 & !Policy::ALLOW_V3)
+    } else {
+        policy
     }
+}
+
+/// A copy of the base state, with the selector's policy and maximum message size.
+fn harness_for(selector: u8) -> Harness {
+    let mut h = base_harness(selector).clone();
+    let policy = [Policy::MANUAL, Policy::OPPORTUNISTIC, Policy::ALWAYS]
+        [usize::from((selector >> 4) & 3) % 3];
+    let policy = base_policy(policy, selector & 0x40 != 0);
     let mms = if selector & 0x80 != 0 { 300 } else { 0 };
-    let mut h = Harness::new(policy, mms);
-    h.setup(start, if v2_only { "2" } else { "23" });
-    (h, start)
+    for s in [&mut h.alice, &mut h.bob] {
+        s.set_policy(policy);
+        s.set_max_message_size(mms);
+    }
+    let start = Start::ALL[usize::from(selector & 0x0f) % Start::ALL.len()];
+    if start == Start::Plaintext && policy.has(Policy::REQUIRE_ENCRYPTION) {
+        // Held until private; the query goes on the link.
+        h.act(Side::Bob, |s, env| s.send(env, CANARY));
+    }
+    h
 }
 
 /// The whole receive path of a session, in the state the first byte selects, under a script
-/// of hostile steps (see [`session_op`]).
+/// of hostile steps (see [`session_op`]). Afterwards, if Bob's conversation was ever private,
+/// his user types the canary: it must not leave in the clear (checked by `check_session`).
 pub fn session_receive(data: &[u8]) {
-    let Some((&selector, script)) = data.split_first() else {
-        return;
+    run_session(data, true);
+}
+
+/// For a test of the prefix cache: what an input leaves behind (Bob's status, what is in
+/// flight, the clock), run without the cache, then twice with it.
+pub fn session_results_for_testing(data: &[u8]) -> [String; 3] {
+    let show = |h: Option<Harness>| {
+        h.map(|h| {
+            format!(
+                "{:?} {:?} {} {:?}",
+                h.bob.status(),
+                h.link,
+                h.now,
+                h.alice.status()
+            )
+        })
+        .unwrap_or_default()
     };
-    let (mut h, _) = harness_for(selector);
-    for (op, payload) in records(script).take(64) {
-        session_op(&mut h, op, payload);
+    [
+        show(run_session(data, false)),
+        show(run_session(data, true)),
+        show(run_session(data, true)),
+    ]
+}
+
+fn run_session(data: &[u8], use_cache: bool) -> Option<Harness> {
+    let (&selector, script) = data.split_first()?;
+    static CACHE: OnceLock<Mutex<PrefixCache<Harness>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(PrefixCache::new()));
+    let steps: Vec<(u8, &[u8], usize)> = records(script).take(64).collect();
+    // The cache key of prefix k (k = 0..=steps.len()): the selector and the first k records
+    // as `session_op` reads them (the op, and only the payload bytes it uses), so that
+    // mutants differing in bytes a step ignores share its state.
+    let mut key = vec![canonical_selector(selector)];
+    let mut ends = vec![key.len()];
+    for &(op, payload, _) in &steps {
+        let used = match op % 10 {
+            3 | 4 => &[][..],
+            6 | 8 | 9 => payload.get(..1).unwrap_or(&[]),
+            _ => payload,
+        };
+        key.push(op % 10);
+        key.extend_from_slice(&(used.len() as u32).to_be_bytes());
+        key.extend_from_slice(used);
+        ends.push(key.len());
     }
-    // Whatever happened, the two can still finish what is in flight without a panic.
-    h.deliver_all();
+    let ends = prefix_hashes(&key, ends.into_iter());
+    let cached = if use_cache {
+        lock(cache).longest(&key, &ends)
+    } else {
+        None
+    };
+    let (done, mut h) = cached.unwrap_or_else(|| (0, harness_for(selector)));
+    for (k, &(op, payload, _)) in steps.iter().enumerate().skip(done) {
+        let t = Instant::now();
+        session_op(&mut h, op, payload);
+        if use_cache && t.elapsed() > SLOW_STEP {
+            let (end, hash) = ends[k + 1];
+            lock(cache).insert(&key[..end], hash, h.clone(), h.approx_size());
+        }
+    }
+    if h.bob_was_private {
+        h.act(Side::Bob, |s, env| s.send(env, CANARY));
+    }
+    Some(h)
+}
+
+/// Builds every start state (both version choices) and applies every policy and fragmenting
+/// choice: for a test that the setups hold. Returns the number of selectors tried.
+pub fn build_all_session_states() -> usize {
+    (0..=255u8)
+        .filter(|&s| canonical_selector(s) == s)
+        .inspect(|&s| drop(harness_for(s)))
+        .count()
 }
 
 // ---- smp_tlv --------------------------------------------------------------------------------
@@ -717,6 +1050,18 @@ fn smp_in_state(stage: u8, question: bool, same: bool) -> (Smp, ChaCha20Rng) {
     }
 }
 
+/// [`smp_in_state`] built once per process for each choice, cloned for each input.
+fn base_smp(stage: u8, question: bool, same: bool) -> &'static (Smp, ChaCha20Rng) {
+    static BASES: [OnceLock<(Smp, ChaCha20Rng)>; 20] = [const { OnceLock::new() }; 20];
+    let i = usize::from(stage % 5) * 4 + usize::from(question) * 2 + usize::from(same);
+    BASES[i].get_or_init(|| smp_in_state(stage, question, same))
+}
+
+/// Kind of a pseudo-TLV that stands for a user action rather than a message: bits 0-1
+/// respond (0), start (1) or abort (2, 3); bit 2 as Bob rather than Alice; bit 3 the value as
+/// the secret instead of Alice's; bit 4 with a question.
+pub const USER_TLV: u16 = 0xfe00;
+
 /// The first input byte: bits 0-2 the state (EXPECT1, awaiting the user's secret, EXPECT2,
 /// EXPECT3, EXPECT4), bit 3 a question, bit 4 equal secrets.
 pub fn smp_selector(stage: u8, question: bool, same_secret: bool) -> u8 {
@@ -732,11 +1077,50 @@ pub fn smp_tlv(data: &[u8]) {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
+    static CACHE: OnceLock<Mutex<PrefixCache<(Smp, ChaCha20Rng, bool)>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(PrefixCache::new()));
     let (question, same) = (selector & 0x08 != 0, selector & 0x10 != 0);
-    let (mut smp, mut rng) = smp_in_state(selector & 7, question, same);
     let transcript = smp_transcript(question, same);
-    for t in tlv::parse_tlvs(rest).into_iter().take(32) {
-        let t = if t.kind.0 & 0xff00 == GENUINE_TLV {
+    // What each step handles: genuine messages substituted, user actions normalised. The
+    // cache key of prefix k is the state choice and the first k of these, so mutants that
+    // come to the same steps share their state.
+    let steps: Vec<Tlv> = tlv::parse_tlvs(rest)
+        .into_iter()
+        .take(32)
+        .map(|t| effective_tlv(t, transcript))
+        .collect();
+    let mut key = vec![smp_selector(selector & 7, question, same)];
+    let mut ends = vec![key.len()];
+    for t in &steps {
+        key.extend_from_slice(&t.kind.0.to_be_bytes());
+        key.extend_from_slice(&(t.value.len() as u32).to_be_bytes());
+        key.extend_from_slice(&t.value);
+        ends.push(key.len());
+    }
+    let ends = prefix_hashes(&key, ends.into_iter());
+    let base = || {
+        let (smp, rng) = base_smp(selector & 7, question, same).clone();
+        // Whether the secrets of this side and of the transcript's peer are equal.
+        (0, (smp, rng, same))
+    };
+    let (done, (mut smp, mut rng, mut secrets_equal)) =
+        lock(cache).longest(&key, &ends).unwrap_or_else(base);
+    for (k, t) in steps.into_iter().enumerate().skip(done) {
+        let started = Instant::now();
+        smp_step(&mut smp, &mut rng, &mut secrets_equal, t, same);
+        if started.elapsed() > SLOW_STEP {
+            let (end, hash) = ends[k + 1];
+            let state = (smp.clone(), rng.clone(), secrets_equal);
+            lock(cache).insert(&key[..end], hash, state, 16 * 1024);
+        }
+    }
+}
+
+/// The TLV a step of [`smp_tlv`] handles: a [`GENUINE_TLV`] becomes the transcript's
+/// message with its XOR applied; a [`USER_TLV`] keeps only the bits and value it uses.
+fn effective_tlv(t: Tlv, transcript: &[Tlv; 4]) -> Tlv {
+    match t.kind.0 & 0xff00 {
+        GENUINE_TLV => {
             let mut genuine = transcript[usize::from(t.kind.0 & 3)].clone();
             if let [o0, o1, xor @ ..] = t.value.as_slice() {
                 let offset = usize::from(u16::from_be_bytes([*o0, *o1]));
@@ -745,10 +1129,59 @@ pub fn smp_tlv(data: &[u8]) {
                 }
             }
             genuine
-        } else {
-            t
-        };
-        let out = smp.handle(&mut rng, &t);
+        }
+        USER_TLV => {
+            let mut kind = t.kind.0 & 0xff1f;
+            if kind & 3 == 3 {
+                kind &= !1; // both mean abort
+            }
+            let value = if kind & 8 != 0 { t.value } else { Vec::new() };
+            Tlv {
+                kind: tlv::TlvType(kind),
+                value,
+            }
+        }
+        _ => t,
+    }
+}
+
+/// One TLV (or user action) of [`smp_tlv`], with the oracle.
+fn smp_step(smp: &mut Smp, rng: &mut ChaCha20Rng, secrets_equal: &mut bool, t: Tlv, same: bool) {
+    let (ctx_a, ctx_b) = smp_contexts();
+    {
+        if t.kind.0 & 0xff00 == USER_TLV {
+            // The user acts: the machine was in whatever state, and must stay consistent.
+            let ctx = if t.kind.0 & 4 == 0 { &ctx_a } else { &ctx_b };
+            let secret: &[u8] = if t.kind.0 & 8 == 0 {
+                b"in Bruges"
+            } else {
+                &t.value
+            };
+            match t.kind.0 & 3 {
+                0 => {
+                    if let Ok(reply) = smp.respond(rng, ctx, secret) {
+                        // The initiator of the transcript is Alice.
+                        *secrets_equal = secret == b"in Bruges";
+                        assert_eq!(reply.kind, tlv::SMP2);
+                        assert_eq!(smp.state(), SmpState::Expect3);
+                    }
+                }
+                1 => {
+                    let q = (t.kind.0 & 0x10 != 0).then_some(SMP_QUESTION);
+                    let reply = smp.start(rng, ctx, secret, q).unwrap();
+                    // The responder of the transcript is Bob.
+                    *secrets_equal = secret == bob_secret(same);
+                    assert_eq!(reply.kind, if q.is_some() { tlv::SMP1Q } else { tlv::SMP1 });
+                    assert_eq!(smp.state(), SmpState::Expect2);
+                }
+                _ => {
+                    assert_eq!(smp.abort(), Tlv::empty(tlv::SMP_ABORT));
+                    assert!(!smp.is_in_progress());
+                }
+            }
+            return;
+        }
+        let out = smp.handle(rng, &t);
         if let Some(reply) = &out.reply {
             assert!(reply.value.len() <= tlv::MAX_VALUE_LEN);
         }
@@ -760,7 +1193,7 @@ pub fn smp_tlv(data: &[u8]) {
                 assert_ne!(out.trust, Some(true));
             }
             Some(SmpEvent::Success) => {
-                assert!(same, "SMP succeeded with different secrets");
+                assert!(*secrets_equal, "SMP succeeded with different secrets");
                 assert!(!smp.is_in_progress());
             }
             Some(SmpEvent::Failure) => assert!(!smp.is_in_progress()),
@@ -861,7 +1294,7 @@ pub mod seeds {
     /// Every wire message of a session between two of our engines (AKE, data, SMP, a
     /// fragmented message, disconnect), plus their binary forms, for [`message_decode`].
     pub fn engine_traffic() -> Vec<String> {
-        let (mut h, _) = harness_for(session_selector(Start::Private, 0, false, false));
+        let mut h = harness_for(session_selector(Start::Private, 0, false, false));
         h.act(Side::Bob, |s, env| {
             s.smp_start(env, Some("q?"), b"x").unwrap_or_default()
         });
@@ -897,7 +1330,7 @@ pub mod seeds {
             s.extend(record(8, &[20]));
             out.push(s);
             // What the real peer sends Bob in this state, recorded and offered as binary.
-            let (mut h, _) = harness_for(sel);
+            let mut h = harness_for(sel);
             h.alice_to_bob.clear();
             h.deliver_all();
             h.act(Side::Alice, |s, env| s.send(env, "hi\0\x00\x01\x00\x00"));
@@ -952,6 +1385,14 @@ pub mod seeds {
                     s.extend(raw_tlv(t.kind.0, &t.value));
                 }
                 s.extend(raw_tlv(tlv::SMP_ABORT.0, &[]));
+                out.push(s);
+                // The user answers (or starts over, or gives up) between messages.
+                let mut s = vec![smp_selector(stage, question, same)];
+                s.extend(raw_tlv(USER_TLV, &[]));
+                s.extend(raw_tlv(GENUINE_TLV | 2, &[]));
+                s.extend(raw_tlv(USER_TLV | 0x1d, b"other secret"));
+                s.extend(raw_tlv(GENUINE_TLV | 1, &[]));
+                s.extend(raw_tlv(USER_TLV | 2, &[]));
                 out.push(s);
             }
         }

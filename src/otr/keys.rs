@@ -16,6 +16,7 @@ use super::crypto::mac::HmacSha1Key;
 use super::crypto::modp::{self, Int};
 
 /// A DH key pair in the 1536-bit group. The private exponent is wiped on drop.
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 pub struct DhKeyPair {
     private: Zeroizing<Int>,
     public: Int,
@@ -72,12 +73,14 @@ impl fmt::Debug for DhKeyPair {
 
 /// One direction's keys, prepared once per key pair (AES key schedule, keyed HMAC states)
 /// so that each message pays only for its own blocks.
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 struct PreparedKeys {
     aes: AesCtrKey,
     mac: HmacSha1Key,
 }
 
 /// The session keys of one (our key id, their key id) pair and their counters.
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 struct KeyPairState {
     our_keyid: u32,
     their_keyid: u32,
@@ -127,6 +130,7 @@ pub(crate) struct RecvKeys<'a> {
 }
 
 /// Our and the peer's current DH keys after an AKE, and the live session keys.
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 pub struct KeyRatchet {
     /// Id of `our_current`; `our_previous` has id `our_keyid - 1`.
     our_keyid: u32,

@@ -17,6 +17,7 @@ use super::modp::{self, Int};
 /// `c`, `m1`, `m2` protect the Reveal Signature message; `c_prime`, `m1_prime`, `m2_prime`
 /// the Signature message.
 #[derive(Zeroize, ZeroizeOnDrop)]
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 pub struct AkeKeys {
     /// Secure session id: the first 64 bits of h2(0x00).
     pub ssid: [u8; 8],
@@ -42,6 +43,7 @@ impl fmt::Debug for AkeKeys {
 
 /// The keys protecting data messages exchanged under one pair of DH keys.
 #[derive(Zeroize, ZeroizeOnDrop)]
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 pub struct SessionKeys {
     /// AES key for messages we send: the first 16 bytes of h1(sendbyte).
     pub send_aes: [u8; 16],

@@ -15,6 +15,7 @@ use super::{Instance, Outcome, Session, Slot, MAX_INSTANCES};
 /// keystream. Bounded: once full, further answers to this commit are refused, never
 /// forgotten.
 #[derive(Default)]
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 pub(super) struct CommitAnswers {
     commit: Vec<u8>,
     answers: Vec<Vec<u8>>,

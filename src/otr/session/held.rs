@@ -18,6 +18,7 @@ pub const MAX_HELD: usize = 1000;
 const RESENT_PREFIX: &str = "[resent]";
 
 /// A message the user typed that waits for a private conversation.
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 pub(super) struct Held {
     pub(super) text: Zeroizing<String>,
     /// The key it was meant for; `None` if typed while not private with an accepted key
@@ -28,6 +29,7 @@ pub(super) struct Held {
 }
 
 /// The last message sent privately, in case the peer reports it unreadable.
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 pub(super) struct LastSent {
     pub(super) text: Zeroizing<String>,
     pub(super) fingerprint: Fingerprint,

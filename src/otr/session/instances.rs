@@ -16,6 +16,7 @@ pub const MAX_INSTANCES: usize = 16;
 pub const REASSEMBLY_CAP: usize = fragment::DEFAULT_REASSEMBLY_CAP;
 
 /// libotr's ConnContext, minus what lives in [`Session`].
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 pub(super) struct Instance {
     /// The buddy's instance tag; 0 for the master context.
     pub(super) tag: u32,
@@ -167,5 +168,17 @@ impl Session {
         }
         self.children.push(child);
         Some((Slot::Child(self.children.len() - 1), true))
+    }
+}
+
+#[cfg(feature = "fuzzing")]
+impl Session {
+    /// The fragment bytes pending in the fullest instance (for the fuzz oracle: each stays
+    /// within [`REASSEMBLY_CAP`]).
+    pub fn max_pending_fragment_bytes(&self) -> usize {
+        self.slots()
+            .map(|s| self.inst_ref(s).fragments.pending_bytes())
+            .max()
+            .unwrap_or(0)
     }
 }

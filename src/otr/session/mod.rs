@@ -192,6 +192,7 @@ impl Status {
     }
 }
 
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 struct Private {
     version: ProtocolVersion,
     ratchet: KeyRatchet,
@@ -204,6 +205,7 @@ struct Private {
     modern: upgrade::Upgrade,
 }
 
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 enum MsgState {
     Plaintext,
     Encrypted(Box<Private>),
@@ -221,6 +223,7 @@ impl MsgState {
 }
 
 /// A conversation with one buddy.
+#[cfg_attr(feature = "fuzzing", derive(Clone))]
 pub struct Session {
     config: SessionConfig,
     master: Instance,

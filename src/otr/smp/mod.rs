@@ -171,7 +171,7 @@ struct Cheat;
 
 /// Alice's state after sending SMP1 (SMPSTATE_EXPECT2).
 #[derive(Zeroize, ZeroizeOnDrop)]
-#[cfg_attr(test, derive(Clone))]
+#[cfg_attr(any(test, feature = "fuzzing"), derive(Clone))]
 struct Initiator2 {
     x: Int,
     a2: Int,
@@ -181,7 +181,7 @@ struct Initiator2 {
 
 /// Bob's state after a valid SMP1, until the user supplies the secret. Public values only.
 #[derive(Zeroize, ZeroizeOnDrop)]
-#[cfg_attr(test, derive(Clone))]
+#[cfg_attr(any(test, feature = "fuzzing"), derive(Clone))]
 struct Pending {
     g2a: Int,
     g3a: Int,
@@ -190,7 +190,7 @@ struct Pending {
 
 /// Bob's state after sending SMP2 (SMPSTATE_EXPECT3).
 #[derive(Zeroize, ZeroizeOnDrop)]
-#[cfg_attr(test, derive(Clone))]
+#[cfg_attr(any(test, feature = "fuzzing"), derive(Clone))]
 struct Responder3 {
     /// Alice's half of the g3 exchange, for checking her proof on Ra.
     g3a: Int,
@@ -204,7 +204,7 @@ struct Responder3 {
 
 /// Alice's state after sending SMP3 (SMPSTATE_EXPECT4).
 #[derive(Zeroize, ZeroizeOnDrop)]
-#[cfg_attr(test, derive(Clone))]
+#[cfg_attr(any(test, feature = "fuzzing"), derive(Clone))]
 struct Initiator4 {
     /// Bob's half of the g3 exchange, for checking his proof on Rb.
     g3b: Int,
@@ -516,7 +516,7 @@ fn step5(s: &Initiator4, m: &Smp4) -> Result<bool, Cheat> {
 
 /// Where the exchange is, with the partial computations it needs. Dropping a boxed state
 /// wipes it.
-#[cfg_attr(test, derive(Clone))]
+#[cfg_attr(any(test, feature = "fuzzing"), derive(Clone))]
 enum Stage {
     Expect1,
     AwaitingSecret(Box<Pending>),
@@ -526,7 +526,7 @@ enum Stage {
 }
 
 /// The SMP state machine of one session.
-#[cfg_attr(test, derive(Clone))]
+#[cfg_attr(any(test, feature = "fuzzing"), derive(Clone))]
 pub struct Smp {
     stage: Stage,
 }
