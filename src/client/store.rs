@@ -283,7 +283,7 @@ pub enum KeyImport {
 
 /// Tries once to take an exclusive advisory lock on an open file: `Ok(false)` while another
 /// open file holds it. The host provides it (`flock(LOCK_EX | LOCK_NB)`): std has no safe
-/// call for it before Rust 1.89, and this layer has no `unsafe`.
+/// call for it before Rust 1.89, and this layer makes no raw system calls.
 pub type TryLock = fn(&File) -> io::Result<bool>;
 
 impl fmt::Debug for Store {
