@@ -314,10 +314,6 @@ fn trace() -> bool {
     *TRACE.get_or_init(|| std::env::var_os("PURPLE_OTR_LIFECYCLE_TRACE").is_some_and(|v| v == "1"))
 }
 
-fn no_lock(_: &std::fs::File) -> std::io::Result<bool> {
-    Ok(true)
-}
-
 /// This process's directory for stores: `<shm or tmp>/purple-otr-life/<pid>`. Directories
 /// left by processes that are gone (a fuzzer stops at the first crash, without unwinding)
 /// are removed the first time.
@@ -396,7 +392,7 @@ impl Peer {
     fn restart(&mut self, seed: u64, regression: Regression, reread: bool) {
         self.incarnation += 1;
         let store = if reread {
-            Store::open(&self.dir, no_lock)
+            Store::open(&self.dir, crate::client::store::no_lock_for_testing_only)
         } else {
             self.take_store()
         };
@@ -412,7 +408,10 @@ impl Peer {
     /// The store, leaving an empty one (over no directory) in its place.
     fn take_store(&mut self) -> Store {
         let void = self.dir.join("void");
-        std::mem::replace(self.client.store_mut(), Store::open(&void, no_lock))
+        std::mem::replace(
+            self.client.store_mut(),
+            Store::open(&void, crate::client::store::no_lock_for_testing_only),
+        )
     }
 }
 
@@ -465,7 +464,7 @@ fn pooled_store(account: &str, key: Option<&[u8]>, tag: u32) -> Store {
     if let Some(key) = key {
         std::fs::write(dir.join(PRIVATE_KEY_FILE), key).expect("key written");
     }
-    Store::open(&dir, no_lock)
+    Store::open(&dir, crate::client::store::no_lock_for_testing_only)
 }
 
 /// Gives a store back to the pool if it is as [`pooled_store`] makes it (the usual key),

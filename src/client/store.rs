@@ -286,6 +286,13 @@ pub enum KeyImport {
 /// call for it before Rust 1.89, and this layer makes no raw system calls.
 pub type TryLock = fn(&File) -> io::Result<bool>;
 
+/// TEST ONLY: a [`TryLock`] that never waits, for tests and fuzzing that use one store at a
+/// time (the real lock is tested with `flock` in tests/store_locking.rs).
+#[cfg(any(test, feature = "fuzzing"))]
+pub fn no_lock_for_testing_only(_: &File) -> io::Result<bool> {
+    Ok(true)
+}
+
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Store")
@@ -1014,14 +1021,8 @@ mod tests {
     const J: &str = "prpl-jabber";
     const ME: &str = "me@example.org/Home";
 
-    /// Unit tests use one store at a time; the lock itself is tested with the host's
-    /// `flock` in tests/store_locking.rs.
-    fn no_lock(_: &File) -> io::Result<bool> {
-        Ok(true)
-    }
-
     fn open_store(dir: &Path) -> Store {
-        Store::open(dir, no_lock)
+        Store::open(dir, no_lock_for_testing_only)
     }
 
     /// A scratch directory, removed on drop.

@@ -14,10 +14,6 @@ use crate::otr::session::MessageState;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
-fn no_lock(_: &std::fs::File) -> std::io::Result<bool> {
-    Ok(true)
-}
-
 fn temp_dir(label: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
@@ -52,7 +48,10 @@ struct Side {
 
 fn side(name: &str, peer: &str, seed: u64, with_key: bool) -> Side {
     let dir = temp_dir(name);
-    let mut bridge = Client::with_rng(Store::open(&dir, no_lock), ChaCha20Rng::seed_from_u64(seed));
+    let mut bridge = Client::with_rng(
+        Store::open(&dir, crate::client::store::no_lock_for_testing_only),
+        ChaCha20Rng::seed_from_u64(seed),
+    );
     let account = AccountId {
         name: format!("{name}@localhost/home"),
         protocol: "prpl-jabber".into(),
@@ -212,7 +211,7 @@ fn manual_verification_is_saved_and_changes_the_state() {
     let file = std::fs::read_to_string(a.dir.join("otr.fingerprints")).expect("written");
     assert!(file.ends_with("\tverified\n"), "{file}");
     // A fresh store sees it too (persisted at once).
-    let again = Store::open(&a.dir, no_lock);
+    let again = Store::open(&a.dir, crate::client::store::no_lock_for_testing_only);
     let trust =
         again
             .fingerprints()
@@ -310,7 +309,7 @@ fn a_missing_key_is_made_in_the_background_and_nothing_typed_is_lost() {
     let account = a.conv.account.clone();
     let effects = a.bridge.key_ready(&account, key, 102, |_| s);
     assert!(
-        Store::open(&a.dir, no_lock)
+        Store::open(&a.dir, crate::client::store::no_lock_for_testing_only)
             .key_for(&account.name, &account.protocol)
             .is_some(),
         "key saved"
@@ -479,7 +478,7 @@ fn assert_none_in_clear(pending: &[(bool, String)], texts: &[&str]) {
 /// same instance tag), with no session.
 fn restarted(old: Side, seed: u64) -> Side {
     let bridge = Client::with_rng(
-        Store::open(&old.dir, no_lock),
+        Store::open(&old.dir, crate::client::store::no_lock_for_testing_only),
         ChaCha20Rng::seed_from_u64(seed),
     );
     Side {

@@ -869,10 +869,6 @@ mod tests {
     const DAVE_FP: &str = "4ce97b63d48d64ed80bdf98cb3473bf80e5d3878";
     const J: &str = "prpl-jabber";
 
-    fn no_lock(_: &File) -> io::Result<bool> {
-        Ok(true)
-    }
-
     struct TempDir(PathBuf);
 
     impl TempDir {
@@ -1028,7 +1024,10 @@ mod tests {
         assert_eq!(c[1].label, "alice & co");
         assert_eq!(c[1].purple_protocol.as_deref(), Some("prpl-aim"));
 
-        let mut store = Store::open(&t.sub("purple"), no_lock);
+        let mut store = Store::open(
+            &t.sub("purple"),
+            crate::client::store::no_lock_for_testing_only,
+        );
         // Chosen by identity: Adium's UID is our account without its resource.
         let plan = plan_import(&source, &store, &me(), None, true).unwrap();
         assert_eq!(plan.from.name_in_file, "3");
@@ -1058,7 +1057,7 @@ mod tests {
         assert_eq!(done.key, KeyImport::Added);
         assert_eq!(done.trust_changed, 2);
         // Saved: a new store reads the key under our name and the trust.
-        let again = Store::open(store.dir(), no_lock);
+        let again = Store::open(store.dir(), crate::client::store::no_lock_for_testing_only);
         let k = again.key_for(&me().name, J).unwrap();
         assert_eq!(k.fingerprint().to_hex(), ALICE_FP);
         assert_eq!(
@@ -1081,7 +1080,7 @@ mod tests {
         let t = TempDir::new("replace");
         let source = ImportSource::read(&adium_dir(&t)).unwrap();
         let purple = t.sub("purple");
-        let mut store = Store::open(&purple, no_lock);
+        let mut store = Store::open(&purple, crate::client::store::no_lock_for_testing_only);
         store
             .add_key(AccountKey::new(&me().name, J, dave()))
             .unwrap();
@@ -1133,7 +1132,7 @@ mod tests {
         );
         assert_eq!(fs::read(&backup).unwrap(), before);
         assert_eq!(mode(&backup), 0o600);
-        let again = Store::open(&purple, no_lock);
+        let again = Store::open(&purple, crate::client::store::no_lock_for_testing_only);
         assert_eq!(
             again.key_for(&me().name, J).unwrap().fingerprint().to_hex(),
             ALICE_FP
@@ -1165,7 +1164,10 @@ mod tests {
     fn imported_trust_never_withdraws_ours() {
         let t = TempDir::new("trust");
         let source = ImportSource::read(&adium_dir(&t)).unwrap();
-        let mut store = Store::open(&t.sub("purple"), no_lock);
+        let mut store = Store::open(
+            &t.sub("purple"),
+            crate::client::store::no_lock_for_testing_only,
+        );
         // We verified carol's key; bob's we know unverified.
         store
             .set_trust(&me().name, J, "carol@example.net", &fp(2), "smp")
@@ -1187,7 +1189,10 @@ mod tests {
         );
         // Without trust, only the key.
         let t2 = TempDir::new("notrust");
-        let mut store = Store::open(&t2.sub("purple"), no_lock);
+        let mut store = Store::open(
+            &t2.sub("purple"),
+            crate::client::store::no_lock_for_testing_only,
+        );
         let plan = plan_import(&source, &store, &me(), None, false).unwrap();
         assert!(plan.trust.is_empty());
         apply_import(&source, &plan, &mut store, Confirm::Yes, "s").unwrap();
@@ -1206,7 +1211,10 @@ mod tests {
         fs::write(dir.join(PRIVATE_KEY_FILE), &*write_private_keys(&keys)).unwrap();
         let source = ImportSource::read(&dir.join(PRIVATE_KEY_FILE)).unwrap();
         assert_eq!(source.format, Format::Pidgin);
-        let store = Store::open(&t.sub("purple"), no_lock);
+        let store = Store::open(
+            &t.sub("purple"),
+            crate::client::store::no_lock_for_testing_only,
+        );
         // Two resources of the same address: the user must say which.
         match plan_import(&source, &store, &me(), None, false) {
             Err(TransferError::Ambiguous(c)) => assert_eq!(c.len(), 2),
@@ -1259,7 +1267,10 @@ mod tests {
         // Given ~/.irssi, the otr folder is found.
         let source = ImportSource::read(&t.0.join("irssi")).unwrap();
         assert_eq!(source.format, Format::Irssi);
-        let store = Store::open(&t.sub("purple"), no_lock);
+        let store = Store::open(
+            &t.sub("purple"),
+            crate::client::store::no_lock_for_testing_only,
+        );
         let irc = AccountId {
             name: "Alice@irc.example.org".to_owned(),
             protocol: "prpl-irc".to_owned(),
@@ -1273,7 +1284,10 @@ mod tests {
     #[test]
     fn export_names_for_the_target_and_never_overwrites() {
         let t = TempDir::new("export");
-        let mut store = Store::open(&t.sub("purple"), no_lock);
+        let mut store = Store::open(
+            &t.sub("purple"),
+            crate::client::store::no_lock_for_testing_only,
+        );
         store
             .add_key(AccountKey::new(&me().name, J, alice()))
             .unwrap();
@@ -1368,7 +1382,10 @@ mod tests {
     #[test]
     fn a_renamed_account_takes_the_old_names_key() {
         let t = TempDir::new("rename");
-        let mut store = Store::open(&t.sub("purple"), no_lock);
+        let mut store = Store::open(
+            &t.sub("purple"),
+            crate::client::store::no_lock_for_testing_only,
+        );
         store
             .add_key(AccountKey::new("old@example.org/Home", J, alice()))
             .unwrap();

@@ -177,7 +177,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
         let mut bridge = Client::with_rng(
-            Store::open(&dir, |_| Ok(true)),
+            Store::open(&dir, crate::client::store::no_lock_for_testing_only),
             ChaCha20Rng::seed_from_u64(7),
         );
         let key = ConvKey {
