@@ -11,6 +11,7 @@ use std::fmt;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
+use super::rng::ClientRng;
 use crate::otr::crypto::dsa::DsaPrivateKey;
 use crate::otr::crypto::fingerprint::Fingerprint;
 use crate::otr::events::{Event, HoldReason};
@@ -185,7 +186,7 @@ struct SmpReport {
 /// All conversations of all accounts, with the keys and trust behind them.
 pub struct Client {
     store: Store,
-    rng: ChaCha20Rng,
+    rng: ClientRng,
     convs: HashMap<ConvKey, Conv>,
     /// Accounts whose key is being made.
     generating: Vec<AccountId>,
@@ -254,10 +255,10 @@ impl Client {
         Ok(Client::with_rng(store, ChaCha20Rng::from_seed(seed)))
     }
 
-    pub fn with_rng(store: Store, rng: ChaCha20Rng) -> Client {
+    pub fn with_rng(store: Store, rng: impl Into<ClientRng>) -> Client {
         Client {
             store,
-            rng,
+            rng: rng.into(),
             convs: HashMap::new(),
             generating: Vec::new(),
             now: 0,

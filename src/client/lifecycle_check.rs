@@ -30,11 +30,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
-
 use super::conversations::{AccountId, Client, ConvKey, ConvSettings, Effect, Regression};
 use super::store::{Store, INSTANCE_TAGS_FILE, PRIVATE_KEY_FILE};
+use crate::otr::fuzz::PoolRng;
 use crate::otr::keystore::fingerprints::FingerprintEntry;
 use crate::otr::keystore::privkey::{parse_private_keys, write_private_keys, AccountKey};
 use crate::otr::policy::Policy;
@@ -51,6 +49,10 @@ const HISTORY_CAP: usize = 32;
 /// Deliveries per "settle" step (two engines can ping-pong, e.g. after errors).
 const SETTLE_CAP: usize = 64;
 const SECRET: &str = "the-right-secret";
+/// Streams of each client's [`PoolRng`]: a world runs many AKEs and SMP exchanges, whose
+/// exponents combine, so two streams keep the combinations (and so the exponentiations to
+/// remember) few.
+const RNG_POOL: u64 = 2;
 
 /// Which way a message travels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -369,7 +371,7 @@ struct Peer {
 impl Peer {
     fn open(name: &str, buddy: &str, store: Store, seed: u64, regression: Regression) -> Peer {
         let dir = store.dir().to_path_buf();
-        let mut client = Client::with_rng(store, ChaCha20Rng::seed_from_u64(seed));
+        let mut client = Client::with_rng(store, PoolRng::with_pool(seed, RNG_POOL));
         client.reintroduce_insecure_regression_for_testing_only(regression);
         Peer {
             client,
@@ -398,7 +400,12 @@ impl Peer {
         };
         let mut client = Client::with_rng(
             store,
-            ChaCha20Rng::seed_from_u64(seed ^ self.incarnation.wrapping_mul(0x9e37_79b9)),
+            // Two streams alternate across restarts: enough to tell incarnations apart,
+            // few enough that their exponentiations are remembered (`PoolRng`).
+            PoolRng::with_pool(
+                seed ^ (self.incarnation % 2).wrapping_mul(0x9e37_79b9),
+                RNG_POOL,
+            ),
         );
         client.reintroduce_insecure_regression_for_testing_only(regression);
         self.client = client;

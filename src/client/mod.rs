@@ -20,6 +20,7 @@ pub mod i18n;
 #[cfg(feature = "fuzzing")]
 pub mod lifecycle_check;
 pub mod markup;
+pub mod rng;
 pub mod store;
 pub mod transfer;
 pub mod trust;

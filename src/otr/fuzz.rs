@@ -32,7 +32,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use rand_core::{CryptoRng, RngCore, SeedableRng};
 
 use super::crypto::dsa::DsaPrivateKey;
 use super::crypto::fingerprint::Fingerprint;
@@ -46,6 +46,70 @@ use super::smp::{Smp, SmpContext, SmpEvent, SmpState};
 use super::wire::envelope::{self, classify, classify_reassembled, Incoming};
 use super::wire::messages::{peek_data_flags, EncodedMessage, Header, Message, ProtocolVersion};
 use super::wire::tlv::{self, Tlv};
+
+// ---- the fuzzing RNG ------------------------------------------------------------------------
+
+/// Streams of a [`PoolRng`] by default: the n-th draw of `len` bytes is stream `n mod POOL`
+/// of the seed, cut to `len`.
+pub const POOL: u64 = 8;
+
+/// The deep targets' RNG: deterministic, and drawing from a small pool of streams, so that the
+/// exponents a state uses (DH keys, SMP exponents, DSA nonces) come from a finite set whatever
+/// path an input took, and their exponentiations are remembered (`crypto::memo`) rather than
+/// recomputed: the difference between a hundred and several thousand inputs per second. Values
+/// still differ from one draw to the next within a run of `POOL` draws, so a key that is used
+/// where another was meant still shows; a repeated key or nonce is legal input for every
+/// protocol step here (the peer cannot tell our randomness from any other). A test RNG only.
+#[derive(Clone, Debug)]
+pub struct PoolRng {
+    seed: u64,
+    draws: u64,
+    pool: u64,
+}
+
+impl PoolRng {
+    pub fn new(seed: u64) -> Self {
+        Self::with_pool(seed, POOL)
+    }
+
+    /// With `pool` streams (at least 2, so that two consecutive draws differ).
+    pub fn with_pool(seed: u64, pool: u64) -> Self {
+        PoolRng {
+            seed,
+            draws: 0,
+            pool: pool.max(2),
+        }
+    }
+}
+
+impl RngCore for PoolRng {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.fill_bytes(&mut b);
+        u32::from_le_bytes(b)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        let stream = self.draws % self.pool;
+        self.draws = self.draws.wrapping_add(1);
+        let mut chacha = ChaCha20Rng::seed_from_u64(self.seed);
+        chacha.set_stream(stream);
+        chacha.fill_bytes(dest);
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl CryptoRng for PoolRng {}
 
 // ---- message_decode ---------------------------------------------------------------------------
 
@@ -366,7 +430,7 @@ const LONG_FRAGMENTS: usize = 16;
 struct Harness {
     alice: Session,
     bob: Session,
-    rng: ChaCha20Rng,
+    rng: PoolRng,
     now: u64,
     link: VecDeque<(Side, String)>,
     /// Everything that crossed the link, for replays.
@@ -392,7 +456,7 @@ impl Harness {
         Harness {
             alice: Session::new(fuzz_config("alice@fuzz.example", ALICE_TAG, policy, mms)),
             bob: Session::new(fuzz_config("bob@fuzz.example", BOB_TAG, policy, mms)),
-            rng: ChaCha20Rng::seed_from_u64(0x5e55_1011),
+            rng: PoolRng::new(0x5e55_1011),
             now: 10_000,
             link: VecDeque::new(),
             seen: Vec::new(),
@@ -995,8 +1059,8 @@ fn smp_transcript(question: bool, same_secret: bool) -> &'static [Tlv; 4] {
     ];
     CACHE[usize::from(question) * 2 + usize::from(same_secret)].get_or_init(|| {
         let (ctx_a, ctx_b) = smp_contexts();
-        let mut rng_a = ChaCha20Rng::seed_from_u64(ALICE_SMP_SEED);
-        let mut rng_b = ChaCha20Rng::seed_from_u64(BOB_SMP_SEED);
+        let mut rng_a = PoolRng::new(ALICE_SMP_SEED);
+        let mut rng_b = PoolRng::new(BOB_SMP_SEED);
         let (mut alice, mut bob) = (Smp::new(), Smp::new());
         let q = question.then_some(SMP_QUESTION);
         let t1 = alice.start(&mut rng_a, &ctx_a, b"in Bruges", q).unwrap();
@@ -1012,11 +1076,11 @@ fn smp_transcript(question: bool, same_secret: bool) -> &'static [Tlv; 4] {
 
 /// An SMP state machine in `state`, rebuilt with the same seeds as [`smp_transcript`], so the
 /// transcript's next message is genuine for it. Returns it and its RNG.
-fn smp_in_state(stage: u8, question: bool, same: bool) -> (Smp, ChaCha20Rng) {
+fn smp_in_state(stage: u8, question: bool, same: bool) -> (Smp, PoolRng) {
     let (ctx_a, ctx_b) = smp_contexts();
     let t = smp_transcript(question, same);
-    let mut rng_a = ChaCha20Rng::seed_from_u64(ALICE_SMP_SEED);
-    let mut rng_b = ChaCha20Rng::seed_from_u64(BOB_SMP_SEED);
+    let mut rng_a = PoolRng::new(ALICE_SMP_SEED);
+    let mut rng_b = PoolRng::new(BOB_SMP_SEED);
     let q = question.then_some(SMP_QUESTION);
     let mut smp = Smp::new();
     match stage % 5 {
@@ -1051,8 +1115,8 @@ fn smp_in_state(stage: u8, question: bool, same: bool) -> (Smp, ChaCha20Rng) {
 }
 
 /// [`smp_in_state`] built once per process for each choice, cloned for each input.
-fn base_smp(stage: u8, question: bool, same: bool) -> &'static (Smp, ChaCha20Rng) {
-    static BASES: [OnceLock<(Smp, ChaCha20Rng)>; 20] = [const { OnceLock::new() }; 20];
+fn base_smp(stage: u8, question: bool, same: bool) -> &'static (Smp, PoolRng) {
+    static BASES: [OnceLock<(Smp, PoolRng)>; 20] = [const { OnceLock::new() }; 20];
     let i = usize::from(stage % 5) * 4 + usize::from(question) * 2 + usize::from(same);
     BASES[i].get_or_init(|| smp_in_state(stage, question, same))
 }
@@ -1077,7 +1141,7 @@ pub fn smp_tlv(data: &[u8]) {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
-    static CACHE: OnceLock<Mutex<PrefixCache<(Smp, ChaCha20Rng, bool)>>> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<PrefixCache<(Smp, PoolRng, bool)>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(PrefixCache::new()));
     let (question, same) = (selector & 0x08 != 0, selector & 0x10 != 0);
     let transcript = smp_transcript(question, same);
@@ -1146,7 +1210,7 @@ fn effective_tlv(t: Tlv, transcript: &[Tlv; 4]) -> Tlv {
 }
 
 /// One TLV (or user action) of [`smp_tlv`], with the oracle.
-fn smp_step(smp: &mut Smp, rng: &mut ChaCha20Rng, secrets_equal: &mut bool, t: Tlv, same: bool) {
+fn smp_step(smp: &mut Smp, rng: &mut PoolRng, secrets_equal: &mut bool, t: Tlv, same: bool) {
     let (ctx_a, ctx_b) = smp_contexts();
     {
         if t.kind.0 & 0xff00 == USER_TLV {

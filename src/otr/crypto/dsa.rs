@@ -29,6 +29,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::fingerprint::Fingerprint;
 use super::mac::sha1;
+use super::memo;
 use crate::otr::wire::reader::Reader;
 use crate::otr::wire::writer::Writer;
 use crate::otr::wire::DecodeError;
@@ -259,6 +260,20 @@ impl DsaPublicKey {
 
 /// Checks p, q, g (public values, variable time) and returns the Montgomery parameters.
 fn check_domain(p: &Big, q: &Big, g: &Big) -> Result<(MontyParams, MontyParams), DsaKeyError> {
+    memo::cached(
+        || {
+            let (p, q, g) = (p.to_be_bytes(), q.to_be_bytes(), g.to_be_bytes());
+            memo::key("dsa_check_domain", &[&p, &q, &g])
+        },
+        || check_domain_uncached(p, q, g),
+    )
+}
+
+fn check_domain_uncached(
+    p: &Big,
+    q: &Big,
+    g: &Big,
+) -> Result<(MontyParams, MontyParams), DsaKeyError> {
     if p.bits_vartime() != P_BITS {
         return Err(DsaKeyError::BadModulus);
     }
@@ -357,9 +372,17 @@ impl DsaPrivateKey {
         if *x == Big::ZERO || *x >= public.q {
             return Err(DsaKeyError::BadPrivateValue);
         }
-        let mut gx = Monty::new(&public.g, public.p_params)
-            .pow_bounded_exp(&*x, Q_BITS)
-            .retrieve();
+        let mut gx = memo::cached(
+            || {
+                let (p, g) = (public.p.to_be_bytes(), public.g.to_be_bytes());
+                memo::key("dsa_pow_x", &[&p, &g, &x.to_be_bytes()])
+            },
+            || {
+                Monty::new(&public.g, public.p_params)
+                    .pow_bounded_exp(&*x, Q_BITS)
+                    .retrieve()
+            },
+        );
         let matches: bool = gx.ct_eq(&public.y).into();
         gx.zeroize();
         if !matches {
@@ -394,15 +417,29 @@ impl DsaPrivateKey {
             if bool::from(k.ct_eq(&Big::ZERO)) {
                 continue;
             }
-            let r = Monty::new(&key.g, key.p_params)
-                .pow_bounded_exp(&*k, Q_BITS)
-                .retrieve()
-                .rem(&key.q_nonzero());
-            let k_m = Zeroizing::new(Monty::new(&k, key.q_params));
-            // k is in [1, q-1] and q is prime, so the inverse exists.
-            let Some(k_inv) = Option::<Monty>::from(k_m.inv()).map(Zeroizing::new) else {
+            // r = (g^k mod p) mod q and k^-1 mod q: the costly part, a function of k alone.
+            let nonce = memo::cached(
+                || {
+                    let (p, q) = (key.p.to_be_bytes(), key.q.to_be_bytes());
+                    memo::key(
+                        "dsa_nonce",
+                        &[&p, &q, &key.g.to_be_bytes(), &k.to_be_bytes()],
+                    )
+                },
+                || {
+                    let r = Monty::new(&key.g, key.p_params)
+                        .pow_bounded_exp(&*k, Q_BITS)
+                        .retrieve()
+                        .rem(&key.q_nonzero());
+                    let k_m = Zeroizing::new(Monty::new(&k, key.q_params));
+                    // k is in [1, q-1] and q is prime, so the inverse exists.
+                    Option::<Monty>::from(k_m.inv()).map(|k_inv| (r, k_inv))
+                },
+            );
+            let Some((r, k_inv)) = nonce else {
                 continue;
             };
+            let k_inv = Zeroizing::new(k_inv);
             let r_m = Monty::new(&r, key.q_params);
             let s = Zeroizing::new((*k_inv * (h + *x * r_m)).retrieve());
             if r == Big::ZERO || *s == Big::ZERO {
@@ -524,13 +561,27 @@ fn find_g(p: &Big, q: &Big) -> Big {
 
 /// `base^exp` for a public exponent: the work follows `exp`'s bit length (variable time).
 fn pow_vartime(base: &Monty, exp: &Big) -> Monty {
-    base.pow_bounded_exp(exp, exp.bits_vartime())
+    memo::cached(
+        || {
+            let modulus = base.params().modulus().to_be_bytes();
+            let b = base.as_montgomery().to_be_bytes();
+            memo::key("dsa_pow_vartime", &[&modulus, &b, &exp.to_be_bytes()])
+        },
+        || base.pow_bounded_exp(exp, exp.bits_vartime()),
+    )
 }
 
 /// Baillie-PSW (strong base-2 Miller-Rabin, then a strong Lucas test with A* parameters):
 /// deterministic, so loading a key needs no randomness, and with no known counterexample.
 /// Public values only (variable time).
 fn is_prime(n: &Big) -> bool {
+    memo::cached(
+        || memo::key("dsa_is_prime", &[&n.to_be_bytes()]),
+        || is_prime_uncached(n),
+    )
+}
+
+fn is_prime_uncached(n: &Big) -> bool {
     if *n == Big::from_u8(2) {
         return true;
     }

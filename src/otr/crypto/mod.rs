@@ -6,4 +6,5 @@ pub mod dsa;
 pub mod fingerprint;
 pub mod kdf;
 pub mod mac;
+pub(crate) mod memo;
 pub mod modp;

@@ -22,6 +22,8 @@ use once_cell::sync::Lazy;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
+use super::memo;
+
 /// A group element or exponent: 1536 bits.
 pub type Int = U1536;
 type Monty = MontyForm<{ Int::LIMBS }>;
@@ -67,19 +69,41 @@ static Q_PARAMS: Lazy<MontyParams<{ Int::LIMBS }>> = Lazy::new(|| {
 /// `exp` must be below `2^exp_bits`; higher bits are ignored. Use [`DH_EXPONENT_BITS`] for DH
 /// private keys and 1536 for SMP exponents.
 pub fn pow_secret(base: &Int, exp: &Int, exp_bits: u32) -> Int {
-    let b = Monty::new(base, *P_PARAMS);
-    b.pow_bounded_exp(exp, exp_bits).retrieve()
+    memo::cached(
+        || {
+            memo::key(
+                "pow_secret",
+                &[
+                    &base.to_be_bytes(),
+                    &exp.to_be_bytes(),
+                    &exp_bits.to_be_bytes(),
+                ],
+            )
+        },
+        || {
+            let b = Monty::new(base, *P_PARAMS);
+            b.pow_bounded_exp(exp, exp_bits).retrieve()
+        },
+    )
 }
 
 /// `g^exp mod p` for a secret `exp`, constant time in `exp` for a given `exp_bits` bound.
 ///
 /// `exp` must be below `2^exp_bits`; higher bits are ignored, as in [`pow_secret`].
 pub fn pow_g_secret(exp: &Int, exp_bits: u32) -> Int {
-    match exp_bits {
-        DH_EXPONENT_BITS => COMB_DH.pow(exp),
-        1536 => COMB_FULL.pow(exp),
-        _ => pow_secret(&G, exp, exp_bits),
-    }
+    memo::cached(
+        || {
+            memo::key(
+                "pow_g_secret",
+                &[&exp.to_be_bytes(), &exp_bits.to_be_bytes()],
+            )
+        },
+        || match exp_bits {
+            DH_EXPONENT_BITS => COMB_DH.pow(exp),
+            1536 => COMB_FULL.pow(exp),
+            _ => pow_secret(&G, exp, exp_bits),
+        },
+    )
 }
 
 /// Teeth of the fixed-base comb: the table has `2^COMB_TEETH` entries (48 KiB per bound).
@@ -174,9 +198,14 @@ impl FixedBaseComb {
 /// `base^exp mod p` where both are public (proof verification). Variable time: the work
 /// follows the exponent's bit length, which is public here.
 pub fn pow_public(base: &Int, exp: &Int) -> Int {
-    Monty::new(base, *P_PARAMS)
-        .pow_bounded_exp(exp, exp.bits_vartime())
-        .retrieve()
+    memo::cached(
+        || memo::key("pow_public", &[&base.to_be_bytes(), &exp.to_be_bytes()]),
+        || {
+            Monty::new(base, *P_PARAMS)
+                .pow_bounded_exp(exp, exp.bits_vartime())
+                .retrieve()
+        },
+    )
 }
 
 /// `a * b mod p`.
@@ -188,8 +217,13 @@ pub fn mul_mod_p(a: &Int, b: &Int) -> Int {
 
 /// `a^-1 mod p`, constant time. `None` for zero.
 pub fn inv_mod_p(a: &Int) -> Option<Int> {
-    let a = Monty::new(a, *P_PARAMS);
-    Option::<Monty>::from(a.inv()).map(|v| v.retrieve())
+    memo::cached(
+        || memo::key("inv_mod_p", &[&a.to_be_bytes()]),
+        || {
+            let a = Monty::new(a, *P_PARAMS);
+            Option::<Monty>::from(a.inv()).map(|v| v.retrieve())
+        },
+    )
 }
 
 /// `a mod q` for any 1536-bit `a`.
