@@ -179,3 +179,13 @@ bench:
 	CARGO=$(CARGO) benches/run.sh $(or $(MODE),time)
 bench-callgrind:
 	CARGO=$(CARGO) benches/run.sh callgrind
+
+# Fuzzing (needs `cargo install cargo-fuzz`; see fuzz/README.md): `make fuzz-regression` shows
+# the lifecycle target finding a re-introduced silent downgrade within a minute;
+# `make fuzz-campaign TARGET=session_receive SECS=600` is one recorded run of the campaign
+# (appended to fuzz/campaign.log; figures in docs/security.md).
+.PHONY: fuzz-regression fuzz-campaign
+fuzz-regression:
+	fuzz/regression.sh 3 60
+fuzz-campaign:
+	fuzz/campaign.sh $(TARGET) $(or $(SECS),600)

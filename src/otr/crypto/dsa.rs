@@ -218,6 +218,13 @@ impl DsaPublicKey {
     /// Checks a signature r || s (20 bytes each) over a 32-byte hash taken mod q. Public
     /// data only, so variable time.
     pub fn verify(&self, hash: &[u8; 32], sig: &[u8]) -> bool {
+        memo::cached(
+            || memo::key("dsa_verify", &[&self.body, hash, sig]),
+            || self.verify_uncached(hash, sig),
+        )
+    }
+
+    fn verify_uncached(&self, hash: &[u8; 32], sig: &[u8]) -> bool {
         if sig.len() != SIG_LEN {
             return false;
         }
