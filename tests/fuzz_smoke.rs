@@ -183,6 +183,11 @@ fn session_prefix_cache_is_transparent() {
 
 /// The bodies' assertions are live: a broken input fails them (a smoke test of the smoke).
 #[test]
+fn key_import_smoke() {
+    smoke("key_import", purple_otr::client::fuzz::key_import, 5_000);
+}
+
+#[test]
 fn bodies_assert_their_invariants() {
     // A well-formed v3 DH-Key decodes, so the round trip is checked...
     let mut dh_key = vec![0, 3, 0x0a, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 1, 5];
@@ -198,6 +203,7 @@ fn bodies_assert_their_invariants() {
         fuzz::smp_tlv,
         fuzz::keystore,
         lifecycle,
+        purple_otr::client::fuzz::key_import,
     ] {
         body(&[]);
         body(&[0]);

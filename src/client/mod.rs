@@ -16,6 +16,8 @@
 
 pub mod commands;
 pub mod conversations;
+#[cfg(feature = "fuzzing")]
+pub mod fuzz;
 pub mod i18n;
 #[cfg(feature = "fuzzing")]
 pub mod lifecycle_check;

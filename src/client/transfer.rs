@@ -313,10 +313,31 @@ impl ImportSource {
         };
         let bytes = read_limited(&key_path, KEY_FILE_LIMIT)?
             .ok_or_else(|| TransferError::NoKeyFile(key_path.clone()))?;
-        let keys = parse_private_keys(&bytes)
-            .map_err(|e| TransferError::Damaged(key_path.clone(), e.to_string()))?;
         let dir = key_path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let plist = read_limited(&dir.join(ADIUM_ACCOUNTS_FILE), PLIST_LIMIT).unwrap_or(None);
+        let read_trust = |format: Format| {
+            // Without a readable trust file the key alone can still come over.
+            read_limited(&dir.join(format.fingerprints_file()), FINGERPRINTS_LIMIT).unwrap_or(None)
+        };
+        Self::from_bytes(
+            &key_path,
+            &bytes,
+            plist.as_ref().map(|p| p.as_slice()),
+            read_trust,
+        )
+    }
+
+    /// The parsing half of [`ImportSource::read`]: the key file's bytes (read from
+    /// `key_path`), Adium's `Accounts.plist` if there was one, and the trust file of the
+    /// format the key file turns out to be, if readable.
+    pub fn from_bytes(
+        key_path: &Path,
+        key_file: &[u8],
+        plist: Option<&[u8]>,
+        trust_file: impl FnOnce(Format) -> Option<Zeroizing<Vec<u8>>>,
+    ) -> Result<ImportSource, TransferError> {
+        let keys = parse_private_keys(key_file)
+            .map_err(|e| TransferError::Damaged(key_path.to_path_buf(), e.to_string()))?;
         let irssi = key_path.file_name().is_some_and(|n| n == IRSSI_KEY_FILE)
             || keys.iter().any(|k| k.protocol.eq_ignore_ascii_case("irc"));
         let adium = plist.is_some()
@@ -330,18 +351,15 @@ impl ImportSource {
         } else {
             Format::Pidgin
         };
-        let fp_path = dir.join(format.fingerprints_file());
-        let fingerprints = match read_limited(&fp_path, FINGERPRINTS_LIMIT) {
-            Ok(Some(data)) => FingerprintStore::parse(&data),
-            // Without a readable trust file the key alone can still come over.
-            _ => FingerprintStore::new(),
-        };
+        let fingerprints = trust_file(format)
+            .map(|data| FingerprintStore::parse(&data))
+            .unwrap_or_else(FingerprintStore::new);
         let adium_accounts = plist
-            .map(|p| adium_accounts(&String::from_utf8_lossy(&p)))
+            .map(|p| adium_accounts(&String::from_utf8_lossy(p)))
             .unwrap_or_default();
         Ok(ImportSource {
             format,
-            key_path,
+            key_path: key_path.to_path_buf(),
             keys,
             fingerprints,
             adium_accounts,

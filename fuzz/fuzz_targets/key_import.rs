@@ -1,0 +1,1 @@
+#![no_main] libfuzzer_sys::fuzz_target!(|data: &[u8]| purple_otr::client::fuzz::key_import(data));

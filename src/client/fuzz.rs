@@ -1,0 +1,101 @@
+//! Fuzz bodies for the files the client reads that are not the engine's own (feature
+//! `fuzzing`; see `src/otr/fuzz.rs` for the engine's and `lifecycle_check` for the
+//! conversation logic): another client's OTR files offered for import.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use zeroize::Zeroizing;
+
+use super::store::{no_lock_for_testing_only, Store};
+use super::transfer::{plan_import, Format, ImportSource, TransferError};
+use super::AccountId;
+
+/// An empty store (no key, no trust) to plan imports against, one per process.
+fn empty_store_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = if Path::new("/dev/shm").is_dir() {
+            PathBuf::from("/dev/shm")
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = base.join(format!("purple-otr-fuzz-import-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    })
+}
+
+/// Splits `len(2) bytes…` off the front: the part and the rest.
+fn part(data: &[u8]) -> (&[u8], &[u8]) {
+    let (len, rest) = match data {
+        [a, b, rest @ ..] => (usize::from(u16::from_be_bytes([*a, *b])), rest),
+        _ => (0, &[][..]),
+    };
+    rest.split_at(len.min(rest.len()))
+}
+
+/// `selector key_len(2) key… plist_len(2) plist… trust…`: the selector's bit 0 names the key
+/// file irssi's way (`otr.key`), bit 1 says an `Accounts.plist` was there, bit 2 a trust file.
+/// What is read must list every key once, count trusted buddies within the buddies, plan an
+/// import to an empty account only from a key the file holds, and never replace a key (the
+/// store has none).
+pub fn key_import(data: &[u8]) {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let (key_file, rest) = part(rest);
+    let (plist, trust) = part(rest);
+    let name = if selector & 1 != 0 {
+        "otr.key"
+    } else {
+        "otr.private_key"
+    };
+    let key_path = Path::new("/nonexistent/import").join(name);
+    let plist = (selector & 2 != 0).then_some(plist);
+    let trust = (selector & 4 != 0).then(|| Zeroizing::new(trust.to_vec()));
+    let mut asked = None;
+    let source = match ImportSource::from_bytes(&key_path, key_file, plist, |f: Format| {
+        asked = Some(f);
+        trust
+    }) {
+        Ok(source) => source,
+        Err(TransferError::Damaged(path, _)) => {
+            assert_eq!(path, key_path, "a damaged file is named");
+            return;
+        }
+        Err(e) => panic!("reading bytes can only find them damaged: {e:?}"),
+    };
+    assert_eq!(
+        asked,
+        Some(source.format),
+        "the trust file is the format's own"
+    );
+    let candidates = source.candidates();
+    for c in &candidates {
+        assert!(c.trusted <= c.buddy_keys);
+    }
+    let store = Store::open(empty_store_dir(), no_lock_for_testing_only);
+    for c in candidates.iter().take(4) {
+        let Some(protocol) = c.purple_protocol.clone() else {
+            continue;
+        };
+        let target = AccountId {
+            name: c.label.clone(),
+            protocol,
+        };
+        for wanted in [None, Some(c.name_in_file.as_str())] {
+            if let Ok(plan) = plan_import(&source, &store, &target, wanted, true) {
+                assert!(
+                    candidates
+                        .iter()
+                        .any(|k| k.fingerprint == plan.from.fingerprint),
+                    "a plan imports a key the file holds"
+                );
+                assert!(plan.current.is_none() && !plan.replaces());
+                assert!(plan.trust.len() <= plan.from.buddy_keys);
+            }
+        }
+    }
+}
