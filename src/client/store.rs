@@ -1293,7 +1293,8 @@ mod tests {
         let file = dir.file("plain-file");
         fs::write(&file, b"x").unwrap();
         let store = open_store(&file);
-        assert_eq!(store.problems().len(), 4);
+        // Keys, fingerprints, tags, modern identities, pins, max message size.
+        assert_eq!(store.problems().len(), 6);
         assert_eq!(fs::read(&file).unwrap(), b"x");
     }
 

@@ -275,3 +275,219 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use super::super::{no_lock_for_testing_only, WriteStep, MODERN_IDENTITY_FILE};
+    use super::*;
+
+    const J: &str = "prpl-jabber";
+    const ME: &str = "me@example.org/Home";
+
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(label: &str) -> TempDir {
+            static N: AtomicU64 = AtomicU64::new(0);
+            let path = std::env::temp_dir().join(format!(
+                "otr-store-modern-{label}-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = fs::remove_dir_all(&path);
+            fs::create_dir_all(&path).unwrap();
+            TempDir(path)
+        }
+        fn path(&self) -> &Path {
+            &self.0
+        }
+        fn file(&self, name: &str) -> PathBuf {
+            self.0.join(name)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn open(dir: &Path) -> Store {
+        Store::open(dir, no_lock_for_testing_only)
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    fn pin(buddy: &str, fp: u8, key: u8) -> Pin {
+        Pin {
+            account: ME.into(),
+            protocol: J.into(),
+            buddy: buddy.into(),
+            fingerprint: Fingerprint([fp; 20]),
+            identity: [key; 32],
+        }
+    }
+
+    #[test]
+    fn an_identity_is_made_once_saved_at_once_and_read_back() {
+        let dir = TempDir::new("identity");
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let mut store = open(dir.path());
+        assert!(store.modern_identity(ME, J).is_none());
+        let (key, saved) = store.modern_identity_or_new(ME, J, &mut rng);
+        saved.unwrap();
+        let key = key.unwrap();
+        let path = dir.file(MODERN_IDENTITY_FILE);
+        assert_eq!(mode(&path), 0o600);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("# purple-otr modern identity keys v1\n"), "{text}");
+        assert!(text.contains(&format!("{ME}\t{J}\tx25519\t")));
+        // Asked again: the same key, nothing rewritten.
+        let (again, _) = store.modern_identity_or_new(ME, J, &mut rng);
+        assert_eq!(again.unwrap().public(), key.public());
+        // A second store over the directory (a restart) has it.
+        let mut other = open(dir.path());
+        let (read, saved) = other.modern_identity_or_new(ME, J, &mut rng);
+        saved.unwrap();
+        assert_eq!(read.unwrap().public(), key.public());
+        // Another account gets its own, and the first stays.
+        let (second, _) = other.modern_identity_or_new(ME, "prpl-irc", &mut rng);
+        assert_ne!(second.unwrap().public(), key.public());
+        let third = open(dir.path());
+        assert_eq!(third.modern_identity(ME, J).unwrap().public(), key.public());
+        assert!(third.modern_identity(ME, "prpl-irc").is_some());
+        let temp_left = fs::read_dir(dir.path())
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().contains(".tmp-"));
+        assert!(!temp_left);
+    }
+
+    #[test]
+    fn one_made_meanwhile_by_another_client_wins() {
+        let dir = TempDir::new("race");
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        let mut late = open(dir.path());
+        let mut early = open(dir.path());
+        let (first, _) = early.modern_identity_or_new(ME, J, &mut rng);
+        let (second, saved) = late.modern_identity_or_new(ME, J, &mut rng);
+        saved.unwrap();
+        assert_eq!(first.unwrap().public(), second.unwrap().public());
+    }
+
+    #[test]
+    fn a_damaged_identity_file_is_reported_never_overwritten_and_no_key_is_made() {
+        let dir = TempDir::new("damaged");
+        let path = dir.file(MODERN_IDENTITY_FILE);
+        let damaged = b"# purple-otr modern identity keys v1\nme\tprpl-jabber\tx25519\tzz\n";
+        fs::write(&path, damaged).unwrap();
+        let mut store = open(dir.path());
+        assert!(
+            store
+                .problems()
+                .iter()
+                .any(|p| p.path == path && p.blocks_writes()),
+            "{:?}",
+            store.problems()
+        );
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let (key, saved) = store.modern_identity_or_new(ME, J, &mut rng);
+        assert!(key.is_none(), "a new key would be a different identity");
+        assert!(saved.is_err());
+        assert!(store.flush().is_ok());
+        assert_eq!(fs::read(&path).unwrap(), damaged);
+        // Repaired: usable again.
+        fs::remove_file(&path).unwrap();
+        assert!(store.reload().is_empty());
+        let (key, saved) = store.modern_identity_or_new(ME, J, &mut rng);
+        assert!(key.is_some() && saved.is_ok());
+    }
+
+    #[test]
+    fn a_failed_identity_write_keeps_the_key_in_memory_and_saves_it_later() {
+        let dir = TempDir::new("failwrite");
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let mut store = open(dir.path());
+        store.fail_writes_at_for_testing_only(Some(WriteStep::Rename));
+        let (key, saved) = store.modern_identity_or_new(ME, J, &mut rng);
+        let key = key.expect("used this run");
+        assert!(matches!(
+            saved.unwrap_err().kind,
+            StoreErrorKind::Write(WriteStep::Rename, _)
+        ));
+        assert!(!dir.file(MODERN_IDENTITY_FILE).exists());
+        assert!(store.has_unsaved_changes());
+        store.fail_writes_at_for_testing_only(None);
+        store.flush().unwrap();
+        let again = open(dir.path());
+        assert_eq!(again.modern_identity(ME, J).unwrap().public(), key.public());
+    }
+
+    #[test]
+    fn unstorable_names_get_no_identity() {
+        let dir = TempDir::new("names");
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let mut store = open(dir.path());
+        for (account, protocol) in [("a\tb", J), (ME, ""), ("a\nb", J)] {
+            let (key, saved) = store.modern_identity_or_new(account, protocol, &mut rng);
+            assert!(key.is_none());
+            assert!(matches!(saved.unwrap_err().kind, StoreErrorKind::Invalid(_)));
+        }
+        assert!(!dir.file(MODERN_IDENTITY_FILE).exists());
+    }
+
+    #[test]
+    fn pins_are_saved_merged_with_the_disk_and_forgotten() {
+        let dir = TempDir::new("pins");
+        let mut a = open(dir.path());
+        let mut b = open(dir.path());
+        assert!(a.pin_identity(pin("bob", 1, 0xaa)).unwrap());
+        assert!(!a.pin_identity(pin("bob", 1, 0xaa)).unwrap());
+        // Another client pins carol without having seen bob's pin: both stay.
+        assert!(b.pin_identity(pin("carol", 2, 0xbb)).unwrap());
+        let path = dir.file(MODERN_PINS_FILE);
+        assert_eq!(mode(&path), 0o600);
+        let c = open(dir.path());
+        assert_eq!(c.pin_for(ME, J, "bob", &Fingerprint([1; 20])), Some([0xaa; 32]));
+        assert_eq!(c.pin_for(ME, J, "carol", &Fingerprint([2; 20])), Some([0xbb; 32]));
+        assert_eq!(c.pin_for(ME, J, "bob", &Fingerprint([2; 20])), None);
+        assert!(a.forget_pin(ME, J, "bob", &Fingerprint([1; 20])).unwrap());
+        assert!(!a.forget_pin(ME, J, "bob", &Fingerprint([1; 20])).unwrap());
+        let c = open(dir.path());
+        assert_eq!(c.pin_for(ME, J, "bob", &Fingerprint([1; 20])), None);
+        assert!(c.pin_for(ME, J, "carol", &Fingerprint([2; 20])).is_some());
+        let err = a.pin_identity(pin("bad\tname", 1, 1)).unwrap_err();
+        assert!(matches!(err.kind, StoreErrorKind::Invalid(_)));
+    }
+
+    #[test]
+    fn a_damaged_pins_file_is_reported_and_never_overwritten() {
+        let dir = TempDir::new("pins-damaged");
+        let path = dir.file(MODERN_PINS_FILE);
+        let damaged = b"# purple-otr modern identity pins v1\nme\tp\tbob\tnot-hex\n";
+        fs::write(&path, damaged).unwrap();
+        let mut store = open(dir.path());
+        let problem = store
+            .problems()
+            .into_iter()
+            .find(|p| p.path == path)
+            .map(|p| p.to_string())
+            .expect("reported");
+        assert!(problem.contains("line 2"), "{problem}");
+        // The pin holds in memory, the file is left as it was.
+        assert!(store.pin_identity(pin("bob", 1, 1)).is_err());
+        assert_eq!(store.pin_for(ME, J, "bob", &Fingerprint([1; 20])), Some([1; 32]));
+        assert!(store.flush().is_err());
+        assert_eq!(fs::read(&path).unwrap(), damaged);
+    }
+}
