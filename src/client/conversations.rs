@@ -1334,7 +1334,8 @@ impl Client {
         let Some(id) = st.peer_identity else {
             return;
         };
-        let active = st.is_private() && st.fingerprint == Some(*fp) && st.suite == Some(Suite::Modern);
+        let active =
+            st.is_private() && st.fingerprint == Some(*fp) && st.suite == Some(Suite::Modern);
         if !active || self.trust(key, fp) != Trust::Verified {
             return;
         }

@@ -266,7 +266,11 @@ mod tests {
         assert_eq!(f.set(pin("bob@example.org", 1, 0xab)), Ok(true));
         assert_eq!(f.set(pin("bob@example.org", 1, 0xab)), Ok(false));
         assert_eq!(f.set(pin("bob@example.org", 2, 0xcd)), Ok(true));
-        assert_eq!(f.set(pin("bob@example.org", 1, 0xef)), Ok(true), "re-pinned");
+        assert_eq!(
+            f.set(pin("bob@example.org", 1, 0xef)),
+            Ok(true),
+            "re-pinned"
+        );
         let bytes = f.to_file_bytes().unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();
         assert_eq!(
@@ -314,24 +318,62 @@ mod tests {
         let good = format!("a\tp\tb\t{fp}\tx25519\t{key}\tverified");
         let cases: Vec<(String, usize, K)> = vec![
             (format!("{h}\n{good}"), 2, K::MissingNewline),
-            ("# purple-otr modern identity keys v1\n".into(), 1, K::BadHeader),
+            (
+                "# purple-otr modern identity keys v1\n".into(),
+                1,
+                K::BadHeader,
+            ),
             (format!("{h}\r\n{good}\n"), 1, K::BadHeader),
             (format!("{h}\n{good}\tmore\n"), 2, K::FieldCount),
             (format!("{h}\n\n"), 2, K::FieldCount),
-            (format!("{h}\na\tp\tb\t{fp}\tx25519\t{key}\n"), 2, K::FieldCount),
-            (format!("{h}\n\tp\tb\t{fp}\tx25519\t{key}\tverified\n"), 2, K::BadName),
-            (format!("{h}\na\tp\tb\0c\t{fp}\tx25519\t{key}\tverified\n"), 2, K::BadName),
-            (format!("{h}\na\tp\tb\r\t{fp}\tx25519\t{key}\tverified\n"), 2, K::BadName),
             (
-                format!("{h}\na\tp\tb\t{}\tx25519\t{key}\tverified\n", fp.to_uppercase()),
+                format!("{h}\na\tp\tb\t{fp}\tx25519\t{key}\n"),
+                2,
+                K::FieldCount,
+            ),
+            (
+                format!("{h}\n\tp\tb\t{fp}\tx25519\t{key}\tverified\n"),
+                2,
+                K::BadName,
+            ),
+            (
+                format!("{h}\na\tp\tb\0c\t{fp}\tx25519\t{key}\tverified\n"),
+                2,
+                K::BadName,
+            ),
+            (
+                format!("{h}\na\tp\tb\r\t{fp}\tx25519\t{key}\tverified\n"),
+                2,
+                K::BadName,
+            ),
+            (
+                format!(
+                    "{h}\na\tp\tb\t{}\tx25519\t{key}\tverified\n",
+                    fp.to_uppercase()
+                ),
                 2,
                 K::BadFingerprint,
             ),
-            (format!("{h}\na\tp\tb\t{}\tx25519\t{key}\tverified\n", &fp[1..]), 2, K::BadFingerprint),
-            (format!("{h}\na\tp\tb\t{fp}\ted25519\t{key}\tverified\n"), 2, K::UnknownKeyType),
-            (format!("{h}\na\tp\tb\t{fp}\tx25519\t{}\tverified\n", &key[2..]), 2, K::BadKey),
             (
-                format!("{h}\na\tp\tb\t{fp}\tx25519\t{}\tverified\n", key.replace('b', "g")),
+                format!("{h}\na\tp\tb\t{}\tx25519\t{key}\tverified\n", &fp[1..]),
+                2,
+                K::BadFingerprint,
+            ),
+            (
+                format!("{h}\na\tp\tb\t{fp}\ted25519\t{key}\tverified\n"),
+                2,
+                K::UnknownKeyType,
+            ),
+            (
+                format!("{h}\na\tp\tb\t{fp}\tx25519\t{}\tverified\n", &key[2..]),
+                2,
+                K::BadKey,
+            ),
+            (
+                format!(
+                    "{h}\na\tp\tb\t{fp}\tx25519\t{}\tverified\n",
+                    key.replace('b', "g")
+                ),
                 2,
                 K::BadKey,
             ),
@@ -340,8 +382,16 @@ mod tests {
                 2,
                 K::BadKey,
             ),
-            (format!("{h}\na\tp\tb\t{fp}\tx25519\t{key}\tVERIFIED\n"), 2, K::UnknownStatus),
-            (format!("{h}\na\tp\tb\t{fp}\tx25519\t{key}\t\n"), 2, K::UnknownStatus),
+            (
+                format!("{h}\na\tp\tb\t{fp}\tx25519\t{key}\tVERIFIED\n"),
+                2,
+                K::UnknownStatus,
+            ),
+            (
+                format!("{h}\na\tp\tb\t{fp}\tx25519\t{key}\t\n"),
+                2,
+                K::UnknownStatus,
+            ),
             (format!("{h}\n{good}\n{good}\n"), 3, K::Duplicate),
         ];
         for (text, line, kind) in cases {

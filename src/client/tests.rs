@@ -846,7 +846,13 @@ fn settle_with(
     }
 }
 
-fn start_pq(a: &mut Side, b: &mut Side, sa: ConvSettings, sb: ConvSettings, lose: fn(&str) -> bool) {
+fn start_pq(
+    a: &mut Side,
+    b: &mut Side,
+    sa: ConvSettings,
+    sb: ConvSettings,
+    lose: fn(&str) -> bool,
+) {
     let conv = a.conv.clone();
     let effects = a.bridge.start(&conv, &sa, 100);
     let pending = route(true, effects, &mut a.effects);
@@ -873,7 +879,10 @@ fn our_identity(side: &Side) -> [u8; 32] {
 }
 
 fn pin_of(side: &Side, peer: &Side) -> Option<[u8; 32]> {
-    let fp = peer.bridge.own_fingerprint(&peer.conv.account).expect("key");
+    let fp = peer
+        .bridge
+        .own_fingerprint(&peer.conv.account)
+        .expect("key");
     let acct = &side.conv.account;
     // A fresh store: what is on disk.
     Store::open(&side.dir, crate::client::store::no_lock_for_testing_only).pin_for(
@@ -921,9 +930,14 @@ fn the_identity_key_is_in_its_file_and_survives_a_restart() {
     start_pq(&mut a, &mut b, s, s, keep_all);
     let path = a.dir.join("otr.modern_identity");
     let text = std::fs::read_to_string(&path).expect("saved at first use");
-    assert!(text.starts_with("# purple-otr modern identity keys v1\nalice-idfile@localhost/home\tprpl-jabber\tx25519\t"));
+    assert!(text.starts_with(
+        "# purple-otr modern identity keys v1\nalice-idfile@localhost/home\tprpl-jabber\tx25519\t"
+    ));
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let announced = b.bridge.status(&b.conv).and_then(|st| st.peer_identity);
     assert_eq!(announced, Some(our_identity(&a)));
     // Alice's client restarts (another RNG): the same identity reaches bob.
@@ -936,7 +950,11 @@ fn the_identity_key_is_in_its_file_and_survives_a_restart() {
         b.bridge.status(&b.conv).and_then(|st| st.peer_identity),
         announced
     );
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "not rewritten");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        text,
+        "not rewritten"
+    );
 }
 
 #[test]
@@ -948,7 +966,10 @@ fn a_verified_buddy_is_pinned_whether_verified_before_or_after_the_upgrade() {
         .any(|n| n.contains("post-quantum identity key") && n.contains("remembered as verified")));
     let file = std::fs::read_to_string(a.dir.join("otr.modern_pins")).expect("pins saved");
     let fp = b.bridge.own_fingerprint(&b.conv.account).unwrap();
-    let hex: String = our_identity(&b).iter().map(|x| format!("{x:02x}")).collect();
+    let hex: String = our_identity(&b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect();
     assert_eq!(
         file,
         format!(
@@ -982,11 +1003,17 @@ fn a_verified_buddy_is_pinned_whether_verified_before_or_after_the_upgrade() {
     settle_with(&mut a, &mut b, pending, (s, s), keep_all);
     assert!(a.bridge.is_verified(&a.conv), "{:?}", notices(&a));
     assert_eq!(pin_of(&a, &b), Some(our_identity(&b)));
-    assert_eq!(pin_of(&b, &a), Some(our_identity(&a)), "both verified each other");
+    assert_eq!(
+        pin_of(&b, &a),
+        Some(our_identity(&a)),
+        "both verified each other"
+    );
 }
 
 fn fp_of(side: &Side) -> Fingerprint {
-    side.bridge.own_fingerprint(&side.conv.account).expect("key")
+    side.bridge
+        .own_fingerprint(&side.conv.account)
+        .expect("key")
 }
 
 /// Bob's purple-otr lost its identity file (same OTR key): a new identity.
@@ -1032,7 +1059,10 @@ fn a_changed_identity_for_a_pinned_buddy_warns_and_holds_until_sent_anyway() {
     // The user sends anyway: both go, encrypted, in order; the pin stays the verified one.
     let effects = a.bridge.send_held(&conv, &s, 212);
     let pending = route(true, effects, &mut a.effects);
-    assert!(pending.iter().all(|(_, w)| w.starts_with("?OTR:")), "{pending:?}");
+    assert!(
+        pending.iter().all(|(_, w)| w.starts_with("?OTR:")),
+        "{pending:?}"
+    );
     assert_none_in_clear(&pending, &[secret, "second"]);
     settle_with(&mut a, &mut b, pending, (s, s), keep_all);
     assert_eq!(b.shown, vec![secret, "second"]);
@@ -1075,7 +1105,9 @@ fn a_changed_identity_for_a_pinned_buddy_holds_even_without_the_upgrade() {
     start_pq(&mut a, &mut b, off, s, keep_all);
     // Alice does not announce, so nothing of bob's is compared, nor warned about: v3 as asked.
     assert_eq!(suite(&a), Some(crate::otr::events::Suite::Otr));
-    assert!(warnings(&a).iter().all(|w| !w.contains("identity key has changed")));
+    assert!(warnings(&a)
+        .iter()
+        .all(|w| !w.contains("identity key has changed")));
 }
 
 #[test]
@@ -1091,15 +1123,33 @@ fn a_pinned_buddy_that_does_not_offer_the_suite_is_a_warning_not_silence() {
     start_pq(&mut a, &mut b, s, b_off, keep_all);
     assert_eq!(suite(&a), Some(crate::otr::events::Suite::Otr));
     let due = a.bridge.next_timeout().expect("the watch is timed");
-    assert!(due <= 100 + crate::otr::session::UPGRADE_TIMEOUT_SECS, "{due}");
-    assert!(a.bridge.poll(due - 1, |_| s).iter().all(|e| !matches!(e, Effect::Notice { level: Level::Warning, .. })));
+    assert!(
+        due <= 100 + crate::otr::session::UPGRADE_TIMEOUT_SECS,
+        "{due}"
+    );
+    assert!(a.bridge.poll(due - 1, |_| s).iter().all(|e| !matches!(
+        e,
+        Effect::Notice {
+            level: Level::Warning,
+            ..
+        }
+    )));
     let effects = a.bridge.poll(due + 1, |_| s);
     let warned: Vec<&Effect> = effects
         .iter()
         .filter(|e| matches!(e, Effect::Notice { text, level: Level::Warning, .. } if text.contains("post-quantum protection with bob@localhost did not start") && text.contains("OTR v3 only")))
         .collect();
     assert_eq!(warned.len(), 1, "{effects:?}");
-    assert!(a.bridge.poll(due + 100, |_| s).iter().all(|e| !matches!(e, Effect::Notice { level: Level::Warning, .. })), "once");
+    assert!(
+        a.bridge.poll(due + 100, |_| s).iter().all(|e| !matches!(
+            e,
+            Effect::Notice {
+                level: Level::Warning,
+                ..
+            }
+        )),
+        "once"
+    );
     // Still private on v3, and what is typed goes out encrypted (no hold by default).
     let sent = a.bridge.outgoing(&conv, &s, "on v3", due + 2);
     assert!(sent.carries_message);
@@ -1111,10 +1161,24 @@ fn an_unpinned_buddy_on_v3_only_gets_no_warning() {
     let mut a = side("alice-nopin", "bob", 61, true);
     let mut b = side("bob-nopin", "alice", 62, true);
     let s = pq(Policy::MANUAL);
-    start_pq(&mut a, &mut b, s, ConvSettings { modern: false, ..s }, keep_all);
-    let effects = a.bridge.poll(100 + 2 * crate::otr::session::UPGRADE_TIMEOUT_SECS, |_| s);
+    start_pq(
+        &mut a,
+        &mut b,
+        s,
+        ConvSettings { modern: false, ..s },
+        keep_all,
+    );
+    let effects = a
+        .bridge
+        .poll(100 + 2 * crate::otr::session::UPGRADE_TIMEOUT_SECS, |_| s);
     assert!(
-        effects.iter().all(|e| !matches!(e, Effect::Notice { level: Level::Warning, .. })),
+        effects.iter().all(|e| !matches!(
+            e,
+            Effect::Notice {
+                level: Level::Warning,
+                ..
+            }
+        )),
         "{effects:?}"
     );
 }
@@ -1135,7 +1199,9 @@ fn a_failed_switch_between_pinned_peers_is_a_warning() {
     }
     start_pq(&mut a, &mut b, s, s, lose_handshake);
     assert_eq!(suite(&a), Some(crate::otr::events::Suite::Otr));
-    let effects = a.bridge.poll(100 + crate::otr::session::UPGRADE_TIMEOUT_SECS + 1, |_| s);
+    let effects = a
+        .bridge
+        .poll(100 + crate::otr::session::UPGRADE_TIMEOUT_SECS + 1, |_| s);
     assert!(
         effects.iter().any(|e| matches!(e, Effect::Notice { text, level: Level::Warning, .. } if text.contains("did not start") && text.contains("switch failed"))),
         "{effects:?}"

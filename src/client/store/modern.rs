@@ -351,7 +351,10 @@ mod tests {
         let path = dir.file(MODERN_IDENTITY_FILE);
         assert_eq!(mode(&path), 0o600);
         let text = fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("# purple-otr modern identity keys v1\n"), "{text}");
+        assert!(
+            text.starts_with("# purple-otr modern identity keys v1\n"),
+            "{text}"
+        );
         assert!(text.contains(&format!("{ME}\t{J}\tx25519\t")));
         // Asked again: the same key, nothing rewritten.
         let (again, _) = store.modern_identity_or_new(ME, J, &mut rng);
@@ -441,7 +444,10 @@ mod tests {
         for (account, protocol) in [("a\tb", J), (ME, ""), ("a\nb", J)] {
             let (key, saved) = store.modern_identity_or_new(account, protocol, &mut rng);
             assert!(key.is_none());
-            assert!(matches!(saved.unwrap_err().kind, StoreErrorKind::Invalid(_)));
+            assert!(matches!(
+                saved.unwrap_err().kind,
+                StoreErrorKind::Invalid(_)
+            ));
         }
         assert!(!dir.file(MODERN_IDENTITY_FILE).exists());
     }
@@ -458,8 +464,14 @@ mod tests {
         let path = dir.file(MODERN_PINS_FILE);
         assert_eq!(mode(&path), 0o600);
         let c = open(dir.path());
-        assert_eq!(c.pin_for(ME, J, "bob", &Fingerprint([1; 20])), Some([0xaa; 32]));
-        assert_eq!(c.pin_for(ME, J, "carol", &Fingerprint([2; 20])), Some([0xbb; 32]));
+        assert_eq!(
+            c.pin_for(ME, J, "bob", &Fingerprint([1; 20])),
+            Some([0xaa; 32])
+        );
+        assert_eq!(
+            c.pin_for(ME, J, "carol", &Fingerprint([2; 20])),
+            Some([0xbb; 32])
+        );
         assert_eq!(c.pin_for(ME, J, "bob", &Fingerprint([2; 20])), None);
         assert!(a.forget_pin(ME, J, "bob", &Fingerprint([1; 20])).unwrap());
         assert!(!a.forget_pin(ME, J, "bob", &Fingerprint([1; 20])).unwrap());
@@ -486,7 +498,10 @@ mod tests {
         assert!(problem.contains("line 2"), "{problem}");
         // The pin holds in memory, the file is left as it was.
         assert!(store.pin_identity(pin("bob", 1, 1)).is_err());
-        assert_eq!(store.pin_for(ME, J, "bob", &Fingerprint([1; 20])), Some([1; 32]));
+        assert_eq!(
+            store.pin_for(ME, J, "bob", &Fingerprint([1; 20])),
+            Some([1; 32])
+        );
         assert!(store.flush().is_err());
         assert_eq!(fs::read(&path).unwrap(), damaged);
     }
