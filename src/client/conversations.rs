@@ -179,6 +179,9 @@ struct Conv {
     /// A buddy whose identity is pinned went private with this v3 key: by this time the
     /// post-quantum suite must have been offered, else the user is warned.
     upgrade_due: Option<(u64, Fingerprint)>,
+    /// The account's identity key was asked for (once: a damaged key file is not read
+    /// again for every message).
+    identity_asked: bool,
     /// Notices from making the conversation (the identity key could not be read or saved),
     /// shown with the next effects.
     deferred: Vec<Effect>,
@@ -320,29 +323,6 @@ impl Client {
             });
             let mut session = session;
             session.set_trusted_keys(self.trusted_keys(key));
-            // The account's identity key from `otr.modern_identity`, made and saved on first
-            // use. Without one the conversation is plain OTR v3 (a key that could not be read
-            // is never replaced by a new one: peers pinned the old).
-            let (identity, saved) = self.store.modern_identity_or_new(
-                &key.account.name,
-                &key.account.protocol,
-                &mut self.rng,
-            );
-            let mut deferred = Vec::new();
-            match (&identity, saved) {
-                (_, Ok(())) => {}
-                (Some(_), Err(e)) => deferred.push(warning(
-                    key,
-                    wording::modern_identity_not_saved(&e.to_string()),
-                )),
-                (None, Err(e)) => deferred.push(notice(
-                    key,
-                    wording::modern_identity_unavailable(&e.to_string()),
-                )),
-            }
-            if let Some(identity) = identity {
-                session.set_modern_identity(identity);
-            }
             self.convs.insert(
                 key.clone(),
                 Conv {
@@ -354,9 +334,13 @@ impl Client {
                     hold_said: None,
                     identity_seen: None,
                     upgrade_due: None,
-                    deferred,
+                    identity_asked: false,
+                    deferred: Vec::new(),
                 },
             );
+        }
+        if settings.modern {
+            self.give_identity(key);
         }
         let conv = self
             .convs
@@ -366,6 +350,39 @@ impl Client {
         conv.session.set_only_verified(settings.only_verified);
         conv.session.set_modern(settings.modern);
         Ok(conv)
+    }
+
+    /// Gives the conversation the account's identity key from `otr.modern_identity`, made and
+    /// saved on first use (only once the suite is on, so a user who turned it off gets no
+    /// file). Without one the conversation is plain OTR v3: a key file that cannot be read is
+    /// never replaced by a new key, since buddies pinned the old one.
+    fn give_identity(&mut self, key: &ConvKey) {
+        if self.convs.get(key).is_none_or(|c| c.identity_asked) {
+            return;
+        }
+        let (identity, saved) = self.store.modern_identity_or_new(
+            &key.account.name,
+            &key.account.protocol,
+            &mut self.rng,
+        );
+        let said = match (&identity, saved) {
+            (_, Ok(())) => None,
+            (Some(_), Err(e)) => Some(warning(
+                key,
+                wording::modern_identity_not_saved(&e.to_string()),
+            )),
+            (None, Err(e)) => Some(notice(
+                key,
+                wording::modern_identity_unavailable(&e.to_string()),
+            )),
+        };
+        if let Some(c) = self.convs.get_mut(key) {
+            c.identity_asked = true;
+            c.deferred.extend(said);
+            if let Some(identity) = identity {
+                c.session.set_modern_identity(identity);
+            }
+        }
     }
 
     /// The buddy's keys the user trusts (by hand or SMP), for the session's "only send to

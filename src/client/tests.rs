@@ -1228,3 +1228,33 @@ fn forgetting_the_buddys_key_forgets_the_pin_and_unverifying_too() {
     a.bridge.set_verified(&conv, &s, &fp_of(&b), false, 300);
     assert_eq!(pin_of(&a, &b), None);
 }
+
+#[test]
+fn a_damaged_identity_file_means_otr_v3_said_once_and_the_file_is_kept() {
+    let a = side("alice-damagedid", "bob", 71, true);
+    let damaged = "# purple-otr modern identity keys v1\nalice\tprpl-jabber\tx25519\tnot-a-key\n";
+    std::fs::write(a.dir.join("otr.modern_identity"), damaged).unwrap();
+    let mut a = restarted(a, 72);
+    let mut b = side("bob-damagedid", "alice", 73, true);
+    let s = pq(Policy::MANUAL);
+    start_pq(&mut a, &mut b, s, s, keep_all);
+    let pending = typed(&mut a, true, "still private", s, 120);
+    settle_with(&mut a, &mut b, pending, (s, s), keep_all);
+    assert_eq!(b.shown, vec!["still private"]);
+    assert_eq!(suite(&a), Some(crate::otr::events::Suite::Otr));
+    let said = notices(&a)
+        .iter()
+        .filter(|n| n.contains("Post-quantum encryption is off for this account"))
+        .count();
+    assert_eq!(said, 1, "{:?}", notices(&a));
+    assert_eq!(
+        std::fs::read_to_string(a.dir.join("otr.modern_identity")).unwrap(),
+        damaged
+    );
+}
+
+#[test]
+fn with_the_suite_off_no_identity_file_is_made() {
+    let (a, _b) = private_pair(Policy::MANUAL);
+    assert!(!a.dir.join("otr.modern_identity").exists());
+}
