@@ -478,8 +478,11 @@ impl Client {
             None => wording::state_line(&key.buddy, MessageState::Plaintext, Trust::Unverified),
             Some(c) => {
                 let status = c.session.status();
+                // A key whose post-quantum identity changed is not shown as verified until
+                // the user settles it (as a changed v3 key would not be).
                 let trust = status
                     .fingerprint
+                    .filter(|fp| !c.session.holds_for_new_identity(fp))
                     .map_or(Trust::Unverified, |fp| self.trust(key, &fp));
                 wording::state_line_with_suite(&key.buddy, status.state, trust, status.suite)
             }
@@ -497,9 +500,14 @@ impl Client {
 
     /// Whether the conversation is private with a verified key.
     pub fn is_verified(&self, key: &ConvKey) -> bool {
+        let doubted = |fp: &Fingerprint| {
+            self.convs
+                .get(key)
+                .is_some_and(|c| c.session.holds_for_new_identity(fp))
+        };
         self.status(key)
             .and_then(|s| s.fingerprint.filter(|_| s.is_private()))
-            .is_some_and(|fp| self.trust(key, &fp) == Trust::Verified)
+            .is_some_and(|fp| self.trust(key, &fp) == Trust::Verified && !doubted(&fp))
     }
 
     fn needs_key(&mut self, key: &ConvKey, effects: &mut Vec<Effect>) -> bool {

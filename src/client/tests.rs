@@ -1041,8 +1041,14 @@ fn a_changed_identity_for_a_pinned_buddy_warns_and_holds_until_sent_anyway() {
         1,
         "{w:?}"
     );
-    // Still private, still verified on v3; but nothing typed leaves.
-    assert!(a.bridge.is_verified(&a.conv));
+    // Still private, but no longer shown as verified, and nothing typed leaves.
+    assert!(a.bridge.status(&conv).is_some_and(|st| st.is_private()));
+    assert!(!a.bridge.is_verified(&a.conv));
+    assert!(
+        a.bridge.describe(&a.conv).contains("not verified"),
+        "{}",
+        a.bridge.describe(&a.conv)
+    );
     let secret = "typed-after-identity-change";
     let pending = typed(&mut a, true, secret, s, 210);
     assert_none_in_clear(&pending, &[secret]);
@@ -1067,6 +1073,7 @@ fn a_changed_identity_for_a_pinned_buddy_warns_and_holds_until_sent_anyway() {
     settle_with(&mut a, &mut b, pending, (s, s), keep_all);
     assert_eq!(b.shown, vec![secret, "second"]);
     assert_eq!(pin_of(&a, &b), Some(old));
+    assert!(a.bridge.is_verified(&a.conv), "accepted for this run");
     let pending = typed(&mut a, true, "third", s, 213);
     settle_with(&mut a, &mut b, pending, (s, s), keep_all);
     assert_eq!(b.shown.len(), 3);
@@ -1090,6 +1097,7 @@ fn a_changed_identity_is_settled_by_verifying_again_which_pins_the_new_one() {
     assert_none_in_clear(&pending, &["waits-for-verification"]);
     settle_with(&mut a, &mut b, pending, (s, s), keep_all);
     assert_eq!(b.shown, vec!["waits-for-verification"]);
+    assert!(a.bridge.is_verified(&a.conv));
     assert_eq!(pin_of(&a, &b), Some(our_identity(&b)), "re-pinned");
 }
 

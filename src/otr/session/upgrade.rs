@@ -170,6 +170,11 @@ impl Session {
         self.guard.doubt(fp);
     }
 
+    /// Whether typed messages to `fp` wait because of [`Session::hold_for_new_identity`].
+    pub fn holds_for_new_identity(&self, fp: &Fingerprint) -> bool {
+        self.guard.is_doubted(fp)
+    }
+
     /// Whether a new private conversation announces the suite.
     pub(super) fn modern_ready(&self) -> bool {
         self.modern && self.modern_identity.is_some()
