@@ -7,7 +7,7 @@
 
 use crate::otr::crypto::fingerprint::Fingerprint;
 use crate::otr::keystore::InvalidField;
-use crate::otr::modern::identity::{IdentityFile, IdentityKey};
+use crate::otr::modern::identity::{IdentityFile, IdentityFileErrorKind, IdentityKey};
 
 use super::super::pins::{Pin, PinFile};
 use super::{block, read_file, Store, StoreError, StoreErrorKind, MODERN_PINS_FILE};
@@ -40,6 +40,21 @@ impl PinChange {
                 fingerprint,
             } => Ok(pins.forget(account, protocol, buddy, fingerprint)),
         }
+    }
+}
+
+/// What was wrong with a line of the identity file, in the words of the store's errors.
+fn identity_problem(kind: IdentityFileErrorKind) -> &'static str {
+    use IdentityFileErrorKind as K;
+    match kind {
+        K::NotUtf8 => "it is not UTF-8",
+        K::BadHeader => "its first line is not the identity file header",
+        K::FieldCount => "a line does not have four fields",
+        K::BadName => "a name is empty or holds a control character",
+        K::UnknownKeyType => "a key type is not x25519",
+        K::BadKey => "a key is not 64 lower-case hex digits",
+        K::Duplicate => "an account is listed twice",
+        K::MissingNewline => "the last line is cut off",
     }
 }
 
@@ -121,7 +136,7 @@ impl Store {
         match read_file(path, IDENTITY_LIMIT)? {
             None => Ok(IdentityFile::default()),
             Some(bytes) => IdentityFile::parse(&bytes).map_err(|e| {
-                let what = format!("line {}: {:?}", e.line, e.kind);
+                let what = format!("line {}: {}", e.line, identity_problem(e.kind));
                 StoreError::new(path, StoreErrorKind::Damaged(what))
             }),
         }
@@ -395,13 +410,15 @@ mod tests {
         let damaged = b"# purple-otr modern identity keys v1\nme\tprpl-jabber\tx25519\tzz\n";
         fs::write(&path, damaged).unwrap();
         let mut store = open(dir.path());
+        let problem = store
+            .problems()
+            .into_iter()
+            .find(|p| p.path == path && p.blocks_writes())
+            .map(|p| p.to_string())
+            .expect("reported");
         assert!(
-            store
-                .problems()
-                .iter()
-                .any(|p| p.path == path && p.blocks_writes()),
-            "{:?}",
-            store.problems()
+            problem.contains("line 2: a key is not 64 lower-case hex digits"),
+            "{problem}"
         );
         let mut rng = ChaCha20Rng::seed_from_u64(3);
         let (key, saved) = store.modern_identity_or_new(ME, J, &mut rng);
