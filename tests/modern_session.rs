@@ -616,3 +616,99 @@ fn a_responder_that_timed_out_still_reads_the_initiators_messages() {
     assert_eq!(suite(&p, Who::Bob), Some(Suite::Modern));
     talk(&mut p, "after");
 }
+
+#[test]
+fn status_names_the_identity_the_peer_announced() {
+    let mut p = pair();
+    assert_eq!(p.alice.session.status().peer_identity, None);
+    p.establish(Who::Alice);
+    let bob_id = *IdentityKey::from_secret_bytes(&[0xb0; 32]).public();
+    let alice_id = *IdentityKey::from_secret_bytes(&[0xa1; 32]).public();
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Modern));
+    assert_eq!(p.alice.session.status().peer_identity, Some(bob_id));
+    assert_eq!(p.bob.session.status().peer_identity, Some(alice_id));
+    // Known from the announcement on, before the handshake completes.
+    let mut p = pair();
+    p.start(Who::Alice);
+    p.run_with(|_, _, m| {
+        if matches!(message_type(m), Some(0x30..=0x32)) {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Otr));
+    assert_eq!(p.alice.session.status().peer_identity, Some(bob_id));
+}
+
+/// The host found the announced identity differs from its pin (docs/modern-suite.md §8):
+/// what is typed waits, said as NewIdentity, never in the clear; sending anyway or verifying
+/// again releases it, in order, encrypted.
+#[test]
+fn a_doubted_identity_holds_typed_messages_until_accepted_or_verified() {
+    use purple_otr::otr::events::HoldReason;
+    for release_by_verifying in [false, true] {
+        let mut p = pair();
+        p.establish(Who::Alice);
+        assert_eq!(suite(&p, Who::Alice), Some(Suite::Modern));
+        let fp = p.alice.session.status().fingerprint.expect("private");
+        p.alice.session.hold_for_new_identity(fp);
+        let sent = p.wire.len();
+        let out = p.send(Who::Alice, "secret one");
+        assert!(out.to_send.is_empty(), "{:?}", out.to_send);
+        assert!(out.events.iter().any(|e| matches!(
+            e,
+            Event::MessageHeld {
+                reason: HoldReason::NewIdentity,
+                ..
+            }
+        )));
+        p.send(Who::Alice, "secret two");
+        p.run();
+        assert_eq!(p.wire.len(), sent, "nothing left alice");
+        assert_eq!(p.alice.session.status().held, 2);
+        assert!(p.bob.shown.is_empty());
+        // Bob's messages are still read.
+        p.send(Who::Bob, "secret from bob");
+        p.run();
+        assert_eq!(p.shown_texts(Who::Alice), vec!["secret from bob"]);
+        if release_by_verifying {
+            p.act(Who::Alice, |s, env| s.set_trusted(env, fp, true));
+        } else {
+            p.act(Who::Alice, |s, env| s.send_held_anyway(env));
+        }
+        p.run();
+        assert_eq!(
+            p.shown_texts(Who::Bob),
+            vec!["secret one", "secret two"],
+            "verify: {release_by_verifying}"
+        );
+        assert!(p.bob.shown.iter().all(|r| r.encrypted));
+        p.send(Who::Alice, "secret three");
+        p.run();
+        assert_eq!(p.bob.shown.len(), 3);
+        for (_, m) in &p.wire {
+            assert!(!m.contains("secret"), "plaintext on the wire: {m}");
+        }
+    }
+}
+
+#[test]
+fn ending_clears_a_doubted_identity_and_withdrawing_trust_does_not() {
+    let mut p = pair();
+    p.establish(Who::Alice);
+    let fp = p.alice.session.status().fingerprint.expect("private");
+    p.alice.session.hold_for_new_identity(fp);
+    // Taking trust back is no release.
+    p.act(Who::Alice, |s, env| s.set_trusted(env, fp, false));
+    let out = p.send(Who::Alice, "secret waits");
+    assert!(out.to_send.is_empty());
+    // The user ends: plain text is their choice from now on, nothing is doubted.
+    p.act(Who::Alice, |s, env| s.end(env, true));
+    p.run();
+    // What waited is never sent in the clear by ending; the user drops it.
+    assert!(p.wire.iter().all(|(_, m)| !m.contains("secret")));
+    assert_eq!(p.alice.session.discard_held().events.len(), 1);
+    let out = p.send(Who::Alice, "plain now");
+    assert_eq!(out.to_send, vec!["plain now".to_string()]);
+}

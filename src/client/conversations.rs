@@ -14,14 +14,17 @@ use rand_core::SeedableRng;
 use super::rng::ClientRng;
 use crate::otr::crypto::dsa::DsaPrivateKey;
 use crate::otr::crypto::fingerprint::Fingerprint;
-use crate::otr::events::{Event, HoldReason};
+use crate::otr::events::{Event, HoldReason, Suite};
 use crate::otr::keystore::privkey::AccountKey;
-use crate::otr::modern::identity::IdentityKey;
+use crate::otr::modern::identity::IdentityFingerprint;
 use crate::otr::policy::Policy;
-use crate::otr::session::{Env, MessageState, Outcome, Session, SessionConfig, Status};
+use crate::otr::session::{
+    Env, MessageState, Outcome, Session, SessionConfig, Status, UPGRADE_TIMEOUT_SECS,
+};
 use crate::otr::smp::SmpEvent;
 
 use super::markup::escape_markup;
+use super::pins::Pin;
 use super::store::Store;
 use super::trust::TrustLevel;
 use super::wording::{self, Trust};
@@ -171,6 +174,18 @@ struct Conv {
     policy: Policy,
     /// Why messages wait, as last told to the user.
     hold_said: Option<HoldReason>,
+    /// The buddy's v3 key and post-quantum identity last compared with the pins, so a
+    /// changed identity is said (and held for) once per conversation, not per message.
+    identity_seen: Option<(Fingerprint, [u8; 32])>,
+    /// A buddy whose identity is pinned went private with this v3 key: by this time the
+    /// post-quantum suite must have been offered, else the user is warned.
+    upgrade_due: Option<(u64, Fingerprint)>,
+    /// The account's identity key was asked for (once: a damaged key file is not read
+    /// again for every message).
+    identity_asked: bool,
+    /// Notices from making the conversation (the identity key could not be read or saved),
+    /// shown with the next effects.
+    deferred: Vec<Effect>,
 }
 
 /// One SMP step, as the engine reported it (`Event::Smp`).
@@ -192,9 +207,6 @@ pub struct Client {
     generating: Vec<AccountId>,
     /// The clock of the call in progress (events handled inside it act at the same time).
     now: u64,
-    /// Each account's modern-suite identity key, made on first use. Kept in memory only
-    /// for now: the key file (docs/modern-suite.md §8) and pinning come later.
-    modern_identities: HashMap<AccountId, IdentityKey>,
     /// TEST ONLY: an old defect put back on purpose, to prove the lifecycle oracle finds it.
     #[cfg(feature = "fuzzing")]
     regression: Regression,
@@ -264,7 +276,6 @@ impl Client {
             now: 0,
             #[cfg(feature = "fuzzing")]
             regression: Regression::None,
-            modern_identities: HashMap::new(),
         }
     }
 
@@ -313,12 +324,6 @@ impl Client {
             });
             let mut session = session;
             session.set_trusted_keys(self.trusted_keys(key));
-            let rng = &mut self.rng;
-            let identity = self
-                .modern_identities
-                .entry(key.account.clone())
-                .or_insert_with(|| IdentityKey::generate(rng));
-            session.set_modern_identity(identity.clone());
             self.convs.insert(
                 key.clone(),
                 Conv {
@@ -328,8 +333,15 @@ impl Client {
                     answering_question: false,
                     policy: settings.policy,
                     hold_said: None,
+                    identity_seen: None,
+                    upgrade_due: None,
+                    identity_asked: false,
+                    deferred: Vec::new(),
                 },
             );
+        }
+        if settings.modern {
+            self.give_identity(key);
         }
         let conv = self
             .convs
@@ -339,6 +351,39 @@ impl Client {
         conv.session.set_only_verified(settings.only_verified);
         conv.session.set_modern(settings.modern);
         Ok(conv)
+    }
+
+    /// Gives the conversation the account's identity key from `otr.modern_identity`, made and
+    /// saved on first use (only once the suite is on, so a user who turned it off gets no
+    /// file). Without one the conversation is plain OTR v3: a key file that cannot be read is
+    /// never replaced by a new key, since buddies pinned the old one.
+    fn give_identity(&mut self, key: &ConvKey) {
+        if self.convs.get(key).is_none_or(|c| c.identity_asked) {
+            return;
+        }
+        let (identity, saved) = self.store.modern_identity_or_new(
+            &key.account.name,
+            &key.account.protocol,
+            &mut self.rng,
+        );
+        let said = match (&identity, saved) {
+            (_, Ok(())) => None,
+            (Some(_), Err(e)) => Some(warning(
+                key,
+                wording::modern_identity_not_saved(&e.to_string()),
+            )),
+            (None, Err(e)) => Some(notice(
+                key,
+                wording::modern_identity_unavailable(&e.to_string()),
+            )),
+        };
+        if let Some(c) = self.convs.get_mut(key) {
+            c.identity_asked = true;
+            c.deferred.extend(said);
+            if let Some(identity) = identity {
+                c.session.set_modern_identity(identity);
+            }
+        }
     }
 
     /// The buddy's keys the user trusts (by hand or SMP), for the session's "only send to
@@ -434,8 +479,11 @@ impl Client {
             None => wording::state_line(&key.buddy, MessageState::Plaintext, Trust::Unverified),
             Some(c) => {
                 let status = c.session.status();
+                // A key whose post-quantum identity changed is not shown as verified until
+                // the user settles it (as a changed v3 key would not be).
                 let trust = status
                     .fingerprint
+                    .filter(|fp| !c.session.holds_for_new_identity(fp))
                     .map_or(Trust::Unverified, |fp| self.trust(key, &fp));
                 wording::state_line_with_suite(&key.buddy, status.state, trust, status.suite)
             }
@@ -453,9 +501,14 @@ impl Client {
 
     /// Whether the conversation is private with a verified key.
     pub fn is_verified(&self, key: &ConvKey) -> bool {
+        let doubted = |fp: &Fingerprint| {
+            self.convs
+                .get(key)
+                .is_some_and(|c| c.session.holds_for_new_identity(fp))
+        };
         self.status(key)
             .and_then(|s| s.fingerprint.filter(|_| s.is_private()))
-            .is_some_and(|fp| self.trust(key, &fp) == Trust::Verified)
+            .is_some_and(|fp| self.trust(key, &fp) == Trust::Verified && !doubted(&fp))
     }
 
     fn needs_key(&mut self, key: &ConvKey, effects: &mut Vec<Effect>) -> bool {
@@ -613,6 +666,12 @@ impl Client {
         }) {
             self.apply(key, settings, out, &mut effects);
         }
+        if verified {
+            self.pin_verified(key, &fp, true, &mut effects);
+        } else {
+            // A pin stands for "learned while this key was verified".
+            self.forget_pin(key, &fp, &mut effects);
+        }
         effects
     }
 
@@ -742,11 +801,17 @@ impl Client {
         let result = self
             .store
             .forget_fingerprint(&account.name, &account.protocol, buddy, fp);
-        vec![match result {
+        let mut effects = vec![match result {
             Ok(true) => notice(&key, wording::forgot(buddy, fp)),
             Ok(false) => warning(&key, wording::forget_unknown()),
             Err(e) => warning(&key, wording::forget_failed(&e.to_string())),
-        }]
+        }];
+        // The post-quantum identity learned with that key goes with it.
+        self.forget_pin(&key, fp, &mut effects);
+        if let Some(c) = self.convs.get_mut(&key) {
+            c.identity_seen = None;
+        }
+        effects
     }
 
     // ---- the network -----------------------------------------------------------------------
@@ -861,7 +926,8 @@ impl Client {
     pub fn next_timeout(&self) -> Option<u64> {
         self.convs
             .values()
-            .filter_map(|c| c.session.next_timeout())
+            .flat_map(|c| [c.session.next_timeout(), c.upgrade_due.map(|(at, _)| at)])
+            .flatten()
             .min()
     }
 
@@ -878,6 +944,7 @@ impl Client {
             if let Ok(out) = self.run(&key, &settings, now, |s, env| s.poll(env)) {
                 self.apply(&key, &settings, out, &mut effects);
             }
+            self.upgrade_overdue(&key, now, &mut effects);
         }
         effects
     }
@@ -1007,11 +1074,15 @@ impl Client {
         mut out: Outcome,
         effects: &mut Vec<Effect>,
     ) {
+        if let Some(c) = self.convs.get_mut(key) {
+            effects.append(&mut c.deferred);
+        }
         transmit(key, &mut out, effects);
         let mut state_changed = false;
         for event in out.events {
             self.event(key, settings, event, effects, &mut state_changed);
         }
+        self.check_identity(key, effects);
         if let Some(conv) = self.convs.get_mut(key) {
             let status = conv.session.status();
             let now_shown = (status.state, status.fingerprint);
@@ -1036,6 +1107,7 @@ impl Client {
         let buddy = key.buddy.as_str();
         match event {
             Event::GoneSecure { fingerprint, .. } => {
+                self.watch_upgrade(key, settings, fingerprint);
                 self.note_fingerprint(key, &fingerprint, effects);
                 let trust = self.trust(key, &fingerprint);
                 let logging = settings.logging_default && !settings.avoid_logging;
@@ -1049,6 +1121,7 @@ impl Client {
                 *changed = true;
             }
             Event::Refreshed { fingerprint, .. } => {
+                self.watch_upgrade(key, settings, fingerprint);
                 let trust = self.trust(key, &fingerprint);
                 effects.push(notice(key, wording::refreshed(buddy, trust)));
             }
@@ -1132,6 +1205,7 @@ impl Client {
                     }) {
                         self.apply(key, settings, out, effects);
                     }
+                    self.pin_verified(key, &fingerprint, true, effects);
                 }
             }
             Event::SymmetricKey { usage, .. } => effects.push(Effect::Debug {
@@ -1158,7 +1232,16 @@ impl Client {
                 *changed = true;
             }
             Event::UpgradeFailed { reason, .. } => {
-                effects.push(notice(key, wording::upgrade_failed(buddy, reason)));
+                // Between pinned peers a failed switch may be someone interfering: never
+                // a quiet fallback.
+                if self.current_pin(key).is_some() {
+                    if let Some(c) = self.convs.get_mut(key) {
+                        c.upgrade_due = None;
+                    }
+                    effects.push(warning(key, wording::pq_failed_pinned(buddy)));
+                } else {
+                    effects.push(notice(key, wording::upgrade_failed(buddy, reason)));
+                }
             }
             Event::OldSuiteIgnored { .. } => {
                 effects.push(warning(key, wording::old_suite_ignored(buddy)))
@@ -1166,6 +1249,151 @@ impl Client {
             Event::ModernIgnored { reason } => effects.push(Effect::Debug {
                 text: format!("modern-suite message ignored: {reason}"),
             }),
+        }
+    }
+
+    // ---- post-quantum identities (docs/modern-suite.md §8) ----------------------------------
+
+    /// The identity pinned for the buddy's v3 key in use now, if private.
+    fn current_pin(&self, key: &ConvKey) -> Option<[u8; 32]> {
+        let st = self.status(key)?;
+        let fp = st.fingerprint.filter(|_| st.is_private())?;
+        self.store
+            .pin_for(&key.account.name, &key.account.protocol, &key.buddy, &fp)
+    }
+
+    /// A private conversation started with `fp`: if the buddy's identity for that key is
+    /// pinned, the post-quantum suite is expected within the upgrade timeout.
+    fn watch_upgrade(&mut self, key: &ConvKey, settings: &ConvSettings, fp: Fingerprint) {
+        let pinned = self
+            .store
+            .pin_for(&key.account.name, &key.account.protocol, &key.buddy, &fp)
+            .is_some();
+        let now = self.now;
+        if let Some(c) = self.convs.get_mut(key) {
+            let expected = settings.modern && c.session.modern_identity().is_some() && pinned;
+            c.upgrade_due = expected.then_some((now.saturating_add(UPGRADE_TIMEOUT_SECS), fp));
+        }
+    }
+
+    /// The upgrade timeout passed: a pinned buddy that never announced the suite in this
+    /// private conversation (lost, stripped or refused announcement) gets a warning; the
+    /// conversation stays private on v3. A handshake that started and failed is reported by
+    /// the engine (`UpgradeFailed`).
+    fn upgrade_overdue(&mut self, key: &ConvKey, now: u64, effects: &mut Vec<Effect>) {
+        let Some(c) = self.convs.get_mut(key) else {
+            return;
+        };
+        let Some((at, fp)) = c.upgrade_due else {
+            return;
+        };
+        if now < at {
+            return;
+        }
+        c.upgrade_due = None;
+        let st = c.session.status();
+        let missing = st.is_private()
+            && st.fingerprint == Some(fp)
+            && st.suite != Some(Suite::Modern)
+            && st.peer_identity.is_none()
+            && c.session.modern();
+        if missing && self.current_pin(key).is_some() {
+            effects.push(warning(key, wording::pq_not_offered(&key.buddy)));
+        }
+    }
+
+    /// After every outcome: compares the identity the buddy announced with the pin for its
+    /// v3 key. A different one is warned about once and holds what the user types, like a
+    /// changed v3 key; none pinned yet is pinned if the v3 key is verified and the suite is
+    /// in use.
+    fn check_identity(&mut self, key: &ConvKey, effects: &mut Vec<Effect>) {
+        let Some(st) = self.status(key) else {
+            return;
+        };
+        let (Some(fp), Some(id)) = (st.fingerprint.filter(|_| st.is_private()), st.peer_identity)
+        else {
+            return;
+        };
+        let pinned = self
+            .store
+            .pin_for(&key.account.name, &key.account.protocol, &key.buddy, &fp);
+        let Some(pin) = pinned else {
+            self.pin_verified(key, &fp, false, effects);
+            return;
+        };
+        let Some(c) = self.convs.get_mut(key) else {
+            return;
+        };
+        // It was offered: the watch for a missing announcement is over.
+        c.upgrade_due = None;
+        if c.identity_seen == Some((fp, id)) {
+            return;
+        }
+        c.identity_seen = Some((fp, id));
+        if pin != id {
+            c.session.hold_for_new_identity(fp);
+            effects.push(warning(
+                key,
+                wording::identity_changed(
+                    &key.buddy,
+                    &IdentityFingerprint::of(&pin).human(),
+                    &IdentityFingerprint::of(&id).human(),
+                ),
+            ));
+        }
+    }
+
+    /// Pins the buddy's identity when the conversation uses the suite with the v3 key `fp`
+    /// and `fp` is verified. `replace`: the user has just verified `fp` (by hand or SMP), so
+    /// a different pinned identity is replaced; otherwise a different pin is left alone
+    /// (see [`Client::check_identity`]).
+    fn pin_verified(
+        &mut self,
+        key: &ConvKey,
+        fp: &Fingerprint,
+        replace: bool,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(st) = self.status(key) else {
+            return;
+        };
+        let Some(id) = st.peer_identity else {
+            return;
+        };
+        let active =
+            st.is_private() && st.fingerprint == Some(*fp) && st.suite == Some(Suite::Modern);
+        if !active || self.trust(key, fp) != Trust::Verified {
+            return;
+        }
+        let (a, p, b) = (&key.account.name, &key.account.protocol, &key.buddy);
+        match self.store.pin_for(a, p, b, fp) {
+            Some(pin) if pin == id => return,
+            Some(_) if !replace => return,
+            _ => {}
+        }
+        let pin = Pin {
+            account: a.clone(),
+            protocol: p.clone(),
+            buddy: b.clone(),
+            fingerprint: *fp,
+            identity: id,
+        };
+        let human = IdentityFingerprint::of(&id).human();
+        match self.store.pin_identity(pin) {
+            Ok(_) => effects.push(notice(key, wording::identity_pinned(b, &human))),
+            Err(e) => effects.push(warning(key, wording::pin_not_saved(b, &e.to_string()))),
+        }
+        if let Some(c) = self.convs.get_mut(key) {
+            c.identity_seen = Some((*fp, id));
+        }
+    }
+
+    /// Forgets the pin learned with the buddy's v3 key `fp` (the key was forgotten or is
+    /// no longer verified).
+    fn forget_pin(&mut self, key: &ConvKey, fp: &Fingerprint, effects: &mut Vec<Effect>) {
+        let (a, p, b) = (&key.account.name, &key.account.protocol, &key.buddy);
+        if let Err(e) = self.store.forget_pin(a, p, b, fp) {
+            effects.push(warning(key, wording::pin_not_saved(b, &e.to_string())));
         }
     }
 

@@ -11,6 +11,7 @@
 //! - [`wording`]: every sentence a user reads; [`i18n`]: its translation.
 //! - [`markup`]: escaping for libpurple's conversation markup.
 //! - [`trust`]: the trust levels `otr.fingerprints` records.
+//! - [`pins`]: the buddies' post-quantum identities the user vouched for (`otr.modern_pins`).
 //! - [`view`]: the one state every interface shows (Pidgin's button, Finch's title).
 #![forbid(unsafe_code)]
 
@@ -22,6 +23,7 @@ pub mod i18n;
 #[cfg(feature = "fuzzing")]
 pub mod lifecycle_check;
 pub mod markup;
+pub mod pins;
 pub mod rng;
 pub mod store;
 pub mod transfer;

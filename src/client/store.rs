@@ -1,6 +1,8 @@
 //! Durable storage of the OTR files in the purple user directory (`~/.purple`), in
 //! pidgin-otr's formats ([`crate::otr::keystore`]): `otr.private_key`, `otr.fingerprints` and
-//! `otr.instance_tags` are read and written, `otr.max_message_size` only read.
+//! `otr.instance_tags` are read and written, `otr.max_message_size` only read; and our own
+//! `otr.modern_identity` and `otr.modern_pins` (docs/modern-suite.md §8, in `store/modern.rs`)
+//! with the same guarantees.
 //!
 //! What it guarantees:
 //! - A missing file is empty. A file that cannot be read, or a key file we do not fully
@@ -17,7 +19,8 @@
 //!   on disk, so two clients sharing the directory (two Pidgins, Pidgin and Finch) keep each
 //!   other's records. Keys: an account on disk is never dropped; ours replaces it only when we
 //!   are changing that account. Fingerprints: our change (add, trust, forget) is applied to
-//!   the file's current records. Instance tags: a tag already on disk wins. (pidgin-otr takes
+//!   the file's current records. Instance tags and identity keys: one already on disk wins.
+//!   Pins: our change (pin, forget) is applied to the file's current pins. (pidgin-otr takes
 //!   no such lock, so a pidgin-otr running at the same time can still overwrite us.)
 //! - A change always takes effect in memory. If saving fails, the error is returned and the
 //!   change is saved again with the next write of that file (or [`Store::flush`]).
@@ -37,11 +40,20 @@ use crate::otr::keystore::privkey::{find_key, parse_private_keys, put_key, write
 use crate::otr::keystore::{
     instags, AccountKey, FingerprintStore, InstanceTags, InvalidField, MaxMessageSizes,
 };
+use crate::otr::modern::identity::IdentityFile;
+
+use super::pins::PinFile;
+
+mod modern;
 
 pub const PRIVATE_KEY_FILE: &str = "otr.private_key";
 pub const FINGERPRINTS_FILE: &str = "otr.fingerprints";
 pub const INSTANCE_TAGS_FILE: &str = "otr.instance_tags";
 pub const MAX_MESSAGE_SIZE_FILE: &str = "otr.max_message_size";
+/// The accounts' post-quantum identity keys (docs/modern-suite.md §8; see `store::modern`).
+pub const MODERN_IDENTITY_FILE: &str = "otr.modern_identity";
+/// The buddies' pinned post-quantum identities (docs/modern-suite.md §8).
+pub const MODERN_PINS_FILE: &str = "otr.modern_pins";
 /// The advisory lock file; it stays in the directory (removing it would race).
 pub const LOCK_FILE: &str = ".otr.lock";
 
@@ -258,6 +270,13 @@ pub struct Store {
     tags_unstorable: Vec<(String, String, u32)>,
     max_message_sizes: MaxMessageSizes,
     max_message_sizes_problem: Option<StoreError>,
+    /// The accounts' post-quantum identity keys (`otr.modern_identity`).
+    identities: Slot<IdentityFile>,
+    /// Accounts whose identity key was made here and is not saved yet.
+    identities_pending: Vec<(String, String)>,
+    /// The buddies' pinned identities (`otr.modern_pins`).
+    pins: Slot<PinFile>,
+    pins_pending: Vec<modern::PinChange>,
     /// Takes the directory's advisory lock (the host's `flock(2)`).
     try_lock: TryLock,
     /// Makes the atomic write fail at this step (tests of the failure paths).
@@ -326,6 +345,10 @@ impl Store {
             tags_unstorable: Vec::new(),
             max_message_sizes: MaxMessageSizes::default(),
             max_message_sizes_problem: None,
+            identities: slot(dir, MODERN_IDENTITY_FILE, IdentityFile::default()),
+            identities_pending: Vec::new(),
+            pins: slot(dir, MODERN_PINS_FILE, PinFile::default()),
+            pins_pending: Vec::new(),
             try_lock,
             fail_at_step_for_testing_only: None,
         };
@@ -361,6 +384,7 @@ impl Store {
             }
             Err(e) => self.tags.blocked = Some(e),
         }
+        self.reload_modern();
         let path = self.dir.join(MAX_MESSAGE_SIZE_FILE);
         match read_file(&path, MAX_MESSAGE_SIZE_LIMIT) {
             Ok(data) => {
@@ -382,6 +406,8 @@ impl Store {
             &self.keys.blocked,
             &self.fingerprints.blocked,
             &self.tags.blocked,
+            &self.identities.blocked,
+            &self.pins.blocked,
             &self.max_message_sizes_problem,
         ]
         .into_iter()
@@ -400,6 +426,8 @@ impl Store {
         !self.keys_pending.is_empty()
             || !self.fingerprints_pending.is_empty()
             || !self.tags_pending.is_empty()
+            || !self.identities_pending.is_empty()
+            || !self.pins_pending.is_empty()
     }
 
     /// Saves whatever has not been saved yet. Returns the first error (all files are tried).
@@ -419,7 +447,8 @@ impl Store {
         } else {
             self.save_tags(None).map(|_| ())
         };
-        keys.and(fingerprints).and(tags)
+        let modern = self.flush_modern();
+        keys.and(fingerprints).and(tags).and(modern)
     }
 
     // ---- keys ---------------------------------------------------------------------------
@@ -1264,7 +1293,8 @@ mod tests {
         let file = dir.file("plain-file");
         fs::write(&file, b"x").unwrap();
         let store = open_store(&file);
-        assert_eq!(store.problems().len(), 4);
+        // Keys, fingerprints, tags, modern identities, pins, max message size.
+        assert_eq!(store.problems().len(), 6);
         assert_eq!(fs::read(&file).unwrap(), b"x");
     }
 

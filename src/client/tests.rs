@@ -807,3 +807,462 @@ fn two_clients_upgrade_to_post_quantum_and_say_so() {
     settle(&mut a, &mut b, vec![(true, sent.wire[0].clone())], s);
     assert_eq!(b.shown, vec!["hi bob"]);
 }
+
+// ---- post-quantum identities: key file, pins, changed and missing identities -----------------
+
+fn pq(policy: Policy) -> ConvSettings {
+    ConvSettings {
+        modern: true,
+        ..settings(policy)
+    }
+}
+
+/// [`settle`] with each side's own settings, dropping what `lose` says the network loses.
+fn settle_with(
+    a: &mut Side,
+    b: &mut Side,
+    mut pending: Vec<(bool, String)>,
+    (sa, sb): (ConvSettings, ConvSettings),
+    lose: impl Fn(&str) -> bool,
+) {
+    let mut guard = 0;
+    while let Some((to_b, text)) = (!pending.is_empty()).then(|| pending.remove(0)) {
+        guard += 1;
+        assert!(guard < 1000, "does not settle");
+        if lose(&text) {
+            continue;
+        }
+        let (dst, s) = if to_b { (&mut *b, sb) } else { (&mut *a, sa) };
+        let arrived = dst.bridge.incoming(&dst.conv.clone(), &s, &text, 100);
+        if let Some(d) = arrived.display {
+            dst.shown.push(d);
+        }
+        for e in arrived.effects {
+            match e {
+                Effect::Transmit { text, .. } => pending.push((!to_b, text)),
+                other => dst.effects.push(other),
+            }
+        }
+    }
+}
+
+fn start_pq(
+    a: &mut Side,
+    b: &mut Side,
+    sa: ConvSettings,
+    sb: ConvSettings,
+    lose: fn(&str) -> bool,
+) {
+    let conv = a.conv.clone();
+    let effects = a.bridge.start(&conv, &sa, 100);
+    let pending = route(true, effects, &mut a.effects);
+    settle_with(a, b, pending, (sa, sb), lose);
+    assert!(a.bridge.status(&a.conv).is_some_and(|st| st.is_private()));
+}
+
+fn keep_all(_: &str) -> bool {
+    false
+}
+
+fn suite(side: &Side) -> Option<crate::otr::events::Suite> {
+    side.bridge.status(&side.conv).and_then(|st| st.suite)
+}
+
+fn our_identity(side: &Side) -> [u8; 32] {
+    let acct = &side.conv.account;
+    *side
+        .bridge
+        .store()
+        .modern_identity(&acct.name, &acct.protocol)
+        .expect("identity made")
+        .public()
+}
+
+fn pin_of(side: &Side, peer: &Side) -> Option<[u8; 32]> {
+    let fp = peer
+        .bridge
+        .own_fingerprint(&peer.conv.account)
+        .expect("key");
+    let acct = &side.conv.account;
+    // A fresh store: what is on disk.
+    Store::open(&side.dir, crate::client::store::no_lock_for_testing_only).pin_for(
+        &acct.name,
+        &acct.protocol,
+        &side.conv.buddy,
+        &fp,
+    )
+}
+
+fn warnings(s: &Side) -> Vec<String> {
+    s.effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Notice {
+                text,
+                level: Level::Warning,
+                ..
+            } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Alice and bob upgraded, and alice verified bob's key: bob's identity is pinned.
+fn pinned_pair(tag: &str) -> (Side, Side) {
+    let mut a = side(&format!("alice-{tag}"), "bob", 31, true);
+    let mut b = side(&format!("bob-{tag}"), "alice", 32, true);
+    let s = pq(Policy::MANUAL);
+    start_pq(&mut a, &mut b, s, s, keep_all);
+    assert_eq!(suite(&a), Some(crate::otr::events::Suite::Modern));
+    let fp = b.bridge.own_fingerprint(&b.conv.account).expect("key");
+    let conv = a.conv.clone();
+    let effects = a.bridge.set_verified(&conv, &s, &fp, true, 150);
+    a.effects.extend(effects);
+    assert_eq!(pin_of(&a, &b), Some(our_identity(&b)));
+    (a, b)
+}
+
+#[test]
+fn the_identity_key_is_in_its_file_and_survives_a_restart() {
+    let mut a = side("alice-idfile", "bob", 41, true);
+    let mut b = side("bob-idfile", "alice", 42, true);
+    let s = pq(Policy::MANUAL);
+    start_pq(&mut a, &mut b, s, s, keep_all);
+    let path = a.dir.join("otr.modern_identity");
+    let text = std::fs::read_to_string(&path).expect("saved at first use");
+    assert!(text.starts_with(
+        "# purple-otr modern identity keys v1\nalice-idfile@localhost/home\tprpl-jabber\tx25519\t"
+    ));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let announced = b.bridge.status(&b.conv).and_then(|st| st.peer_identity);
+    assert_eq!(announced, Some(our_identity(&a)));
+    // Alice's client restarts (another RNG): the same identity reaches bob.
+    let mut a = restarted(a, 99);
+    let conv = b.conv.clone();
+    b.bridge.end(&conv, &s, 200);
+    start_pq(&mut a, &mut b, s, s, keep_all);
+    assert_eq!(suite(&b), Some(crate::otr::events::Suite::Modern));
+    assert_eq!(
+        b.bridge.status(&b.conv).and_then(|st| st.peer_identity),
+        announced
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        text,
+        "not rewritten"
+    );
+}
+
+#[test]
+fn a_verified_buddy_is_pinned_whether_verified_before_or_after_the_upgrade() {
+    // After: by hand (pinned_pair), and the notice says so.
+    let (a, b) = pinned_pair("after");
+    assert!(notices(&a)
+        .iter()
+        .any(|n| n.contains("post-quantum identity key") && n.contains("remembered as verified")));
+    let file = std::fs::read_to_string(a.dir.join("otr.modern_pins")).expect("pins saved");
+    let fp = b.bridge.own_fingerprint(&b.conv.account).unwrap();
+    let hex: String = our_identity(&b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect();
+    assert_eq!(
+        file,
+        format!(
+            "# purple-otr modern identity pins v1\nalice-after@localhost/home\tprpl-jabber\tbob@localhost\t{}\tx25519\t{hex}\tverified\n",
+            fp.to_hex()
+        )
+    );
+
+    // Before: bob's key verified by hand before any conversation; pinned at the upgrade.
+    let mut a = side("alice-before", "bob", 43, true);
+    let mut b = side("bob-before", "alice", 44, true);
+    let s = pq(Policy::MANUAL);
+    let conv = a.conv.clone();
+    a.bridge.set_verified(&conv, &s, &fp_of(&b), true, 90);
+    assert_eq!(pin_of(&a, &b), None, "nothing learned yet");
+    start_pq(&mut a, &mut b, s, s, keep_all);
+    assert_eq!(pin_of(&a, &b), Some(our_identity(&b)));
+
+    // By SMP, after the upgrade (SMP runs inside the new suite).
+    let mut a = side("alice-smp", "bob", 45, true);
+    let mut b = side("bob-smp", "alice", 46, true);
+    start_pq(&mut a, &mut b, s, s, keep_all);
+    assert_eq!(pin_of(&a, &b), None, "not verified: not pinned");
+    let conv = a.conv.clone();
+    let effects = a.bridge.smp_start(&conv, &s, None, "shared", 120);
+    let pending = route(true, effects, &mut a.effects);
+    settle_with(&mut a, &mut b, pending, (s, s), keep_all);
+    let bconv = b.conv.clone();
+    let effects = b.bridge.smp_respond(&bconv, &s, "shared", 121);
+    let pending = route(false, effects, &mut b.effects);
+    settle_with(&mut a, &mut b, pending, (s, s), keep_all);
+    assert!(a.bridge.is_verified(&a.conv), "{:?}", notices(&a));
+    assert_eq!(pin_of(&a, &b), Some(our_identity(&b)));
+    assert_eq!(
+        pin_of(&b, &a),
+        Some(our_identity(&a)),
+        "both verified each other"
+    );
+}
+
+fn fp_of(side: &Side) -> Fingerprint {
+    side.bridge
+        .own_fingerprint(&side.conv.account)
+        .expect("key")
+}
+
+/// Bob's purple-otr lost its identity file (same OTR key): a new identity.
+fn bob_with_a_new_identity(b: Side, seed: u64) -> Side {
+    std::fs::remove_file(b.dir.join("otr.modern_identity")).expect("bob had one");
+    restarted(b, seed)
+}
+
+#[test]
+fn a_changed_identity_for_a_pinned_buddy_warns_and_holds_until_sent_anyway() {
+    let (mut a, b) = pinned_pair("changed");
+    let s = pq(Policy::MANUAL);
+    let old = our_identity(&b);
+    let mut b = bob_with_a_new_identity(b, 51);
+    let conv = a.conv.clone();
+    a.bridge.end(&conv, &s, 200);
+    a.effects.clear();
+    start_pq(&mut a, &mut b, s, s, keep_all);
+    assert_ne!(our_identity(&b), old);
+    let w = warnings(&a);
+    assert_eq!(
+        w.iter()
+            .filter(|t| t.contains("post-quantum identity key has changed"))
+            .count(),
+        1,
+        "{w:?}"
+    );
+    // Still private, but no longer shown as verified, and nothing typed leaves.
+    assert!(a.bridge.status(&conv).is_some_and(|st| st.is_private()));
+    assert!(!a.bridge.is_verified(&a.conv));
+    assert!(
+        a.bridge.describe(&a.conv).contains("not verified"),
+        "{}",
+        a.bridge.describe(&a.conv)
+    );
+    let secret = "typed-after-identity-change";
+    let pending = typed(&mut a, true, secret, s, 210);
+    assert_none_in_clear(&pending, &[secret]);
+    settle_with(&mut a, &mut b, pending, (s, s), keep_all);
+    assert!(b.shown.is_empty(), "{:?}", b.shown);
+    assert_eq!(held(&a), 1);
+    assert!(notices(&a)
+        .iter()
+        .any(|n| n.contains("post-quantum identity key is not the one you verified")));
+    // A second message waits behind it, said once.
+    let pending = typed(&mut a, true, "second", s, 211);
+    assert!(pending.is_empty(), "{pending:?}");
+    assert_eq!(held(&a), 2);
+    // The user sends anyway: both go, encrypted, in order; the pin stays the verified one.
+    let effects = a.bridge.send_held(&conv, &s, 212);
+    let pending = route(true, effects, &mut a.effects);
+    assert!(
+        pending.iter().all(|(_, w)| w.starts_with("?OTR:")),
+        "{pending:?}"
+    );
+    assert_none_in_clear(&pending, &[secret, "second"]);
+    settle_with(&mut a, &mut b, pending, (s, s), keep_all);
+    assert_eq!(b.shown, vec![secret, "second"]);
+    assert_eq!(pin_of(&a, &b), Some(old));
+    assert!(a.bridge.is_verified(&a.conv), "accepted for this run");
+    let pending = typed(&mut a, true, "third", s, 213);
+    settle_with(&mut a, &mut b, pending, (s, s), keep_all);
+    assert_eq!(b.shown.len(), 3);
+}
+
+#[test]
+fn a_changed_identity_is_settled_by_verifying_again_which_pins_the_new_one() {
+    let (mut a, b) = pinned_pair("reverify");
+    let s = pq(Policy::MANUAL);
+    let mut b = bob_with_a_new_identity(b, 52);
+    let conv = a.conv.clone();
+    a.bridge.end(&conv, &s, 200);
+    start_pq(&mut a, &mut b, s, s, keep_all);
+    assert_eq!(suite(&a), Some(crate::otr::events::Suite::Modern));
+    let pending = typed(&mut a, true, "waits-for-verification", s, 210);
+    assert_none_in_clear(&pending, &["waits-for-verification"]);
+    assert_eq!(held(&a), 1);
+    let fp = fp_of(&b);
+    let effects = a.bridge.set_verified(&conv, &s, &fp, true, 220);
+    let pending = route(true, effects, &mut a.effects);
+    assert_none_in_clear(&pending, &["waits-for-verification"]);
+    settle_with(&mut a, &mut b, pending, (s, s), keep_all);
+    assert_eq!(b.shown, vec!["waits-for-verification"]);
+    assert!(a.bridge.is_verified(&a.conv));
+    assert_eq!(pin_of(&a, &b), Some(our_identity(&b)), "re-pinned");
+}
+
+#[test]
+fn a_changed_identity_for_a_pinned_buddy_holds_even_without_the_upgrade() {
+    // Alice has the suite off this time: bob's announcement still shows the new identity.
+    let (mut a, b) = pinned_pair("changed-v3");
+    let s = pq(Policy::MANUAL);
+    let off = ConvSettings { modern: false, ..s };
+    let mut b = bob_with_a_new_identity(b, 53);
+    let conv = a.conv.clone();
+    a.bridge.end(&conv, &off, 200);
+    start_pq(&mut a, &mut b, off, s, keep_all);
+    // Alice does not announce, so nothing of bob's is compared, nor warned about: v3 as asked.
+    assert_eq!(suite(&a), Some(crate::otr::events::Suite::Otr));
+    assert!(warnings(&a)
+        .iter()
+        .all(|w| !w.contains("identity key has changed")));
+}
+
+#[test]
+fn a_pinned_buddy_that_does_not_offer_the_suite_is_a_warning_not_silence() {
+    let (mut a, b) = pinned_pair("stripped");
+    let s = pq(Policy::MANUAL);
+    // Bob's client comes back without offering the suite (as if the offer were stripped).
+    let mut b = restarted(b, 54);
+    let b_off = ConvSettings { modern: false, ..s };
+    let conv = a.conv.clone();
+    a.bridge.end(&conv, &s, 200);
+    a.effects.clear();
+    start_pq(&mut a, &mut b, s, b_off, keep_all);
+    assert_eq!(suite(&a), Some(crate::otr::events::Suite::Otr));
+    let due = a.bridge.next_timeout().expect("the watch is timed");
+    assert!(
+        due <= 100 + crate::otr::session::UPGRADE_TIMEOUT_SECS,
+        "{due}"
+    );
+    assert!(a.bridge.poll(due - 1, |_| s).iter().all(|e| !matches!(
+        e,
+        Effect::Notice {
+            level: Level::Warning,
+            ..
+        }
+    )));
+    let effects = a.bridge.poll(due + 1, |_| s);
+    let warned: Vec<&Effect> = effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Notice { text, level: Level::Warning, .. } if text.contains("post-quantum protection with bob@localhost did not start") && text.contains("OTR v3 only")))
+        .collect();
+    assert_eq!(warned.len(), 1, "{effects:?}");
+    assert!(
+        a.bridge.poll(due + 100, |_| s).iter().all(|e| !matches!(
+            e,
+            Effect::Notice {
+                level: Level::Warning,
+                ..
+            }
+        )),
+        "once"
+    );
+    // Still private on v3, and what is typed goes out encrypted (no hold by default).
+    let sent = a.bridge.outgoing(&conv, &s, "on v3", due + 2);
+    assert!(sent.carries_message);
+    assert!(sent.wire[0].starts_with("?OTR:AAMD"), "{:?}", sent.wire);
+}
+
+#[test]
+fn an_unpinned_buddy_on_v3_only_gets_no_warning() {
+    let mut a = side("alice-nopin", "bob", 61, true);
+    let mut b = side("bob-nopin", "alice", 62, true);
+    let s = pq(Policy::MANUAL);
+    start_pq(
+        &mut a,
+        &mut b,
+        s,
+        ConvSettings { modern: false, ..s },
+        keep_all,
+    );
+    let effects = a
+        .bridge
+        .poll(100 + 2 * crate::otr::session::UPGRADE_TIMEOUT_SECS, |_| s);
+    assert!(
+        effects.iter().all(|e| !matches!(
+            e,
+            Effect::Notice {
+                level: Level::Warning,
+                ..
+            }
+        )),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn a_failed_switch_between_pinned_peers_is_a_warning() {
+    let (mut a, b) = pinned_pair("failed");
+    let s = pq(Policy::MANUAL);
+    let mut b = restarted(b, 55);
+    let conv = a.conv.clone();
+    a.bridge.end(&conv, &s, 200);
+    a.effects.clear();
+    // Both announce, but the handshake messages are lost.
+    fn lose_handshake(w: &str) -> bool {
+        ["?OTR:AAMw", "?OTR:AAMx", "?OTR:AAMy"]
+            .iter()
+            .any(|p| w.starts_with(p))
+    }
+    start_pq(&mut a, &mut b, s, s, lose_handshake);
+    assert_eq!(suite(&a), Some(crate::otr::events::Suite::Otr));
+    let effects = a
+        .bridge
+        .poll(100 + crate::otr::session::UPGRADE_TIMEOUT_SECS + 1, |_| s);
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Notice { text, level: Level::Warning, .. } if text.contains("did not start") && text.contains("switch failed"))),
+        "{effects:?}"
+    );
+    assert!(a.bridge.status(&conv).is_some_and(|st| st.is_private()));
+}
+
+#[test]
+fn forgetting_the_buddys_key_forgets_the_pin_and_unverifying_too() {
+    let (mut a, b) = pinned_pair("forget");
+    let s = pq(Policy::MANUAL);
+    let conv = a.conv.clone();
+    let fp = fp_of(&b);
+    let account = conv.account.clone();
+    // Refused while in use; the pin stays.
+    a.bridge.forget_fingerprint(&account, "bob@localhost", &fp);
+    assert!(pin_of(&a, &b).is_some());
+    a.bridge.end(&conv, &s, 300);
+    a.bridge.forget_fingerprint(&account, "bob@localhost", &fp);
+    assert_eq!(pin_of(&a, &b), None);
+
+    let (mut a, b) = pinned_pair("unverify");
+    let conv = a.conv.clone();
+    a.bridge.set_verified(&conv, &s, &fp_of(&b), false, 300);
+    assert_eq!(pin_of(&a, &b), None);
+}
+
+#[test]
+fn a_damaged_identity_file_means_otr_v3_said_once_and_the_file_is_kept() {
+    let a = side("alice-damagedid", "bob", 71, true);
+    let damaged = "# purple-otr modern identity keys v1\nalice\tprpl-jabber\tx25519\tnot-a-key\n";
+    std::fs::write(a.dir.join("otr.modern_identity"), damaged).unwrap();
+    let mut a = restarted(a, 72);
+    let mut b = side("bob-damagedid", "alice", 73, true);
+    let s = pq(Policy::MANUAL);
+    start_pq(&mut a, &mut b, s, s, keep_all);
+    let pending = typed(&mut a, true, "still private", s, 120);
+    settle_with(&mut a, &mut b, pending, (s, s), keep_all);
+    assert_eq!(b.shown, vec!["still private"]);
+    assert_eq!(suite(&a), Some(crate::otr::events::Suite::Otr));
+    let said = notices(&a)
+        .iter()
+        .filter(|n| n.contains("Post-quantum encryption is off for this account"))
+        .count();
+    assert_eq!(said, 1, "{:?}", notices(&a));
+    assert_eq!(
+        std::fs::read_to_string(a.dir.join("otr.modern_identity")).unwrap(),
+        damaged
+    );
+}
+
+#[test]
+fn with_the_suite_off_no_identity_file_is_made() {
+    let (a, _b) = private_pair(Policy::MANUAL);
+    assert!(!a.dir.join("otr.modern_identity").exists());
+}

@@ -98,6 +98,90 @@ pub fn upgrade_failed(buddy: &str, reason: UpgradeFailure) -> String {
     with_buddy(&template, buddy)
 }
 
+/// A buddy whose post-quantum identity was pinned (learned while their key was verified)
+/// announced another one. What the user types waits (see [`held`], `NewIdentity`).
+pub fn identity_changed(buddy: &str, pinned: &str, announced: &str) -> String {
+    fill(
+        &tr(
+            "<b>Warning: {buddy}'s post-quantum identity key has changed.</b> Verified before: \
+             {expected}. Now: {actual}. It may be a reinstalled purple-otr, or someone else. \
+             Nothing you type is sent until you verify {buddy} again (“Authenticate buddy”) or \
+             send anyway with /otr send-held.",
+        ),
+        &[
+            ("buddy", &esc(buddy)),
+            ("expected", pinned),
+            ("actual", announced),
+        ],
+    )
+}
+
+/// A buddy's post-quantum identity was pinned as verified.
+pub fn identity_pinned(buddy: &str, identity: &str) -> String {
+    fill(
+        &tr(
+            "{buddy}'s post-quantum identity key {fingerprint} is now remembered as verified; \
+             you will be warned if it changes.",
+        ),
+        &[("buddy", &esc(buddy)), ("fingerprint", identity)],
+    )
+}
+
+/// A buddy with a pinned post-quantum identity went private on OTR v3 but did not offer
+/// the post-quantum suite in time (the announcement was lost, stripped or refused).
+pub fn pq_not_offered(buddy: &str) -> String {
+    with_buddy(
+        &tr(
+            "<b>Warning: post-quantum protection with {buddy} did not start.</b> {buddy} used it \
+             before, but did not offer it this time. The conversation is private, protected by \
+             OTR v3 only; someone may be interfering. Verify {buddy} again if in doubt.",
+        ),
+        buddy,
+    )
+}
+
+/// The switch to the post-quantum suite failed with a buddy whose identity is pinned.
+pub fn pq_failed_pinned(buddy: &str) -> String {
+    with_buddy(
+        &tr(
+            "<b>Warning: post-quantum protection with {buddy} did not start</b> (the switch \
+             failed). {buddy} used it before. The conversation is private, protected by OTR v3 \
+             only; someone may be interfering. Verify {buddy} again if in doubt.",
+        ),
+        buddy,
+    )
+}
+
+/// Our account's post-quantum identity key cannot be used: no upgrade for this account.
+pub fn modern_identity_unavailable(why: &str) -> String {
+    fill(
+        &tr(
+            "Post-quantum encryption is off for this account: its identity key could not be \
+             read or made ({reason}). Conversations stay private with OTR v3.",
+        ),
+        &[("reason", &esc(why))],
+    )
+}
+
+/// Our account's new post-quantum identity key was made but not saved.
+pub fn modern_identity_not_saved(why: &str) -> String {
+    fill(
+        &tr(
+            "Your new post-quantum identity key could not be saved ({reason}); it is used for \
+             now, but fix the problem before you quit or buddies will see a changed identity.",
+        ),
+        &[("reason", &esc(why))],
+    )
+}
+
+/// A pin could not be saved or forgotten on disk.
+pub fn pin_not_saved(buddy: &str, why: &str) -> String {
+    fill(
+        &tr("Could not save {buddy}'s post-quantum identity: {reason}"),
+        &[("buddy", &esc(buddy)), ("reason", &esc(why))],
+    )
+}
+
 /// A message protected only by OTR v3 arrived after the switch: not shown.
 pub fn old_suite_ignored(buddy: &str) -> String {
     with_buddy(
@@ -228,6 +312,15 @@ pub fn held(buddy: &str, pending: usize, reason: HoldReason) -> String {
              conversation was not private with before. Check it (“Verify fingerprint”, \
              “Authenticate buddy”); send anyway to the new key with /otr send-held, or drop \
              with /otr drop-held.",
+            pending,
+        ),
+        HoldReason::NewIdentity => trn(
+            "Your message is waiting, not sent: {buddy}'s post-quantum identity key is not the \
+             one you verified before. Verify {buddy} again (“Authenticate buddy”, “Verify \
+             fingerprint”); send anyway with /otr send-held, or drop with /otr drop-held.",
+            "Your {count} messages are waiting, not sent: {buddy}'s post-quantum identity key is \
+             not the one you verified before. Verify {buddy} again (“Authenticate buddy”, \
+             “Verify fingerprint”); send anyway with /otr send-held, or drop with /otr drop-held.",
             pending,
         ),
         HoldReason::Unverified => trn(
@@ -1221,5 +1314,28 @@ mod tests {
             assert!(!text.contains("<b>"), "{text}");
         }
         assert!(upgrade_failed("bob", UpgradeFailure::Timeout).contains("stays private"));
+    }
+
+    #[test]
+    fn identity_notices_escape_the_name_and_say_what_to_do() {
+        let evil = "<b>x</b>";
+        for text in [
+            identity_changed(evil, "AAAA", "BBBB"),
+            identity_pinned(evil, "AAAA"),
+            pq_not_offered(evil),
+            pq_failed_pinned(evil),
+            pin_not_saved(evil, "<i>disk</i>"),
+            held(evil, 2, HoldReason::NewIdentity),
+        ] {
+            assert!(!text.contains("<b>x"), "{text}");
+            assert!(!text.contains("<i>"), "{text}");
+        }
+        let changed = identity_changed("bob", "AAAA", "BBBB");
+        assert!(changed.contains("AAAA") && changed.contains("BBBB"));
+        assert!(changed.contains("/otr send-held"));
+        for text in [pq_not_offered("bob"), pq_failed_pinned("bob")] {
+            assert!(text.contains("OTR v3 only") && text.contains("interfering"));
+        }
+        assert!(held("bob", 1, HoldReason::NewIdentity).starts_with("Your message is waiting"));
     }
 }

@@ -53,6 +53,10 @@ pub enum HoldReason {
     Unverified,
     /// Private, but with another key than the one(s) the conversation was private with.
     NewKey,
+    /// Private with a known key, but the buddy's post-quantum identity key is not the one
+    /// pinned for it (docs/modern-suite.md §8): the host said so with
+    /// `Session::hold_for_new_identity`.
+    NewIdentity,
 }
 
 /// Which protection a private conversation's messages use (what the user is told:

@@ -1,7 +1,7 @@
 //! The long-term X25519 identity key of an account, its fingerprint, and the file that keeps
 //! them beside pidgin-otr's `otr.private_key` (docs/modern-suite.md §8). Format only: the
-//! adapter does the file I/O with the same protections as the v3 key file (0600, atomic,
-//! locked).
+//! host does the file I/O (`src/client/store/modern.rs`) with the same protections as the v3
+//! key file (0600, atomic, locked).
 //!
 //! File `otr.modern_identity`, UTF-8, lines ending in LF:
 //! ```text

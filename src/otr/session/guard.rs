@@ -30,6 +30,9 @@ pub(super) struct Guard {
     pub(super) only_verified: bool,
     /// The buddy (or our account) is offline: a paused conversation waits for them.
     pub(super) peer_offline: bool,
+    /// Keys whose post-quantum identity differs from the one the host pinned: not accepted
+    /// until the user sends anyway or verifies again.
+    doubted: Vec<Fingerprint>,
 }
 
 fn remember(list: &mut Vec<Fingerprint>, fp: Fingerprint) {
@@ -43,7 +46,19 @@ fn remember(list: &mut Vec<Fingerprint>, fp: Fingerprint) {
 
 impl Guard {
     pub(super) fn is_accepted(&self, fp: &Fingerprint) -> bool {
-        !self.active || self.accepted.contains(fp) || self.trusted.contains(fp)
+        !self.active
+            || ((self.accepted.contains(fp) || self.trusted.contains(fp))
+                && !self.doubted.contains(fp))
+    }
+
+    /// Whether `fp` waits for the user because its post-quantum identity changed.
+    pub(super) fn is_doubted(&self, fp: &Fingerprint) -> bool {
+        self.active && self.doubted.contains(fp)
+    }
+
+    /// The buddy's post-quantum identity for `fp` is not the pinned one.
+    pub(super) fn doubt(&mut self, fp: Fingerprint) {
+        remember(&mut self.doubted, fp);
     }
 
     pub(super) fn is_trusted(&self, fp: &Fingerprint) -> bool {
@@ -62,7 +77,9 @@ impl Guard {
 
     /// Why a message for `fp` must wait.
     pub(super) fn why_not(&self, fp: &Fingerprint) -> HoldReason {
-        if self.is_accepted(fp) {
+        if self.is_doubted(fp) {
+            HoldReason::NewIdentity
+        } else if self.is_accepted(fp) {
             HoldReason::Unverified
         } else {
             HoldReason::NewKey
@@ -70,6 +87,7 @@ impl Guard {
     }
 
     pub(super) fn accept(&mut self, fp: Fingerprint) {
+        self.doubted.retain(|d| *d != fp);
         remember(&mut self.accepted, fp);
     }
 
@@ -87,6 +105,7 @@ impl Guard {
     pub(super) fn release(&mut self) {
         self.active = false;
         self.accepted.clear();
+        self.doubted.clear();
         self.peer_offline = false;
     }
 }
@@ -115,6 +134,8 @@ impl Session {
     pub fn set_trusted(&mut self, env: &mut Env<'_>, fp: Fingerprint, trusted: bool) -> Outcome {
         let mut out = Outcome::default();
         if trusted {
+            // Verifying again settles a changed post-quantum identity too.
+            self.guard.doubted.retain(|d| *d != fp);
             remember(&mut self.guard.trusted, fp);
         } else {
             self.guard.trusted.retain(|t| *t != fp);

@@ -120,7 +120,9 @@ impl Session {
             let expected = match front.intended {
                 Some(e) if e != fingerprint => Some(e),
                 Some(_) => None,
-                None if !self.guard.is_accepted(&fingerprint) => {
+                None if !self.guard.is_accepted(&fingerprint)
+                    && !self.guard.is_doubted(&fingerprint) =>
+                {
                     Some(self.guard.last_accepted().unwrap_or(fingerprint))
                 }
                 None => None,
@@ -134,7 +136,12 @@ impl Session {
                 break;
             }
             if !self.guard.may_send_to(&fingerprint, front.unverified_ok) {
-                out.events.push(self.held_event(HoldReason::Unverified));
+                let reason = if self.guard.is_doubted(&fingerprint) {
+                    HoldReason::NewIdentity
+                } else {
+                    HoldReason::Unverified
+                };
+                out.events.push(self.held_event(reason));
                 break;
             }
             let Some(held) = self.held.pop_front() else {

@@ -169,6 +169,9 @@ pub struct Status {
     /// Which protection our messages get when private: OTR's own, or the modern suite.
     pub suite: Option<Suite>,
     pub fingerprint: Option<Fingerprint>,
+    /// The post-quantum identity public key the buddy announced in this private
+    /// conversation (docs/modern-suite.md §4), once it did; the modern handshake runs with it.
+    pub peer_identity: Option<[u8; 32]>,
     pub ssid: Option<[u8; 8]>,
     pub ssid_first_half_bold: bool,
     pub ake_in_progress: bool,
@@ -305,6 +308,7 @@ impl Session {
             version: private.map(|p| p.version),
             suite: private.map(|p| p.modern.suite()),
             fingerprint: private.map(|p| p.fingerprint),
+            peer_identity: private.and_then(|p| p.modern.their_identity()),
             ssid: private.map(|p| p.ssid),
             ssid_first_half_bold: private.is_some_and(|p| p.ssid_first_half_bold),
             ake_in_progress: self.any_ake_in_progress(),

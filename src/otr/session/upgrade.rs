@@ -12,6 +12,7 @@
 //! failure (a refused message, a timeout) leaves the instance private on v3 with an event:
 //! never plain text, and no message waits on the upgrade, so none can be lost by it.
 
+use crate::otr::crypto::fingerprint::Fingerprint;
 use crate::otr::events::{Event, Suite, UpgradeFailure};
 use crate::otr::modern::handshake::{
     self, HandshakeParams, InitiatorAwaitingResponse, ResponderAwaitingConfirm,
@@ -99,6 +100,12 @@ impl Upgrade {
         self.v3_key = None;
     }
 
+    /// The identity public key the peer announced in this v3 session (the one its
+    /// handshake runs with), once its announcement arrived.
+    pub(super) fn their_identity(&self) -> Option<[u8; 32]> {
+        self.their_identity
+    }
+
     /// The suite our messages use now.
     pub(super) fn suite(&self) -> Suite {
         match self.phase {
@@ -152,6 +159,20 @@ impl Session {
     /// The identity key announced in this session, if any yet.
     pub fn modern_identity(&self) -> Option<&IdentityKey> {
         self.modern_identity.as_ref()
+    }
+
+    /// The host found that the buddy's post-quantum identity (`Status::peer_identity`) is not
+    /// the one it pinned for the key `fp` (docs/modern-suite.md §8): like a changed v3 key,
+    /// nothing typed goes to `fp` until the user sends anyway ([`Session::send_held_anyway`])
+    /// or verifies `fp` again ([`Session::set_trusted`]). The upgrade itself goes on: the
+    /// conversation stays private either way, only sending waits.
+    pub fn hold_for_new_identity(&mut self, fp: Fingerprint) {
+        self.guard.doubt(fp);
+    }
+
+    /// Whether typed messages to `fp` wait because of [`Session::hold_for_new_identity`].
+    pub fn holds_for_new_identity(&self, fp: &Fingerprint) -> bool {
+        self.guard.is_doubted(fp)
     }
 
     /// Whether a new private conversation announces the suite.
