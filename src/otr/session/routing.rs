@@ -10,14 +10,8 @@ use crate::otr::wire::envelope;
 use crate::otr::wire::messages::{DataMessage, Header, IGNORE_UNREADABLE};
 use crate::otr::wire::tlv;
 
-use super::upgrade::ANNOUNCE_TLV;
+use super::upgrade::{Opened, ANNOUNCE_TLV};
 
-/// Which suite opened a data message: v3 (with its extra symmetric key) or the modern one.
-#[derive(Clone, Copy)]
-pub(super) enum Opened {
-    V3 { extra_key: [u8; 32] },
-    Modern,
-}
 use super::{Env, MsgState, Outcome, Received, Session, Slot, ERROR_UNREADABLE};
 
 impl Session {

@@ -25,7 +25,6 @@ use crate::otr::wire::envelope;
 use crate::otr::wire::messages::ProtocolVersion;
 use crate::otr::wire::tlv::{Tlv, TlvType};
 
-use super::routing::Opened;
 use super::{Env, MsgState, Outcome, Session, Slot, ERROR_UNREADABLE};
 
 /// A handshake with no progress for this long is abandoned (the INIT or RESPONSE was lost,
@@ -34,6 +33,13 @@ pub const UPGRADE_TIMEOUT_SECS: u64 = 60;
 
 /// The discovery TLV (docs/modern-suite.md §4), as the v3 TLV code spells types.
 pub(super) const ANNOUNCE_TLV: TlvType = TlvType(TLV_MODERN_ANNOUNCE);
+
+/// Which suite opened a data message: v3 (with its extra symmetric key) or the modern one.
+#[derive(Clone, Copy)]
+pub(super) enum Opened {
+    V3 { extra_key: [u8; 32] },
+    Modern,
+}
 
 /// The label of the SMP secret's binding to a modern session (docs/modern-suite.md §13 "SMP").
 const SMP_SECRET_LABEL: &[u8] = b"purple-otr modern v1 smp secret";
