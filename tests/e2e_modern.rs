@@ -122,8 +122,8 @@ fn two_plugins_upgrade_to_post_quantum_over_xmpp() {
     assert!(bodies.iter().filter(|b| b.starts_with("?OTR:AAMz")).count() >= 40);
 }
 
-/// The setting (`/plugins/core/purple-otr/modern`, "Post-quantum encryption with purple-otr
-/// buddies" in the configure frame) off in Bob's client: Bob never announces the suite, so
+/// The setting (`/plugins/core/purple-otr/modern`, "Post-quantum when both use purple-otr"
+/// in the configure frame) off in Bob's client: Bob never announces the suite, so
 /// after the AKE only Alice's announcement crosses, nobody starts the handshake, and both
 /// stay on OTR v3 with pidgin-otr's wording.
 #[test]
