@@ -54,49 +54,51 @@ pub fn label_for(state: ViewState, post_quantum: bool) -> Cow<'static, str> {
 impl ViewState {
     /// The words on Pidgin's button (never colour alone).
     pub fn label(self) -> Cow<'static, str> {
-        tr(match self {
-            ViewState::NotPrivate => "Not private",
-            ViewState::SettingUp => "Setting up…",
-            ViewState::CreatingKey => "Creating your key…",
-            ViewState::PrivateUnverified => "Private (not verified)",
-            ViewState::PrivateVerified => "Private (verified)",
-            ViewState::Finished => "Finished",
-            ViewState::Paused => "Paused",
-        })
+        // One literal per arm: the catalogue extractor (tests/i18n_catalogs.rs) reads only
+        // `tr("…")`, so `tr(match …)` would leave these untranslated.
+        match self {
+            ViewState::NotPrivate => tr("Not private"),
+            ViewState::SettingUp => tr("Setting up…"),
+            ViewState::CreatingKey => tr("Creating your key…"),
+            ViewState::PrivateUnverified => tr("Private (not verified)"),
+            ViewState::PrivateVerified => tr("Private (verified)"),
+            ViewState::Finished => tr("Finished"),
+            ViewState::Paused => tr("Paused"),
+        }
     }
 
     /// A sentence for tooltips and the state line of the OTR menu.
     pub fn explanation(self) -> Cow<'static, str> {
-        tr(match self {
-            ViewState::NotPrivate => "Messages go out as plain text.",
-            ViewState::SettingUp => "Setting up a private conversation with your buddy.",
-            ViewState::CreatingKey => "Making your private key; this takes a moment, once.",
+        match self {
+            ViewState::NotPrivate => tr("Messages go out as plain text."),
+            ViewState::SettingUp => tr("Setting up a private conversation with your buddy."),
+            ViewState::CreatingKey => tr("Making your private key; this takes a moment, once."),
             ViewState::PrivateUnverified => {
-                "Encrypted, but you have not checked that the key is really your buddy's."
+                tr("Encrypted, but you have not checked that the key is really your buddy's.")
             }
-            ViewState::PrivateVerified => "Encrypted, and you checked your buddy's key.",
-            ViewState::Finished => {
+            ViewState::PrivateVerified => tr("Encrypted, and you checked your buddy's key."),
+            ViewState::Finished => tr(
                 "Your buddy ended the private conversation. Nothing you type is sent until you \
-                 end it too or start again."
-            }
-            ViewState::Paused => {
+                 end it too or start again.",
+            ),
+            ViewState::Paused => tr(
                 "The private conversation is paused. Nothing you type is sent in the clear; it \
-                 waits until the conversation is private again."
-            }
-        })
+                 waits until the conversation is private again.",
+            ),
+        }
     }
 
     /// Lower-case words for Finch's title line.
     pub fn title_words(self) -> Cow<'static, str> {
-        tr(match self {
-            ViewState::NotPrivate => "not private",
-            ViewState::SettingUp => "setting up private conversation",
-            ViewState::CreatingKey => "creating your key",
-            ViewState::PrivateUnverified => "private, not verified",
-            ViewState::PrivateVerified => "private, verified",
-            ViewState::Finished => "finished by buddy",
-            ViewState::Paused => "private conversation paused",
-        })
+        match self {
+            ViewState::NotPrivate => tr("not private"),
+            ViewState::SettingUp => tr("setting up private conversation"),
+            ViewState::CreatingKey => tr("creating your key"),
+            ViewState::PrivateUnverified => tr("private, not verified"),
+            ViewState::PrivateVerified => tr("private, verified"),
+            ViewState::Finished => tr("finished by buddy"),
+            ViewState::Paused => tr("private conversation paused"),
+        }
     }
 
     /// The icon's base name (icons/<name>-<size>.png).

@@ -11,7 +11,6 @@ use crate::otr::wire::messages::{DataMessage, Header, IGNORE_UNREADABLE};
 use crate::otr::wire::tlv;
 
 use super::upgrade::{Opened, ANNOUNCE_TLV};
-
 use super::{Env, MsgState, Outcome, Received, Session, Slot, ERROR_UNREADABLE};
 
 impl Session {
