@@ -72,7 +72,7 @@ fn two_plugins_upgrade_to_post_quantum_over_xmpp() {
         &mut bob,
         BOB,
         "alice@localhost",
-        "now uses post-quantum encryption",
+        "Now: Private (post-quantum, not verified).",
     );
     // The upgrade is complete once a message from each side has been read by the other
     // (the responder switches on the initiator's CONFIRM or first data message).
@@ -86,10 +86,21 @@ fn two_plugins_upgrade_to_post_quantum_over_xmpp() {
         bob.cmd(&["send_im", BOB, "alice@localhost", &b]);
         received(&mut alice, &b);
     }
+    // `/otr status` leads with the label the button and title show on the new suite.
     alice.cmd(&["conv_cmd", ALICE, "bob@localhost", "/otr status"]);
-    wait_line(&mut alice, ALICE, "bob@localhost", "(post-quantum)");
+    wait_line(
+        &mut alice,
+        ALICE,
+        "bob@localhost",
+        "Private (post-quantum, not verified): ",
+    );
     bob.cmd(&["conv_cmd", BOB, "alice@localhost", "/otr status"]);
-    wait_line(&mut bob, BOB, "alice@localhost", "(post-quantum)");
+    wait_line(
+        &mut bob,
+        BOB,
+        "alice@localhost",
+        "Private (post-quantum, not verified): ",
+    );
 
     let wire = proxy.recorded();
     assert!(wire.contains("?OTR:AAMw"), "no INIT on the wire");
@@ -109,4 +120,81 @@ fn two_plugins_upgrade_to_post_quantum_over_xmpp() {
         );
     }
     assert!(bodies.iter().filter(|b| b.starts_with("?OTR:AAMz")).count() >= 40);
+}
+
+/// The setting (`/plugins/core/purple-otr/modern`, "Post-quantum when both use purple-otr"
+/// in the configure frame) off in Bob's client: Bob never announces the suite, so
+/// after the AKE only Alice's announcement crosses, nobody starts the handshake, and both
+/// stay on OTR v3 with pidgin-otr's wording.
+#[test]
+fn with_the_setting_off_a_plugin_does_not_announce_and_stays_on_v3() {
+    let server = Prosody::alice_and_bob();
+    let proxy = Proxy::start(server.port);
+    let mut alice = client("alice-off", ALICE, &server, &proxy, "alice");
+    let mut bob = client("bob-off", BOB, &server, &proxy, "bob");
+    bob.cmd(&["pref_set", "/plugins/core/purple-otr/modern", "bool", "0"]);
+    alice.wait_event(
+        "buddy_signed_on",
+        |l| l.get("buddy").starts_with("bob@localhost"),
+        WAIT,
+    );
+    bob.wait_event(
+        "buddy_signed_on",
+        |l| l.get("buddy").starts_with("alice@localhost"),
+        WAIT,
+    );
+    alice.cmd(&["conv_open", ALICE, "bob@localhost"]);
+    alice.cmd(&["conv_cmd", ALICE, "bob@localhost", "/otr start"]);
+    wait_line(
+        &mut alice,
+        ALICE,
+        "bob@localhost",
+        "Private conversation with bob@localhost",
+    );
+    wait_line(
+        &mut bob,
+        BOB,
+        "alice@localhost",
+        "Private conversation with alice@localhost",
+    );
+    // Both announcements would have gone at once; give them time to cross.
+    std::thread::sleep(Duration::from_secs(3));
+    // Each stanza crosses the proxy twice (sender → server → receiver): count distinct ones.
+    let bodies = proxy.bodies();
+    let data: std::collections::BTreeSet<&String> = bodies
+        .iter()
+        .filter(|b| b.starts_with("?OTR:AAMD"))
+        .collect();
+    assert_eq!(
+        data.len(),
+        1,
+        "only Alice's announcement may cross before anyone types: {bodies:?}"
+    );
+    alice.cmd(&["send_im", ALICE, "bob@localhost", "v3-secret-a"]);
+    received(&mut bob, "v3-secret-a");
+    bob.cmd(&["send_im", BOB, "alice@localhost", "v3-secret-b"]);
+    received(&mut alice, "v3-secret-b");
+    bob.cmd(&["conv_cmd", BOB, "alice@localhost", "/otr status"]);
+    wait_line(
+        &mut bob,
+        BOB,
+        "alice@localhost",
+        "Private, but alice@localhost",
+    );
+    let wire = proxy.recorded();
+    for modern in ["?OTR:AAMw", "?OTR:AAMx", "?OTR:AAMy", "?OTR:AAMz"] {
+        assert!(!wire.contains(modern), "{modern} on the wire");
+    }
+    assert!(!wire.contains("v3-secret-"), "plain text on the wire");
+    let lines: Vec<String> = alice
+        .events
+        .iter()
+        .chain(&bob.events)
+        .filter(|l| l.name == "write_conv")
+        .map(|l| l.get("text").to_owned())
+        .collect();
+    assert!(
+        !lines.iter().any(|t| t.contains("post-quantum")),
+        "{lines:?}"
+    );
 }

@@ -447,11 +447,7 @@ fn closing_the_window_keeps_the_private_conversation() {
     alice.cmd(&["conv_close", ALICE, "bob@localhost"]);
     alice.cmd(&["conv_open", ALICE, "bob@localhost"]);
     alice.cmd(&["conv_cmd", ALICE, "bob@localhost", "/otr status"]);
-    alice_line(
-        &mut alice,
-        ma2,
-        "Private, but bob@localhost's identity is not verified.",
-    );
+    alice_line(&mut alice, ma2, "bob@localhost's identity is not verified.");
     let menu = alice.cmd(&["conv_menu", ALICE, "bob@localhost"]);
     assert!(
         menu.all("item")

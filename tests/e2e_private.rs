@@ -194,7 +194,7 @@ fn private_conversation_between_two_plugins() {
         &mut alice,
         ALICE,
         "bob@localhost",
-        "Private, and bob@localhost's identity is verified.",
+        "bob@localhost's identity is verified.",
     );
 
     // SMP with a question, started by bob, answered by alice.

@@ -66,7 +66,9 @@ fn assert_no_gtk(who: &str, libs: &[String]) {
     assert!(gtk.is_empty(), "{who} maps GTK: {gtk:?}");
 }
 
-fn bob(server: &Prosody) -> Host {
+/// Bob's host with our plugin; `modern`: the post-quantum upgrade setting (off keeps the
+/// conversation on OTR v3, whose titles the first test reads).
+fn bob_with(server: &Prosody, modern: bool) -> Host {
     let mut bob = Host::start("bob-title", &[]);
     let key = fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/libotr/bob.private_key"),
@@ -75,8 +77,14 @@ fn bob(server: &Prosody) -> Host {
     .replace("bob@localhost/peer", BOB);
     fs::write(bob.user_dir().join("otr.private_key"), key).expect("bob's key file");
     bob.load_plugin().expect("plugin loads in bob's host");
+    let on = if modern { "1" } else { "0" };
+    bob.cmd(&["pref_set", "/plugins/core/purple-otr/modern", "bool", on]);
     bob.connect_xmpp(BOB, server.password("bob"), server.port);
     bob
+}
+
+fn bob(server: &Prosody) -> Host {
+    bob_with(server, false)
 }
 
 /// Finch's line that shows `want`: the conversation window's top border or the task bar
@@ -180,6 +188,76 @@ fn finch_title_follows_every_state() {
     let pid = pid_of("finch", &dir.path().to_string_lossy()).expect("finch's pid");
     assert_no_gtk("Finch", &mapped(pid));
     eprintln!("finch_title: {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// Both clients with the post-quantum upgrade on (the default): once private they switch to
+/// the modern suite, and Finch's title says so, read from the real screen; SMP over the new
+/// suite (bound to its transcript) verifies bob and the title follows.
+#[test]
+fn finch_title_names_the_post_quantum_suite() {
+    let server = Prosody::alice_and_bob();
+    let mut bob = bob_with(&server, true);
+    let dir = client_dir(
+        "finch-title-pq",
+        "finch",
+        "gnt-purple",
+        &XmppAccount {
+            jid: ALICE,
+            password: server.password("alice"),
+            port: server.port,
+            buddies: &["bob@localhost"],
+        },
+    );
+    let finch = Tmux::start(
+        "finch-title-pq",
+        &format!(
+            "env HOME='{d}' TERM=tmux-256color DBUS_SESSION_BUS_ADDRESS={NO_BUS} finch -c '{d}'",
+            d = dir.path().display()
+        ),
+    );
+    finch.wait_for("bob online in Finch's buddy list", |s| {
+        s.contains("Buddy List") && s.lines().any(|l| l.contains(" bob "))
+    });
+    bob.wait_event(
+        "buddy_signed_on",
+        |l| l.get("buddy").starts_with("alice@localhost"),
+        WAIT,
+    );
+    bob.cmd(&["conv_open", BOB, "alice@localhost"]);
+    bob.cmd(&["conv_cmd", BOB, "alice@localhost", "/otr policy manual"]);
+    bob.cmd(&["send_im", BOB, "alice@localhost", "Hi Alice, it's Bob"]);
+    let mut titles = vec![wait_title(&finch, "not private")];
+    finch.down(1);
+    finch.send("Enter", false);
+    std::thread::sleep(Duration::from_millis(500));
+    type_line(&finch, "/otr start");
+    // v3 first, then the switch: the title is redrawn for it.
+    titles.push(wait_title(&finch, "private, post-quantum, not verified"));
+    bob.wait_event(
+        "write_conv",
+        |l| l.get("text").contains("now uses post-quantum encryption"),
+        WAIT,
+    );
+    type_line(&finch, "/otr smp the blue boat");
+    let request = bob.wait_event("request", |l| l.get("kind") == "fields", WAIT);
+    bob.cmd(&[
+        "request_field",
+        request.get("id"),
+        "secret",
+        "the blue boat",
+    ]);
+    bob.cmd(&["request_answer", request.get("id"), "0"]);
+    titles.push(wait_title(&finch, "private, post-quantum, verified"));
+    bob.cmd(&["conv_cmd", BOB, "alice@localhost", "/otr status"]);
+    bob.wait_event(
+        "write_conv",
+        |l| l.get("text").contains("Private (post-quantum, "),
+        WAIT,
+    );
+    println!(
+        "Finch's title line on the post-quantum suite:\n{}",
+        titles.join("\n")
+    );
 }
 
 /// A plain libpurple UI (the headless host: ui id "purple-otr-test-host") loads the plugin

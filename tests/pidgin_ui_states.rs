@@ -37,6 +37,11 @@ const WIN_W: u32 = 800;
 const WIN_H: u32 = 460;
 
 fn bob(server: &Prosody) -> Host {
+    bob_with(server, false)
+}
+
+/// Bob's host; `modern`: the post-quantum upgrade setting.
+fn bob_with(server: &Prosody, modern: bool) -> Host {
     let mut bob = Host::start("bob-ui", &[]);
     let key = fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/libotr/bob.private_key"),
@@ -45,6 +50,10 @@ fn bob(server: &Prosody) -> Host {
     .replace("bob@localhost/peer", BOB);
     fs::write(bob.user_dir().join("otr.private_key"), key).expect("bob's key file");
     bob.load_plugin().expect("plugin loads in bob's host");
+    // Off: OTR v3, whose labels are pidgin-otr's (the post-quantum upgrade, on by default
+    // between our plugins, has its own test).
+    let on = if modern { "1" } else { "0" };
+    bob.cmd(&["pref_set", "/plugins/core/purple-otr/modern", "bool", on]);
     bob.connect_xmpp(BOB, server.password("bob"), server.port);
     bob
 }
@@ -565,4 +574,88 @@ fn pidgin_button_and_menu_follow_every_state() {
         "pidgin_ui_states: labels {labels:?}; {:.1} s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Between two of our plugins the conversation switches to the post-quantum suite: Pidgin's
+/// button and its OTR menu say "Private (post-quantum, …)", read back from GTK, redrawn at
+/// the switch and again when SMP over the new suite verifies bob.
+#[test]
+fn pidgin_button_names_the_post_quantum_suite() {
+    let server = Prosody::alice_and_bob();
+    let mut bob = bob_with(&server, true);
+    let dir = client_dir(
+        "pidgin-ui-pq",
+        "pidgin",
+        "gtk-gaim",
+        &XmppAccount {
+            jid: ALICE,
+            password: server.password("alice"),
+            port: server.port,
+            buddies: &["bob@localhost"],
+        },
+    );
+    let probe = dir.path().join("ui-probe.txt");
+    let (_xvfb, display) = start_xvfb();
+    let log_path = dir.path().join("pidgin.log");
+    let log = fs::File::create(&log_path).expect("pidgin log");
+    let _pidgin = Killed(
+        Command::new("pidgin")
+            .arg("-d")
+            .arg("-c")
+            .arg(dir.path())
+            .env("DISPLAY", &display)
+            .env("DBUS_SESSION_BUS_ADDRESS", NO_BUS)
+            .env("HOME", dir.path())
+            .env("PURPLE_OTR_TEST_UI_PROBE", &probe)
+            .stdout(log)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run pidgin ({e}): apt-get install pidgin")),
+    );
+    wait_until("the plugin loading in Pidgin", WAIT, || {
+        fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains("purple-otr: loaded")
+            .then_some(())
+    });
+    bob.wait_event(
+        "buddy_signed_on",
+        |l| l.get("buddy").starts_with("alice@localhost"),
+        WAIT,
+    );
+    bob.cmd(&["conv_open", BOB, "alice@localhost"]);
+    bob.cmd(&["conv_cmd", BOB, "alice@localhost", "/otr policy manual"]);
+    bob.cmd(&["send_im", BOB, "alice@localhost", "Hi Alice, it's Bob"]);
+    let conv = wait_until("alice's conversation window with bob", WAIT, || {
+        find_window(&display, "^bob$")
+    });
+    xdotool(&display, &["windowmove", &conv, "0", "0"]);
+    xdotool(
+        &display,
+        &["windowsize", &conv, &WIN_W.to_string(), &WIN_H.to_string()],
+    );
+    wait_label(&probe, "Not private");
+    type_line(&display, &conv, "/otr start");
+    let pq = "Private (post-quantum, not verified)";
+    wait_label(&probe, pq);
+    wait_until("the OTR menu's state line", WAIT, || {
+        probed(&probe, "menu")
+            .iter()
+            .any(|m| *m == format!("bob@localhost: {pq}"))
+            .then_some(())
+    });
+    shot(&display, "pidgin-otr-private-post-quantum.png");
+    // SMP inside the new suite, bound to its transcript: bob verified, the label follows.
+    type_line(&display, &conv, "/otr smp the blue boat");
+    let request = bob.wait_event("request", |l| l.get("kind") == "fields", WAIT);
+    bob.cmd(&[
+        "request_field",
+        request.get("id"),
+        "secret",
+        "the blue boat",
+    ]);
+    bob.cmd(&["request_answer", request.get("id"), "0"]);
+    wait_label(&probe, "Private (post-quantum, verified)");
+    let labels = probed(&probe, "button");
+    eprintln!("pidgin post-quantum labels: {labels:?}");
 }

@@ -27,6 +27,7 @@ use super::markup::escape_markup;
 use super::pins::Pin;
 use super::store::Store;
 use super::trust::TrustLevel;
+use super::view::{self, ConvView};
 use super::wording::{self, Trust};
 
 /// An account as the key files name it: libpurple's username (with resource, not
@@ -473,21 +474,37 @@ impl Client {
         }
     }
 
-    /// The state of a conversation, in words.
+    /// The state of a conversation, in words (`/otr status`): pidgin-otr's sentence on OTR
+    /// v3; on the post-quantum suite the view's label ([`view::label_for`]) leads.
     pub fn describe(&self, key: &ConvKey) -> String {
-        match self.convs.get(key) {
-            None => wording::state_line(&key.buddy, MessageState::Plaintext, Trust::Unverified),
-            Some(c) => {
-                let status = c.session.status();
-                // A key whose post-quantum identity changed is not shown as verified until
-                // the user settles it (as a changed v3 key would not be).
-                let trust = status
-                    .fingerprint
-                    .filter(|fp| !c.session.holds_for_new_identity(fp))
-                    .map_or(Trust::Unverified, |fp| self.trust(key, &fp));
-                wording::state_line_with_suite(&key.buddy, status.state, trust, status.suite)
-            }
+        let view = self.view(key);
+        let Some(c) = self.convs.get(key) else {
+            return wording::state_line(&key.buddy, MessageState::Plaintext, Trust::Unverified);
+        };
+        let status = c.session.status();
+        // A key whose post-quantum identity changed is not shown as verified until the user
+        // settles it (as a changed v3 key would not be).
+        let trust = status
+            .fingerprint
+            .filter(|fp| !c.session.holds_for_new_identity(fp))
+            .map_or(Trust::Unverified, |fp| self.trust(key, &fp));
+        if view.is_post_quantum() {
+            wording::state_line_post_quantum(&key.buddy, trust, &view.state_label())
+        } else {
+            wording::state_line(&key.buddy, status.state, trust)
         }
+    }
+
+    /// What every interface shows about the conversation (Pidgin's button and menu, Finch's
+    /// title, the label in `/otr status` and the notices).
+    pub fn view(&self, key: &ConvKey) -> ConvView {
+        let status = self.status(key);
+        view::view_from(
+            &key.buddy,
+            status.as_ref(),
+            self.is_verified(key),
+            self.generating_key(&key.account),
+        )
     }
 
     pub fn status(&self, key: &ConvKey) -> Option<Status> {
@@ -1228,7 +1245,8 @@ impl Client {
                 self.needs_key(key, effects);
             }
             Event::Upgraded { .. } => {
-                effects.push(notice(key, wording::upgraded(buddy)));
+                let label = self.view(key).state_label();
+                effects.push(notice(key, wording::upgraded(buddy, &label)));
                 *changed = true;
             }
             Event::UpgradeFailed { reason, .. } => {

@@ -32,6 +32,7 @@ use std::sync::OnceLock;
 
 use super::conversations::{AccountId, Client, ConvKey, ConvSettings, Effect, Regression};
 use super::store::{Store, INSTANCE_TAGS_FILE, PRIVATE_KEY_FILE};
+use crate::otr::events::Suite;
 use crate::otr::fuzz::PoolRng;
 use crate::otr::keystore::fingerprints::FingerprintEntry;
 use crate::otr::keystore::privkey::{parse_private_keys, write_private_keys, AccountKey};
@@ -149,6 +150,10 @@ pub struct Config {
     pub bob_policy: PolicyChoice,
     /// Alice has no key yet: one is "generated" at a [`Step::KeyReady`].
     pub alice_keyless: bool,
+    /// Both clients have the post-quantum upgrade on (docs/modern-suite.md): once private on
+    /// OTR v3 they switch to the modern suite by themselves, so the sequence runs upgraded
+    /// conversations too.
+    pub modern: bool,
 }
 
 /// Decodes fuzzer bytes: the first byte is the [`Config`], then each byte pair a step.
@@ -167,6 +172,7 @@ pub fn decode(data: &[u8]) -> (Config, Vec<Step>) {
             PolicyChoice::Always
         },
         alice_keyless: c & 8 != 0,
+        modern: c & 16 != 0,
     };
     let steps = data
         .get(1..)
@@ -530,6 +536,8 @@ pub struct World {
     alice_online: bool,
     bob_sees_alice: bool,
     bob_policy: PolicyChoice,
+    /// Both sides upgrade to the modern suite ([`Config::modern`]).
+    modern: bool,
     key_asked: bool,
     /// Bob's store holds another key than the pooled ones.
     bob_key_changed: bool,
@@ -538,6 +546,8 @@ pub struct World {
     step_no: usize,
     /// Alice has been private and has not ended since (the first rule applies).
     guard: bool,
+    /// Alice's conversation used the modern suite at some step.
+    upgraded: bool,
     typed: Vec<Typed>,
     bob_typed: usize,
     /// Typed texts bob was shown.
@@ -583,8 +593,14 @@ fn marker(i: usize) -> String {
     format!("typed-7f3a-{i:04}")
 }
 
+/// A data message (or a fragment of one) of either suite: OTR v3/v2 DATA, or the modern
+/// suite's MODERN_DATA (type 0x33, `?OTR:AAMz`, docs/modern-suite.md §3.4). The modern
+/// handshake messages (0x30–0x32) carry no text and are not counted.
 fn is_data(text: &str) -> bool {
-    text.starts_with("?OTR:AAMD") || text.starts_with("?OTR:AAID") || text.starts_with("?OTR|")
+    text.starts_with("?OTR:AAMD")
+        || text.starts_with("?OTR:AAID")
+        || text.starts_with("?OTR:AAMz")
+        || text.starts_with("?OTR|")
 }
 
 impl World {
@@ -609,11 +625,13 @@ impl World {
             alice_online: true,
             bob_sees_alice: true,
             bob_policy: config.bob_policy,
+            modern: config.modern,
             key_asked: false,
             bob_key_changed: false,
             forged: 0,
             step_no: 0,
             guard: false,
+            upgraded: false,
             typed: Vec::new(),
             bob_typed: 0,
             displayed: HashSet::new(),
@@ -636,9 +654,7 @@ impl World {
             only_verified: self.only_verified,
             logging_default: true,
             peer_online: self.alice_sees_bob && self.alice_online,
-            // OTR v3 only: the "not silently lost" accounting counts v3 data messages; the
-            // modern suite's first-rule behaviour is covered by tests/modern_session.rs.
-            modern: false,
+            modern: self.modern,
         }
     }
 
@@ -649,7 +665,7 @@ impl World {
             only_verified: false,
             logging_default: true,
             peer_online: self.bob_sees_alice,
-            modern: false,
+            modern: self.modern,
         }
     }
 
@@ -1152,13 +1168,11 @@ impl World {
     }
 
     fn after_step(&mut self) {
-        if self
-            .alice
-            .client
-            .status(&self.alice.conv)
-            .is_some_and(|s| s.is_private())
-        {
-            self.guard = true;
+        if let Some(s) = self.alice.client.status(&self.alice.conv) {
+            if s.is_private() {
+                self.guard = true;
+                self.upgraded |= s.suite == Some(Suite::Modern);
+            }
         }
         let mut failures = Vec::new();
         for (name, p) in [("alice", &self.alice), ("bob", &self.bob)] {
@@ -1233,6 +1247,8 @@ fn push(queue: &mut VecDeque<Packet>, history: &mut VecDeque<Packet>, p: Packet)
 pub struct Outcome {
     /// Alice was private at some step.
     pub reached_private: bool,
+    /// Alice was private on the modern (post-quantum) suite at some step.
+    pub reached_modern: bool,
     pub typed: usize,
     /// Typed texts bob was shown.
     pub delivered: usize,
@@ -1273,6 +1289,7 @@ pub fn run_with(
         Some(v) => Err(v.clone()),
         None => Ok(Outcome {
             reached_private,
+            reached_modern: world.upgraded,
             typed: world.typed.len(),
             delivered: world.displayed.len(),
             reported: world.reported.len(),
@@ -1344,7 +1361,8 @@ pub fn encode(config: Config, steps: &[Step]) -> Vec<u8> {
             4
         } else {
             0
-        } | if config.alice_keyless { 8 } else { 0 },
+        } | if config.alice_keyless { 8 } else { 0 }
+            | if config.modern { 16 } else { 0 },
     ];
     for s in steps {
         let (op, arg) = match *s {

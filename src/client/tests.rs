@@ -797,10 +797,34 @@ fn two_clients_upgrade_to_post_quantum_and_say_so() {
     for side in [&a, &b] {
         let st = side.bridge.status(&side.conv).expect("conversation");
         assert_eq!(st.suite, Some(crate::otr::events::Suite::Modern));
-        assert!(side.bridge.describe(&side.conv).ends_with("(post-quantum)"));
-        assert!(notices(side)
+        // Every surface names the suite: the view (button, menu, title), `/otr status`,
+        // and the notice; and the interfaces were told to redraw after the switch.
+        let view = side.bridge.view(&side.conv);
+        assert_eq!(view.label(), "Private (post-quantum, not verified)");
+        assert_eq!(
+            view.title_for("x"),
+            "x — private, post-quantum, not verified"
+        );
+        let line = side.bridge.describe(&side.conv);
+        assert!(
+            line.starts_with("Private (post-quantum, not verified): "),
+            "{line}"
+        );
+        let upgraded = side
+            .effects
             .iter()
-            .any(|t| t.contains("now uses post-quantum encryption")));
+            .position(|e| {
+                matches!(e, Effect::Notice { text, .. }
+                    if text.contains("now uses post-quantum encryption")
+                        && text.contains("Now: Private (post-quantum, not verified)."))
+            })
+            .expect("the upgrade notice with the new label");
+        assert!(
+            side.effects[upgraded..]
+                .iter()
+                .any(|e| matches!(e, Effect::StateChanged { .. })),
+            "no redraw after the upgrade"
+        );
     }
     let sent = a.bridge.outgoing(&conv, &s, "hi bob", 200);
     assert!(sent.wire[0].starts_with("?OTR:AAMz"), "{:?}", sent.wire);

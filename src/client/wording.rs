@@ -10,7 +10,7 @@
 //! (tests/i18n_catalogs.rs checks it), which leaves English text byte for byte as it was.
 
 use crate::otr::crypto::fingerprint::Fingerprint;
-use crate::otr::events::{HoldReason, NotSentReason, Suite, UpgradeFailure};
+use crate::otr::events::{HoldReason, NotSentReason, UpgradeFailure};
 use crate::otr::session::MessageState;
 use crate::otr::smp::SmpEvent;
 
@@ -46,40 +46,30 @@ pub fn state_line(buddy: &str, state: MessageState, trust: Trust) -> String {
     with_buddy(&template, buddy)
 }
 
-/// [`state_line`], saying "(post-quantum)" after it once the conversation uses the modern
-/// suite; OTR v3 keeps the plain line (what users of pidgin-otr know). The sentence of
-/// [`state_line`] stays whole, so what it says is said the same way.
-pub fn state_line_with_suite(
-    buddy: &str,
-    state: MessageState,
-    trust: Trust,
-    suite: Option<Suite>,
-) -> String {
-    let line = state_line(buddy, state, trust);
-    match (state, suite) {
-        (MessageState::Encrypted, Some(Suite::Modern)) => {
-            format!("{line} {}", suite_label(Suite::Modern))
+/// The one-line state of a private conversation on the post-quantum suite: `label` is what
+/// the button says ([`crate::client::view::label_for`], e.g. "Private (post-quantum, not
+/// verified)"), then the sentence. OTR v3 keeps [`state_line`] as pidgin-otr users know it.
+pub fn state_line_post_quantum(buddy: &str, trust: Trust, label: &str) -> String {
+    let template = match trust {
+        Trust::Unverified => tr(
+            "{label}: messages to {buddy} are encrypted, but {buddy}'s identity is not verified.",
+        ),
+        Trust::Verified => {
+            tr("{label}: messages to {buddy} are encrypted, and {buddy}'s identity is verified.")
         }
-        _ => line,
-    }
+    };
+    fill(&template, &[("label", &esc(label)), ("buddy", &esc(buddy))])
 }
 
-/// The protection in use, as a short label (status lines, window titles, buttons).
-pub fn suite_label(suite: Suite) -> std::borrow::Cow<'static, str> {
-    match suite {
-        Suite::Modern => tr("(post-quantum)"),
-        Suite::Otr => tr("(OTR v3)"),
-    }
-}
-
-/// The conversation switched to the post-quantum suite.
-pub fn upgraded(buddy: &str) -> String {
-    with_buddy(
+/// The conversation switched to the post-quantum suite; `label` is the state it is now
+/// shown in (the button's words).
+pub fn upgraded(buddy: &str, label: &str) -> String {
+    fill(
         &tr(
             "The private conversation with {buddy} now uses post-quantum encryption \
-             (both of you use purple-otr).",
+             (both of you use purple-otr). Now: {label}.",
         ),
-        buddy,
+        &[("buddy", &esc(buddy)), ("label", &esc(label))],
     )
 }
 
@@ -1269,44 +1259,24 @@ mod tests {
     }
 
     #[test]
-    fn the_state_line_names_the_post_quantum_suite_only_when_in_use() {
-        let v3 = state_line("bob", MessageState::Encrypted, Trust::Verified);
-        let pq = state_line_with_suite(
-            "bob",
-            MessageState::Encrypted,
-            Trust::Verified,
-            Some(Suite::Modern),
+    fn the_post_quantum_state_line_leads_with_the_label() {
+        let label = "Private (post-quantum, verified)";
+        let pq = state_line_post_quantum("bob", Trust::Verified, label);
+        assert!(pq.starts_with(label), "{pq}");
+        assert!(pq.contains("is verified"), "{pq}");
+        let pq = state_line_post_quantum("<b>bob</b>", Trust::Unverified, "<i>x</i>");
+        assert!(pq.contains("not verified") && !pq.contains('<'), "{pq}");
+        assert_ne!(
+            state_line_post_quantum("bob", Trust::Verified, label),
+            state_line_post_quantum("bob", Trust::Unverified, label)
         );
-        assert!(
-            pq.starts_with(&v3) && pq.ends_with("(post-quantum)"),
-            "{pq}"
-        );
-        let otr = state_line_with_suite(
-            "bob",
-            MessageState::Encrypted,
-            Trust::Unverified,
-            Some(Suite::Otr),
-        );
-        assert_eq!(
-            otr,
-            state_line("bob", MessageState::Encrypted, Trust::Unverified)
-        );
-        // Not private: no suite, whatever the status says.
-        let plain = state_line_with_suite(
-            "bob",
-            MessageState::Plaintext,
-            Trust::Unverified,
-            Some(Suite::Modern),
-        );
-        assert!(!plain.contains("post-quantum"));
-        assert_ne!(suite_label(Suite::Modern), suite_label(Suite::Otr));
     }
 
     #[test]
     fn upgrade_notices_escape_the_name_and_say_it_stays_private() {
         let evil = "<b>x</b>";
         for text in [
-            upgraded(evil),
+            upgraded(evil, "Private (post-quantum, not verified)"),
             upgrade_failed(evil, UpgradeFailure::Timeout),
             upgrade_failed(evil, UpgradeFailure::EqualInstanceTags),
             old_suite_ignored(evil),

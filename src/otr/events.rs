@@ -59,8 +59,8 @@ pub enum HoldReason {
     NewIdentity,
 }
 
-/// Which protection a private conversation's messages use (what the user is told:
-/// "Private (OTR v3)" or "Private (post-quantum)").
+/// Which protection a private conversation's messages use (what the user is told, decided in
+/// `client::view::label_for`: "Private (post-quantum, …)", or pidgin-otr's labels on OTR v3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Suite {
     /// OTR's own data messages (v3, or v2 with an old peer).

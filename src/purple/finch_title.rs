@@ -18,7 +18,6 @@ use super::guard::guard;
 use super::objects::{Account, Plugin};
 use super::runtime;
 use super::text::{c_string, lossy};
-use crate::client::view;
 use crate::client::ConvKey;
 
 /// A conversation's title as the UI made it, and the one we made from it.
@@ -143,7 +142,7 @@ pub(crate) fn refresh_all() {
 /// own title (the buddy's alias) stays in front; a title libpurple set since ours (the
 /// alias changed) becomes the new front part.
 fn show(conv: *mut ffi::PurpleConversation, key: &ConvKey, ready: bool) {
-    let Some(view) = runtime::with_client(|b| view::view_of(b, key)) else {
+    let Some(view) = runtime::with_client(|b| b.view(key)) else {
         return;
     };
     // SAFETY: a live conversation; libpurple owns the returned title.

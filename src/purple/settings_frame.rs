@@ -77,7 +77,7 @@ pub(crate) unsafe extern "C" fn pref_frame(
             for (path, label) in [
                 (AVOID_LOGGING, tr_c(c"Do not log private conversations")),
                 (ONLY_VERIFIED, tr_c(c"Send only to verified buddies")),
-                (MODERN, tr_c(c"Post-quantum with purple-otr buddies")),
+                (MODERN, tr_c(c"Post-quantum when both use purple-otr")),
             ] {
                 let pref =
                     ffi::purple_plugin_pref_new_with_name_and_label(path.as_ptr(), label.as_ptr());

@@ -606,6 +606,14 @@ impl Session {
     ) -> Result<Outcome, SessionError> {
         let slot = self.best();
         let ctx = self.smp_context(slot, env.our_key)?;
+        // The SMP1 goes in the suite we send on now, and the exchange keeps that binding
+        // (docs/modern-suite.md §13 "SMP").
+        let binding = match &self.inst_ref(slot).msg {
+            MsgState::Encrypted(p) => p.modern.transcript_hash(),
+            _ => None,
+        };
+        let bound = binding.map(|th| upgrade::modern_smp_secret(&th, secret));
+        let secret = bound.as_deref().map_or(secret, |b| &b[..]);
         let tlv = self
             .inst(slot)
             .smp
@@ -625,6 +633,13 @@ impl Session {
         // Answer the instance that asked, which need not be the one we send to.
         let slot = self.smp_slot(|i| i.smp.is_awaiting_secret());
         let ctx = self.smp_context(slot, env.our_key)?;
+        // The binding of the peer's SMP1, not of the suite we answer on.
+        let binding = match &self.inst_ref(slot).msg {
+            MsgState::Encrypted(p) => p.modern.smp_peer_binding,
+            _ => None,
+        };
+        let bound = binding.map(|th| upgrade::modern_smp_secret(&th, secret));
+        let secret = bound.as_deref().map_or(secret, |b| &b[..]);
         let tlv = self
             .inst(slot)
             .smp

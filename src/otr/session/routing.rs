@@ -5,12 +5,12 @@ use zeroize::Zeroizing;
 
 use crate::otr::data;
 use crate::otr::events::{Event, Redacted};
-use crate::otr::smp::Smp;
+use crate::otr::smp::{Smp, SmpState};
 use crate::otr::wire::envelope;
 use crate::otr::wire::messages::{DataMessage, Header, IGNORE_UNREADABLE};
 use crate::otr::wire::tlv;
 
-use super::upgrade::ANNOUNCE_TLV;
+use super::upgrade::{Opened, ANNOUNCE_TLV};
 use super::{Env, MsgState, Outcome, Received, Session, Slot, ERROR_UNREADABLE};
 
 impl Session {
@@ -77,21 +77,22 @@ impl Session {
             env,
             slot,
             &opened.plaintext,
-            Some(extra_key),
+            Opened::V3 { extra_key },
             last_sent,
             out,
         );
     }
 
     /// The plaintext of an authenticated data message (v3 or modern) from `slot`: its text
-    /// shown, its TLVs routed. `extra_key`: the v3 extra symmetric key (none in the modern
-    /// suite); `last_sent`: when we last sent to this instance (for the heartbeat).
+    /// shown, its TLVs routed. `via`: the suite that opened it (v3 has an extra symmetric
+    /// key, the modern suite none; an SMP1 takes its binding from it); `last_sent`: when we
+    /// last sent to this instance (for the heartbeat).
     pub(super) fn deliver_opened(
         &mut self,
         env: &mut Env<'_>,
         slot: Slot,
         plaintext: &[u8],
-        extra_key: Option<[u8; 32]>,
+        via: Opened,
         last_sent: u64,
         out: &mut Outcome,
     ) {
@@ -101,6 +102,10 @@ impl Session {
             return;
         };
         let fingerprint = p.fingerprint;
+        let (extra_key, smp_binding) = match via {
+            Opened::V3 { extra_key } => (Some(extra_key), None),
+            Opened::Modern => (None, p.modern.transcript_hash()),
+        };
         let (text, tlvs) = tlv::split_plaintext(plaintext);
         let mut text = Zeroizing::new(text);
         let mut replies = Vec::new();
@@ -110,7 +115,17 @@ impl Session {
             match t.kind {
                 tlv::DISCONNECTED => finished = true,
                 tlv::SMP1 | tlv::SMP1Q | tlv::SMP2 | tlv::SMP3 | tlv::SMP4 | tlv::SMP_ABORT => {
+                    let fresh = matches!(t.kind, tlv::SMP1 | tlv::SMP1Q)
+                        && inst.smp.state() == SmpState::Expect1;
                     let outcome = inst.smp.handle(env.rng, t);
+                    // A new exchange the peer started keeps the binding of the suite its
+                    // SMP1 came in (docs/modern-suite.md §13 "SMP"), whatever carries the
+                    // answer later.
+                    if fresh && inst.smp.is_awaiting_secret() {
+                        if let MsgState::Encrypted(p) = &mut inst.msg {
+                            p.modern.smp_peer_binding = smp_binding;
+                        }
+                    }
                     replies.extend(outcome.reply);
                     if let Some(event) = outcome.event {
                         out.events.push(Event::Smp {

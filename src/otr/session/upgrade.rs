@@ -18,7 +18,7 @@ use crate::otr::modern::handshake::{
     self, HandshakeParams, InitiatorAwaitingResponse, ResponderAwaitingConfirm,
 };
 use crate::otr::modern::identity::IdentityKey;
-use crate::otr::modern::prims::Secret32;
+use crate::otr::modern::prims::{sha256, Secret32};
 use crate::otr::modern::ratchet::Ratchet;
 use crate::otr::modern::wire::{Announce, Instances, ModernMessage, TLV_MODERN_ANNOUNCE};
 use crate::otr::modern::{we_initiate, ModernError, V3Binding, SUITE_V1};
@@ -34,6 +34,23 @@ pub const UPGRADE_TIMEOUT_SECS: u64 = 60;
 
 /// The discovery TLV (docs/modern-suite.md §4), as the v3 TLV code spells types.
 pub(super) const ANNOUNCE_TLV: TlvType = TlvType(TLV_MODERN_ANNOUNCE);
+
+/// Which suite opened a data message: v3 (with its extra symmetric key) or the modern one.
+#[derive(Clone, Copy)]
+pub(super) enum Opened {
+    V3 { extra_key: [u8; 32] },
+    Modern,
+}
+
+/// The label of the SMP secret's binding to a modern session (docs/modern-suite.md §13 "SMP").
+const SMP_SECRET_LABEL: &[u8] = b"purple-otr modern v1 smp secret";
+
+/// The secret an SMP exchange bound to the modern session with transcript hash `th` puts in
+/// place of the user's: `SHA256("purple-otr modern v1 smp secret" ‖ TH ‖ secret)`. SMP then
+/// hashes it with the v3 fingerprints and `ssid` as always (the exchange itself is v3's).
+pub(super) fn modern_smp_secret(th: &[u8; 32], secret: &[u8]) -> Secret32 {
+    Secret32::new(sha256(&[SMP_SECRET_LABEL, th, secret]))
+}
 
 /// Where one private instance is on the way to the modern suite.
 #[cfg_attr(feature = "fuzzing", derive(Clone))]
@@ -73,6 +90,10 @@ pub(super) struct Upgrade {
     /// A modern data message from the peer authenticated: it has switched, so v3 data
     /// messages from it are no longer read.
     pub(super) peer_switched: bool,
+    /// The binding of the SMP exchange the peer started and we have not answered yet: the
+    /// transcript hash when its SMP1 came in a modern data message, `None` when it came on
+    /// v3 (docs/modern-suite.md §13 "SMP": an exchange keeps the binding of its SMP1).
+    pub(super) smp_peer_binding: Option<[u8; 32]>,
 }
 
 impl Upgrade {
@@ -82,6 +103,7 @@ impl Upgrade {
             their_identity: None,
             phase: Phase::Off,
             peer_switched: false,
+            smp_peer_binding: None,
         }
     }
 
@@ -91,6 +113,7 @@ impl Upgrade {
             their_identity: None,
             phase: Phase::Announced,
             peer_switched: false,
+            smp_peer_binding: None,
         }
     }
 
@@ -111,6 +134,15 @@ impl Upgrade {
         match self.phase {
             Phase::Active(_) => Suite::Modern,
             _ => Suite::Otr,
+        }
+    }
+
+    /// The transcript hash `TH` of the modern session, once Active: what an SMP exchange
+    /// whose SMP1 travels in modern data is bound to.
+    pub(super) fn transcript_hash(&self) -> Option<[u8; 32]> {
+        match &self.phase {
+            Phase::Active(r) => Some(*r.transcript_hash()),
+            _ => None,
         }
     }
 
@@ -559,7 +591,14 @@ impl Session {
                 suite: Suite::Modern,
             });
         }
-        self.deliver_opened(env, slot, &received.plaintext, None, last_sent, out);
+        self.deliver_opened(
+            env,
+            slot,
+            &received.plaintext,
+            Opened::Modern,
+            last_sent,
+            out,
+        );
     }
 
     /// Handshakes without progress for [`UPGRADE_TIMEOUT_SECS`] end: the instance stays on

@@ -74,7 +74,7 @@ pub(super) fn show(api: &Api, button: W, view: &ConvView) {
     let tip = c_string(&format!(
         "{}: {} Click for the OTR menu.",
         view.label(),
-        view.state.explanation()
+        view.explanation()
     ));
     // SAFETY: the button's own live label and image; GTK copies the strings.
     unsafe {

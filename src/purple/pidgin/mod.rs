@@ -23,7 +23,7 @@ use super::ffi;
 use super::guard::guard;
 use super::objects::{Conversation, Plugin};
 use super::runtime;
-use crate::client::view::{self, ConvView};
+use crate::client::view::ConvView;
 use crate::client::ConvKey;
 
 /// A GTK object (GtkWidget *, GObject *): never dereferenced in Rust.
@@ -305,7 +305,7 @@ pub(crate) fn decorate(key: &ConvKey, markup: &str) -> String {
     let id = LOADED.with(|l| {
         let l = l.borrow();
         let l = l.as_ref()?;
-        let view = runtime::with_client(|b| view::view_of(b, key))?;
+        let view = runtime::with_client(|b| b.view(key))?;
         l.images.get(view.state.icon()).copied()
     });
     match id {
@@ -403,7 +403,7 @@ pub(super) fn menubar_of(win: *mut PidginWindowPrefix) -> W {
 
 pub(super) fn view_for(conv: Conversation) -> Option<(ConvKey, ConvView)> {
     let key = runtime::key_of(conv)?;
-    let view = runtime::with_client(|b| view::view_of(b, &key))?;
+    let view = runtime::with_client(|b| b.view(&key))?;
     Some((key, view))
 }
 
