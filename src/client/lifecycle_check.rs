@@ -492,6 +492,10 @@ fn return_store(mut store: Store, account: &str, reusable: bool) {
             .is_ok();
     }
     clean &= store.fingerprints().entries().next().is_none() && !store.has_unsaved_changes();
+    // A post-quantum identity or pin would carry one world's keys into the next (the store
+    // never drops an identity key): such a store is not reused.
+    clean &=
+        store.modern_identity(account, PROTOCOL).is_none() && store.pins().entries().is_empty();
     if !clean {
         let _ = std::fs::remove_dir_all(store.dir());
         return;

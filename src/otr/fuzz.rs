@@ -53,18 +53,22 @@ use super::wire::tlv::{self, Tlv};
 /// of the seed, cut to `len`.
 pub const POOL: u64 = 8;
 
-/// The deep targets' RNG: deterministic, and drawing from a small pool of streams, so that the
-/// exponents a state uses (DH keys, SMP exponents, DSA nonces) come from a finite set whatever
-/// path an input took, and their exponentiations are remembered (`crypto::memo`) rather than
-/// recomputed: the difference between a hundred and several thousand inputs per second. Values
-/// still differ from one draw to the next within a run of `POOL` draws, so a key that is used
-/// where another was meant still shows; a repeated key or nonce is legal input for every
-/// protocol step here (the peer cannot tell our randomness from any other). A test RNG only.
+/// The deep targets' RNG: deterministic, and for the long draws — exponents of the 1536-bit
+/// group (40 and 192 bytes) and DSA nonces (28 bytes) — drawing from a small pool of streams,
+/// so that those exponents come from a finite set whatever path an input took, and their
+/// exponentiations are remembered (`crypto::memo`) rather than recomputed: the difference
+/// between a hundred and several thousand inputs per second. A repeated exponent is legal for
+/// every OTR v3 step (keys are named by their ids, never compared by value), and values still
+/// differ from one draw to the next within a run of `pool` draws. Draws of 32 bytes (X25519
+/// keys, ML-KEM seeds: microseconds) and of up to 16 bytes (AES keys, instance tags) never
+/// repeat: the Double Ratchet compares keys by value (a repeated ratchet key would read as no
+/// ratchet step). A test RNG only.
 #[derive(Clone, Debug)]
 pub struct PoolRng {
     seed: u64,
     draws: u64,
     pool: u64,
+    fresh: ChaCha20Rng,
 }
 
 impl PoolRng {
@@ -72,30 +76,35 @@ impl PoolRng {
         Self::with_pool(seed, POOL)
     }
 
-    /// With `pool` streams (at least 2, so that two consecutive draws differ).
+    /// With `pool` streams (at least 2, so that two consecutive long draws differ).
     pub fn with_pool(seed: u64, pool: u64) -> Self {
         PoolRng {
             seed,
             draws: 0,
             pool: pool.max(2),
+            fresh: ChaCha20Rng::seed_from_u64(seed ^ 0xf4e5_4f4e_5e5e_d001),
         }
+    }
+
+    fn pooled(len: usize) -> bool {
+        len > 16 && len != 32
     }
 }
 
 impl RngCore for PoolRng {
     fn next_u32(&mut self) -> u32 {
-        let mut b = [0u8; 4];
-        self.fill_bytes(&mut b);
-        u32::from_le_bytes(b)
+        self.fresh.next_u32()
     }
 
     fn next_u64(&mut self) -> u64 {
-        let mut b = [0u8; 8];
-        self.fill_bytes(&mut b);
-        u64::from_le_bytes(b)
+        self.fresh.next_u64()
     }
 
     fn fill_bytes(&mut self, dest: &mut [u8]) {
+        if !Self::pooled(dest.len()) {
+            self.fresh.fill_bytes(dest);
+            return;
+        }
         let stream = self.draws % self.pool;
         self.draws = self.draws.wrapping_add(1);
         let mut chacha = ChaCha20Rng::seed_from_u64(self.seed);
