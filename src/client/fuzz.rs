@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use zeroize::Zeroizing;
 
+use super::pins::PinFile;
 use super::store::{no_lock_for_testing_only, Store};
 use super::transfer::{plan_import, Format, ImportSource, TransferError};
 use super::AccountId;
@@ -38,6 +39,7 @@ fn part(data: &[u8]) -> (&[u8], &[u8]) {
 
 /// `selector key_len(2) key… plist_len(2) plist… trust…`: the selector's bit 0 names the key
 /// file irssi's way (`otr.key`), bit 1 says an `Accounts.plist` was there, bit 2 a trust file.
+/// With bit 3 the rest is instead an `otr.modern_pins` file (see [`pin_file`]).
 /// What is read must list every key once, count trusted buddies within the buddies, plan an
 /// import to an empty account only from a key the file holds, and never replace a key (the
 /// store has none).
@@ -45,6 +47,10 @@ pub fn key_import(data: &[u8]) {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
+    if selector & 8 != 0 {
+        pin_file(rest);
+        return;
+    }
     let (key_file, rest) = part(rest);
     let (plist, trust) = part(rest);
     let name = if selector & 1 != 0 {
@@ -98,4 +104,35 @@ pub fn key_import(data: &[u8]) {
             }
         }
     }
+}
+
+/// The pins file (`otr.modern_pins`, strict): what reads writes back byte for byte, and
+/// forgetting then setting every pin again gives the same file.
+pub fn pin_file(data: &[u8]) {
+    let Ok(file) = PinFile::parse(data) else {
+        return;
+    };
+    let written = file
+        .to_file_bytes()
+        .expect("names that were read can be written");
+    if data.is_empty() {
+        // An empty file has no pins; written, it has its header.
+        assert!(file.entries().is_empty());
+        assert_eq!(PinFile::parse(&written).as_ref(), Ok(&file));
+    } else {
+        assert_eq!(written, data, "the pins file is rewritten differently");
+    }
+    let mut again = file.clone();
+    for p in file.entries() {
+        assert_eq!(
+            again.get(&p.account, &p.protocol, &p.buddy, &p.fingerprint),
+            Some(p.identity)
+        );
+        assert!(again.forget(&p.account, &p.protocol, &p.buddy, &p.fingerprint));
+    }
+    assert!(again.entries().is_empty());
+    for p in file.entries() {
+        assert_eq!(again.set(p.clone()), Ok(true));
+    }
+    assert_eq!(again.to_file_bytes(), Some(written));
 }
