@@ -152,7 +152,7 @@ fn an_adium_key_imports_with_libotrs_fingerprint() {
     // The fingerprint shown before importing is libotr's.
     assert_eq!(plan.from.fingerprint.to_hex(), theirs);
     let done = apply_import(&source, &plan, &mut store, Confirm::Yes, "t").expect("import");
-    assert_eq!(done.key, KeyImport::Added);
+    assert_eq!(done.key, Some(KeyImport::Added));
     assert_eq!(done.trust_changed, 2);
 
     // libotr loads our key file for our account name: the same key.
@@ -190,7 +190,7 @@ fn no_replacement_without_confirmation_and_the_backup_is_readable() {
 
     let done =
         apply_import(&source, &plan, &mut store, Confirm::Yes, "20261205T150000Z").expect("asked");
-    assert!(matches!(done.key, KeyImport::NeedsConfirmation { .. }));
+    assert!(matches!(done.key, Some(KeyImport::NeedsConfirmation { .. })));
     assert_eq!(
         read(&key_file),
         before,
@@ -209,10 +209,10 @@ fn no_replacement_without_confirmation_and_the_backup_is_readable() {
     let backup = purple.join("otr.private_key.bak-20261205T150000Z");
     assert_eq!(
         done.key,
-        KeyImport::Replaced {
+        Some(KeyImport::Replaced {
             old: Fingerprint::from_hex(&old).expect("hex"),
             backup: Some(backup.clone())
-        }
+        })
     );
     assert_eq!(read(&backup), before);
     // libotr: the new key in the file, the old one in the backup.

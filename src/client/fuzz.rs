@@ -38,15 +38,21 @@ fn part(data: &[u8]) -> (&[u8], &[u8]) {
 
 /// `selector key_len(2) key… plist_len(2) plist… trust…`: the selector's bit 0 names the key
 /// file irssi's way (`otr.key`), bit 1 says an `Accounts.plist` was there, bit 2 a trust file.
+/// With bit 3 the trust part is length-prefixed and a purple-otr profile's files follow:
+/// `… trust_len(2) trust… identity_len(2) identity… pins…` (`otr.modern_identity` and
+/// `otr.modern_pins`, both there; inputs without bit 3 read as before).
 /// What is read must list every key once, count trusted buddies within the buddies, plan an
-/// import to an empty account only from a key the file holds, and never replace a key (the
-/// store has none).
+/// import to an empty account only from a key the file holds, never replace a key (the
+/// store has none), and bring pins only for buddy keys that come verified.
 pub fn key_import(data: &[u8]) {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
     let (key_file, rest) = part(rest);
-    let (plist, trust) = part(rest);
+    let (plist, rest) = part(rest);
+    let modern = selector & 8 != 0;
+    let (trust, rest) = if modern { part(rest) } else { (rest, &[][..]) };
+    let (identity_file, pins_file) = part(rest);
     let name = if selector & 1 != 0 {
         "otr.key"
     } else {
@@ -56,13 +62,24 @@ pub fn key_import(data: &[u8]) {
     let plist = (selector & 2 != 0).then_some(plist);
     let trust = (selector & 4 != 0).then(|| Zeroizing::new(trust.to_vec()));
     let mut asked = None;
-    let source = match ImportSource::from_bytes(&key_path, key_file, plist, |f: Format| {
+    let source = ImportSource::from_bytes(&key_path, key_file, plist, |f: Format| {
         asked = Some(f);
         trust
-    }) {
+    });
+    let source = match source {
+        Ok(source) if modern => source.with_modern(Some(identity_file), Some(pins_file)),
+        other => other,
+    };
+    let source = match source {
         Ok(source) => source,
         Err(TransferError::Damaged(path, _)) => {
-            assert_eq!(path, key_path, "a damaged file is named");
+            let dir = key_path.parent().unwrap();
+            assert!(
+                path == key_path
+                    || path == dir.join("otr.modern_identity")
+                    || path == dir.join("otr.modern_pins"),
+                "a damaged file is named"
+            );
             return;
         }
         Err(e) => panic!("reading bytes can only find them damaged: {e:?}"),
@@ -95,6 +112,19 @@ pub fn key_import(data: &[u8]) {
                 );
                 assert!(plan.current.is_none() && !plan.replaces());
                 assert!(plan.trust.len() <= plan.from.buddy_keys);
+                assert!(plan.current_identity.is_none());
+                assert!(
+                    plan.identity.is_none() || (modern && source.format == Format::Pidgin),
+                    "an identity comes only from a purple-otr profile"
+                );
+                for pin in &plan.pins {
+                    assert!(
+                        plan.trust.iter().any(|e| e.username == pin.buddy
+                            && e.fingerprint == pin.fingerprint
+                            && e.is_trusted()),
+                        "a pin comes only with its verified buddy key"
+                    );
+                }
             }
         }
     }

@@ -7,20 +7,48 @@
 
 use crate::otr::crypto::fingerprint::Fingerprint;
 use crate::otr::keystore::InvalidField;
-use crate::otr::modern::identity::{IdentityFile, IdentityFileErrorKind, IdentityKey};
+use std::path::PathBuf;
+
+use crate::otr::modern::identity::{
+    IdentityFile, IdentityFileErrorKind, IdentityFingerprint, IdentityKey,
+};
 
 use super::super::pins::{Pin, PinFile};
-use super::{block, read_file, Store, StoreError, StoreErrorKind, MODERN_PINS_FILE};
+use super::{
+    block, read_file, Store, StoreError, StoreErrorKind, MODERN_IDENTITY_FILE, MODERN_PINS_FILE,
+};
 
 /// An identity file holds a few accounts (~130 bytes each).
 const IDENTITY_LIMIT: u64 = 1 << 20;
 /// A pin line is under 1000 bytes.
 const PINS_LIMIT: u64 = 16 << 20;
 
+/// What [`Store::import_identity`] did (the identity key's counterpart of
+/// [`super::KeyImport`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdentityImport {
+    /// The account had no identity key; it has this one now.
+    Added,
+    /// The account already had this very identity key.
+    Unchanged,
+    /// The account's other identity key was replaced, after the identity file was backed up
+    /// (`otr.modern_identity.bak-<stamp>`; `None`: the old key was only in memory).
+    Replaced {
+        old: IdentityFingerprint,
+        backup: Option<PathBuf>,
+    },
+    /// Nothing changed: the account has another identity key, and replacing it was not
+    /// confirmed.
+    NeedsConfirmation { current: IdentityFingerprint },
+}
+
 /// A pin change waiting to be applied to the file's current contents (idempotent).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum PinChange {
     Pin(Pin),
+    /// Pins only where nothing is pinned yet (an import never re-pins what the user pinned
+    /// here).
+    Add(Pin),
     Forget {
         account: String,
         protocol: String,
@@ -33,6 +61,10 @@ impl PinChange {
     fn apply(&self, pins: &mut PinFile) -> Result<bool, &'static str> {
         match self {
             Self::Pin(p) => pins.set(p.clone()),
+            Self::Add(p) => match pins.get(&p.account, &p.protocol, &p.buddy, &p.fingerprint) {
+                Some(_) => Ok(false),
+                None => pins.set(p.clone()),
+            },
             Self::Forget {
                 account,
                 protocol,
@@ -97,6 +129,11 @@ impl Store {
 
     // ---- identity keys --------------------------------------------------------------------
 
+    /// Every account's identity key (for `/otr key move`).
+    pub fn modern_identities(&self) -> &IdentityFile {
+        &self.identities.data
+    }
+
     /// The account's identity key, if it has one (in the file or made here).
     pub fn modern_identity(&self, account: &str, protocol: &str) -> Option<&IdentityKey> {
         self.identities.data.get(account, protocol)
@@ -129,6 +166,77 @@ impl Store {
         let result = self.save_identities(Some((account, protocol, rng)));
         let key = self.modern_identity(account, protocol).cloned();
         (key, result.map(|_| ()))
+    }
+
+    /// Sets an account's identity key brought from elsewhere (an import, or a renamed
+    /// account), under the lock against the file as it is now: a different key already
+    /// there is replaced only when `replace` is true, and only after the identity file was
+    /// copied to `otr.modern_identity.bak-<stamp>` (mode 0600) — the rule
+    /// [`Store::import_key`] keeps for the DSA key; without the backup, nothing changes.
+    pub fn import_identity(
+        &mut self,
+        account: &str,
+        protocol: &str,
+        key: IdentityKey,
+        replace: bool,
+        stamp: &str,
+    ) -> Result<IdentityImport, StoreError> {
+        for (field, value) in [("account", account), ("protocol", protocol)] {
+            if value.is_empty() || value.contains(['\t', '\r', '\n', '\0']) {
+                let e = StoreErrorKind::Invalid(InvalidField { field });
+                return Err(StoreError::new(&self.identities.path, e));
+            }
+        }
+        self.identities.check_writable()?;
+        let _lock = self.lock()?;
+        let disk = match self.read_identities() {
+            Ok(disk) => disk,
+            Err(e) => return Err(block(&mut self.identities.blocked, e)),
+        };
+        let mut merged = self.merge_identities(disk);
+        let outcome = match merged.get(account, protocol) {
+            None => IdentityImport::Added,
+            Some(old) if old.public() == key.public() => IdentityImport::Unchanged,
+            Some(old) if !replace => IdentityImport::NeedsConfirmation {
+                current: old.fingerprint(),
+            },
+            Some(old) => {
+                let old = old.fingerprint();
+                // No backup, no replacement.
+                let backup = self.backup_locked(MODERN_IDENTITY_FILE, IDENTITY_LIMIT, stamp);
+                match backup {
+                    Ok(backup) => IdentityImport::Replaced { old, backup },
+                    Err(e) => {
+                        self.identities.data = merged;
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        let before = merged.clone();
+        if matches!(outcome, IdentityImport::Added | IdentityImport::Replaced { .. }) {
+            merged.set(account, protocol, key);
+        }
+        self.identities.data = merged;
+        let changed = matches!(outcome, IdentityImport::Added | IdentityImport::Replaced { .. });
+        if !changed && self.identities_pending.is_empty() {
+            return Ok(outcome);
+        }
+        let Some(bytes) = self.identities.data.serialize() else {
+            return Err(StoreError::new(
+                &self.identities.path,
+                StoreErrorKind::Invalid(InvalidField { field: "account" }),
+            ));
+        };
+        if let Err(e) = self.write(&self.identities.path, &bytes) {
+            // Not saved: the account keeps the key it had (the file is unchanged).
+            if changed {
+                self.identities.data = before;
+            }
+            return Err(e);
+        }
+        self.identities_pending.clear();
+        Ok(outcome)
     }
 
     fn read_identities(&self) -> Result<IdentityFile, StoreError> {
@@ -243,6 +351,31 @@ impl Store {
             buddy: buddy.to_owned(),
             fingerprint: *fp,
         })
+    }
+
+    /// Adds pins brought from elsewhere, with one save: a place (account, buddy, v3 key)
+    /// with nothing pinned gets the pin; one pinned here keeps its pin, even a different
+    /// one (an import never re-pins, as it never withdraws trust). Returns how many were
+    /// added.
+    pub fn import_pins(&mut self, pins: &[Pin]) -> Result<usize, StoreError> {
+        let mut added = 0;
+        for pin in pins {
+            let change = PinChange::Add(pin.clone());
+            let applied = change.apply(&mut self.pins.data).map_err(|field| {
+                StoreError::new(
+                    &self.pins.path,
+                    StoreErrorKind::Invalid(InvalidField { field }),
+                )
+            })?;
+            if applied {
+                self.pins_pending.push(change);
+                added += 1;
+            }
+        }
+        if added > 0 {
+            self.save_pins()?;
+        }
+        Ok(added)
     }
 
     fn change_pins(&mut self, change: PinChange) -> Result<bool, StoreError> {
