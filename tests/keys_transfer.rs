@@ -190,7 +190,10 @@ fn no_replacement_without_confirmation_and_the_backup_is_readable() {
 
     let done =
         apply_import(&source, &plan, &mut store, Confirm::Yes, "20261205T150000Z").expect("asked");
-    assert!(matches!(done.key, Some(KeyImport::NeedsConfirmation { .. })));
+    assert!(matches!(
+        done.key,
+        Some(KeyImport::NeedsConfirmation { .. })
+    ));
     assert_eq!(
         read(&key_file),
         before,
@@ -355,12 +358,18 @@ fn another_purple_otr_profile_brings_the_identity_key_and_the_verified_pins() {
     let id_fp = identity(0xa1).fingerprint();
     assert_eq!(plan.identity, Some(id_fp));
     assert_eq!(plan.current_identity, None);
-    assert_eq!(plan.pins, vec![pin(&me().name, BOB, fake_fp(1), [0x11; 32])]);
+    assert_eq!(
+        plan.pins,
+        vec![pin(&me().name, BOB, fake_fp(1), [0x11; 32])]
+    );
     assert_eq!(plan.needs(), Confirm::Yes);
     // The plan shows the identity's fingerprint and the pins before anything happens.
     let preview = wording::import_preview(&plan, "");
     assert!(preview.contains(&id_fp.human()), "{preview}");
-    assert!(preview.contains("1 buddy's pinned post-quantum identity"), "{preview}");
+    assert!(
+        preview.contains("1 buddy's pinned post-quantum identity"),
+        "{preview}"
+    );
 
     let done = apply_import(&source, &plan, &mut store, Confirm::Yes, "20261205T160000Z")
         .expect("imported");
@@ -368,11 +377,16 @@ fn another_purple_otr_profile_brings_the_identity_key_and_the_verified_pins() {
     assert_eq!(done.identity, Some(IdentityImport::Added));
     assert_eq!(done.pins_changed, 1);
     let said = wording::import_done(&plan, &done);
-    assert!(said.contains(&id_fp.human()) && said.contains("pinned"), "{said}");
+    assert!(
+        said.contains(&id_fp.human()) && said.contains("pinned"),
+        "{said}"
+    );
     // On disk, as the store reads it at the next start; mode 0600.
     let again = Store::open(&purple, no_lock);
     assert_eq!(
-        again.modern_identity(&me().name, JABBER).map(|k| *k.public()),
+        again
+            .modern_identity(&me().name, JABBER)
+            .map(|k| *k.public()),
         Some(*identity(0xa1).public())
     );
     assert_eq!(
@@ -454,7 +468,9 @@ fn a_different_identity_of_ours_is_replaced_only_when_confirmed_and_after_a_back
     assert_eq!(mode(&backup), 0o600);
     let again = Store::open(&purple, no_lock);
     assert_eq!(
-        again.modern_identity(&me().name, JABBER).map(|k| *k.public()),
+        again
+            .modern_identity(&me().name, JABBER)
+            .map(|k| *k.public()),
         Some(*identity(0xa1).public())
     );
     assert_eq!(
@@ -474,7 +490,12 @@ fn an_export_for_pidgin_carries_the_identity_and_pins_and_imports_back() {
     let files = write_export(&dir, &e).expect("written");
     let names: Vec<String> = files
         .iter()
-        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .map(|f| {
+            f.file_name()
+                .expect("a file")
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     assert_eq!(
         names,
@@ -489,7 +510,10 @@ fn an_export_for_pidgin_carries_the_identity_and_pins_and_imports_back() {
         assert_eq!(mode(f), 0o600, "{}", f.display());
     }
     let said = wording::export_done(&e, &files);
-    assert!(said.contains(&identity(0xa1).fingerprint().human()), "{said}");
+    assert!(
+        said.contains(&identity(0xa1).fingerprint().human()),
+        "{said}"
+    );
     // Never over an existing file: the identity file alone blocks it, and nothing is left.
     let blocked = scratch.join("blocked");
     std::fs::create_dir_all(&blocked).expect("dir");
@@ -506,7 +530,9 @@ fn an_export_for_pidgin_carries_the_identity_and_pins_and_imports_back() {
     let plan = plan_import(&source, &target, &me(), None, true).expect("plan");
     apply_import(&source, &plan, &mut target, Confirm::Yes, "s").expect("imported");
     assert_eq!(
-        target.modern_identity(&me().name, JABBER).map(|k| *k.public()),
+        target
+            .modern_identity(&me().name, JABBER)
+            .map(|k| *k.public()),
         Some(*identity(0xa1).public())
     );
     assert_eq!(
@@ -539,8 +565,7 @@ fn key_move_copies_the_identity_and_pins_to_the_new_name() {
         plan.pins,
         vec![pin(&new_name.name, BOB, fake_fp(1), [0x11; 32])]
     );
-    let done =
-        apply_import(&source, &plan, &mut store, Confirm::Yes, "s").expect("moved");
+    let done = apply_import(&source, &plan, &mut store, Confirm::Yes, "s").expect("moved");
     assert_eq!(done.identity, Some(IdentityImport::Added));
     let again = Store::open(&purple, no_lock);
     for name in [&me().name, &new_name.name] {

@@ -744,8 +744,13 @@ fn a_second_announcement_is_reported_and_changes_nothing() {
         }
     });
     assert_eq!(suite(&p, Who::Alice), Some(Suite::Otr));
-    assert!(reannounced(&p.alice.events).is_empty(), "the first one counts");
-    p.act(Who::Bob, |s, env| s.announce_modern_again_for_testing_only(env));
+    assert!(
+        reannounced(&p.alice.events).is_empty(),
+        "the first one counts"
+    );
+    p.act(Who::Bob, |s, env| {
+        s.announce_modern_again_for_testing_only(env)
+    });
     p.run_with(|_, _, m| {
         if message_type(m) == Some(0x30) {
             Fate::Drop
@@ -757,7 +762,9 @@ fn a_second_announcement_is_reported_and_changes_nothing() {
     p.bob
         .session
         .set_modern_identity(IdentityKey::from_secret_bytes(&[0xb1; 32]));
-    p.act(Who::Bob, |s, env| s.announce_modern_again_for_testing_only(env));
+    p.act(Who::Bob, |s, env| {
+        s.announce_modern_again_for_testing_only(env)
+    });
     p.run_with(|_, _, m| {
         if message_type(m) == Some(0x30) {
             Fate::Drop
@@ -778,12 +785,16 @@ fn a_second_announcement_is_reported_and_changes_nothing() {
     p.establish(Who::Alice);
     assert_eq!(suite(&p, Who::Alice), Some(Suite::Modern));
     assert!(reannounced(&p.alice.events).is_empty());
-    p.act(Who::Bob, |s, env| s.announce_modern_again_for_testing_only(env));
+    p.act(Who::Bob, |s, env| {
+        s.announce_modern_again_for_testing_only(env)
+    });
     p.run();
     p.bob
         .session
         .set_modern_identity(IdentityKey::from_secret_bytes(&[0xb1; 32]));
-    p.act(Who::Bob, |s, env| s.announce_modern_again_for_testing_only(env));
+    p.act(Who::Bob, |s, env| {
+        s.announce_modern_again_for_testing_only(env)
+    });
     p.run();
     assert_eq!(
         reannounced(&p.alice.events),

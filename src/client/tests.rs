@@ -1311,14 +1311,16 @@ fn bob_announces_again(
 ) {
     let s = pq(Policy::MANUAL);
     let conv = b.conv.clone();
-    let effects = b.bridge.act_for_testing_only(&conv, &s, now, |session, env| {
-        if let Some(secret) = identity {
-            session.set_modern_identity(crate::otr::modern::identity::IdentityKey::from_secret_bytes(
-                &secret,
-            ));
-        }
-        session.announce_modern_again_for_testing_only(env)
-    });
+    let effects = b
+        .bridge
+        .act_for_testing_only(&conv, &s, now, |session, env| {
+            if let Some(secret) = identity {
+                session.set_modern_identity(
+                    crate::otr::modern::identity::IdentityKey::from_secret_bytes(&secret),
+                );
+            }
+            session.announce_modern_again_for_testing_only(env)
+        });
     let pending = route(false, effects, &mut b.effects);
     assert!(!pending.is_empty(), "bob sent it");
     settle_with(a, b, pending, (s, s), lose);

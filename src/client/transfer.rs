@@ -352,7 +352,10 @@ impl ImportSource {
         // without its identity would look like a new identity to every pinned buddy.
         let identity = read_limited(&dir.join(MODERN_IDENTITY_FILE), IDENTITY_LIMIT)?;
         let pins = read_limited(&dir.join(MODERN_PINS_FILE), PINS_LIMIT)?;
-        source.with_modern(identity.as_deref().map(|v| v.as_slice()), pins.as_deref().map(|v| v.as_slice()))
+        source.with_modern(
+            identity.as_deref().map(|v| v.as_slice()),
+            pins.as_deref().map(|v| v.as_slice()),
+        )
     }
 
     /// The second parsing half of [`ImportSource::read`], for a purple-otr profile (format
@@ -367,7 +370,11 @@ impl ImportSource {
         if self.format != Format::Pidgin {
             return Ok(self);
         }
-        let dir = self.key_path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let dir = self
+            .key_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
         if let Some(bytes) = identity_file {
             self.identities = IdentityFile::parse(bytes).map_err(|e| {
                 TransferError::Damaged(dir.join(MODERN_IDENTITY_FILE), format!("line {}", e.line))
@@ -406,7 +413,7 @@ impl ImportSource {
         };
         let fingerprints = trust_file(format)
             .map(|data| FingerprintStore::parse(&data))
-            .unwrap_or_else(FingerprintStore::new);
+            .unwrap_or_default();
         let adium_accounts = plist
             .map(|p| adium_accounts(&String::from_utf8_lossy(p)))
             .unwrap_or_default();
@@ -750,7 +757,8 @@ pub fn apply_import(
     let replace = confirm == Confirm::Replace;
     // Nothing is stored while an unconfirmed replacement of the identity is pending (the
     // store checks again under its lock when the identity is written).
-    if let (Some(new), Some(now), false) = (&identity, store.modern_identity(name, protocol), replace)
+    if let (Some(new), Some(now), false) =
+        (&identity, store.modern_identity(name, protocol), replace)
     {
         if new.public() != now.public() {
             return Ok(ImportDone {
@@ -859,7 +867,10 @@ pub fn export(
             buddy_keys += 1;
         }
     }
-    let (identity, pins, pinned) = match (format, store.modern_identity(&account.name, &account.protocol)) {
+    let (identity, pins, pinned) = match (
+        format,
+        store.modern_identity(&account.name, &account.protocol),
+    ) {
         (Format::Pidgin, Some(id)) => {
             let mut file = IdentityFile::default();
             file.set(&account_name, &protocol, id.clone());
@@ -879,7 +890,9 @@ pub fn export(
                 pins.set(renamed).map_err(|_| copy_failed(store.dir()))?;
             }
             let pinned = pins.entries().len();
-            let pins = pins.to_file_bytes().ok_or_else(|| copy_failed(store.dir()))?;
+            let pins = pins
+                .to_file_bytes()
+                .ok_or_else(|| copy_failed(store.dir()))?;
             (Some((id.fingerprint(), bytes)), Some(pins), pinned)
         }
         _ => (None, None, 0),

@@ -146,15 +146,19 @@ pub fn pq_failed_pinned(buddy: &str) -> String {
 /// identity (`identity_changed`), or after the switch. Nothing changed; the user is told.
 pub fn pq_reannounced(buddy: &str, identity_changed: bool) -> String {
     let text = if identity_changed {
-        tr("<b>Warning: a second post-quantum announcement from {buddy}, with a different \
+        tr(
+            "<b>Warning: a second post-quantum announcement from {buddy}, with a different \
             identity key</b>, arrived in this private conversation. {buddy}'s software sends \
             only one; someone may be replaying messages or interfering. It was ignored: the \
-            conversation keeps the identity it started with. Verify {buddy} again if in doubt.")
+            conversation keeps the identity it started with. Verify {buddy} again if in doubt.",
+        )
     } else {
-        tr("<b>Warning: {buddy}'s post-quantum announcement arrived again</b> after the \
+        tr(
+            "<b>Warning: {buddy}'s post-quantum announcement arrived again</b> after the \
             switch was made. {buddy}'s software sends only one; someone may be replaying \
             messages or interfering. It was ignored: the protection in use is unchanged. \
-            Verify {buddy} again if in doubt.")
+            Verify {buddy} again if in doubt.",
+        )
     };
     with_buddy(&text, buddy)
 }

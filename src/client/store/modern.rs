@@ -214,11 +214,17 @@ impl Store {
             }
         };
         let before = merged.clone();
-        if matches!(outcome, IdentityImport::Added | IdentityImport::Replaced { .. }) {
+        if matches!(
+            outcome,
+            IdentityImport::Added | IdentityImport::Replaced { .. }
+        ) {
             merged.set(account, protocol, key);
         }
         self.identities.data = merged;
-        let changed = matches!(outcome, IdentityImport::Added | IdentityImport::Replaced { .. });
+        let changed = matches!(
+            outcome,
+            IdentityImport::Added | IdentityImport::Replaced { .. }
+        );
         if !changed && self.identities_pending.is_empty() {
             return Ok(outcome);
         }
