@@ -129,3 +129,38 @@ pub fn key_import(data: &[u8]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed seed with bit 3 reaches the purple-otr files: the plan brings the
+    /// identity and only the verified buddy's pin (so the fuzzer starts from there).
+    #[test]
+    fn the_modern_seed_plans_an_identity_and_one_pin() {
+        let seed =
+            include_bytes!("../../fuzz/corpus/key_import/240c6a482a0ef51700aa63270b4d5aed9088cf01");
+        key_import(seed);
+        let (&selector, rest) = seed.split_first().unwrap();
+        assert_eq!(selector, 0x0c);
+        let (key_file, rest) = part(rest);
+        let (_, rest) = part(rest);
+        let (trust, rest) = part(rest);
+        let (identity, pins) = part(rest);
+        let path = Path::new("/nonexistent/import/otr.private_key");
+        let trust = Zeroizing::new(trust.to_vec());
+        let source = ImportSource::from_bytes(path, key_file, None, |_| Some(trust))
+            .unwrap()
+            .with_modern(Some(identity), Some(pins))
+            .unwrap();
+        let store = Store::open(empty_store_dir(), no_lock_for_testing_only);
+        let target = AccountId {
+            name: "alice@localhost/peer".to_owned(),
+            protocol: "prpl-jabber".to_owned(),
+        };
+        let plan = plan_import(&source, &store, &target, None, true).unwrap();
+        assert!(plan.identity.is_some());
+        assert_eq!(plan.pins.len(), 1);
+        assert_eq!(plan.pins[0].buddy, "bob@localhost");
+    }
+}
