@@ -661,4 +661,86 @@ mod tests {
         assert!(store.flush().is_err());
         assert_eq!(fs::read(&path).unwrap(), damaged);
     }
+
+    #[test]
+    fn an_imported_identity_replaces_only_when_asked_after_a_backup_and_a_failed_write_keeps_ours()
+    {
+        let dir = TempDir::new("import-identity");
+        let mut store = open(dir.path());
+        let ours = IdentityKey::from_secret_bytes(&[1; 32]);
+        let theirs = IdentityKey::from_secret_bytes(&[2; 32]);
+        let r = store.import_identity(ME, J, ours.clone(), false, "s1");
+        assert_eq!(r.unwrap(), IdentityImport::Added);
+        let path = dir.file(MODERN_IDENTITY_FILE);
+        let before = fs::read(&path).unwrap();
+        let r = store.import_identity(ME, J, ours.clone(), false, "s1");
+        assert_eq!(r.unwrap(), IdentityImport::Unchanged);
+        // Another key without `replace`: nothing changes, no backup.
+        let r = store.import_identity(ME, J, theirs.clone(), false, "s1");
+        assert_eq!(
+            r.unwrap(),
+            IdentityImport::NeedsConfirmation {
+                current: ours.fingerprint()
+            }
+        );
+        assert_eq!(fs::read(&path).unwrap(), before);
+        assert!(!dir.file("otr.modern_identity.bak-s1").exists());
+        // The write fails: our key stays, in memory and on disk (the backup was made).
+        store.fail_writes_at_for_testing_only(Some(WriteStep::Rename));
+        assert!(store
+            .import_identity(ME, J, theirs.clone(), true, "s2")
+            .is_err());
+        store.fail_writes_at_for_testing_only(None);
+        assert_eq!(
+            store.modern_identity(ME, J).unwrap().public(),
+            ours.public()
+        );
+        assert_eq!(fs::read(&path).unwrap(), before);
+        // Replaced: the old file is kept (0600), the new key is on disk.
+        let r = store.import_identity(ME, J, theirs.clone(), true, "s3");
+        let backup = dir.file("otr.modern_identity.bak-s3");
+        assert_eq!(
+            r.unwrap(),
+            IdentityImport::Replaced {
+                old: ours.fingerprint(),
+                backup: Some(backup.clone())
+            }
+        );
+        assert_eq!(fs::read(&backup).unwrap(), before);
+        assert_eq!(mode(&backup), 0o600);
+        assert_eq!(mode(&path), 0o600);
+        let again = open(dir.path());
+        assert_eq!(
+            again.modern_identity(ME, J).unwrap().public(),
+            theirs.public()
+        );
+        // A damaged file is never written over.
+        fs::write(&path, b"damaged").unwrap();
+        let mut store = open(dir.path());
+        assert!(store.import_identity(ME, J, ours, true, "s4").is_err());
+        assert_eq!(fs::read(&path).unwrap(), b"damaged");
+    }
+
+    #[test]
+    fn imported_pins_never_replace_ours() {
+        let dir = TempDir::new("import-pins");
+        let mut store = open(dir.path());
+        store.pin_identity(pin("bob", 1, 0x11)).unwrap();
+        let added = store
+            .import_pins(&[pin("bob", 1, 0x22), pin("carol", 2, 0x33)])
+            .unwrap();
+        assert_eq!(added, 1);
+        let again = open(dir.path());
+        assert_eq!(
+            again.pin_for(ME, J, "bob", &Fingerprint([1; 20])),
+            Some([0x11; 32])
+        );
+        assert_eq!(
+            again.pin_for(ME, J, "carol", &Fingerprint([2; 20])),
+            Some([0x33; 32])
+        );
+        assert_eq!(mode(&dir.file(MODERN_PINS_FILE)), 0o600);
+        let mut store = open(dir.path());
+        assert_eq!(store.import_pins(&[pin("carol", 2, 0x33)]).unwrap(), 0);
+    }
 }
