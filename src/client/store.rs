@@ -45,6 +45,7 @@ use crate::otr::modern::identity::IdentityFile;
 use super::pins::PinFile;
 
 mod modern;
+pub(crate) use modern::identity_problem;
 pub use modern::IdentityImport;
 
 pub const PRIVATE_KEY_FILE: &str = "otr.private_key";

@@ -377,7 +377,8 @@ impl ImportSource {
             .to_path_buf();
         if let Some(bytes) = identity_file {
             self.identities = IdentityFile::parse(bytes).map_err(|e| {
-                TransferError::Damaged(dir.join(MODERN_IDENTITY_FILE), format!("line {}", e.line))
+                let what = format!("line {}: {}", e.line, store::identity_problem(e.kind));
+                TransferError::Damaged(dir.join(MODERN_IDENTITY_FILE), what)
             })?;
         }
         if let Some(bytes) = pins_file {

@@ -76,7 +76,7 @@ impl PinChange {
 }
 
 /// What was wrong with a line of the identity file, in the words of the store's errors.
-fn identity_problem(kind: IdentityFileErrorKind) -> &'static str {
+pub(crate) fn identity_problem(kind: IdentityFileErrorKind) -> &'static str {
     use IdentityFileErrorKind as K;
     match kind {
         K::NotUtf8 => "it is not UTF-8",
