@@ -152,7 +152,7 @@ fn an_adium_key_imports_with_libotrs_fingerprint() {
     // The fingerprint shown before importing is libotr's.
     assert_eq!(plan.from.fingerprint.to_hex(), theirs);
     let done = apply_import(&source, &plan, &mut store, Confirm::Yes, "t").expect("import");
-    assert_eq!(done.key, KeyImport::Added);
+    assert_eq!(done.key, Some(KeyImport::Added));
     assert_eq!(done.trust_changed, 2);
 
     // libotr loads our key file for our account name: the same key.
@@ -190,7 +190,10 @@ fn no_replacement_without_confirmation_and_the_backup_is_readable() {
 
     let done =
         apply_import(&source, &plan, &mut store, Confirm::Yes, "20261205T150000Z").expect("asked");
-    assert!(matches!(done.key, KeyImport::NeedsConfirmation { .. }));
+    assert!(matches!(
+        done.key,
+        Some(KeyImport::NeedsConfirmation { .. })
+    ));
     assert_eq!(
         read(&key_file),
         before,
@@ -209,10 +212,10 @@ fn no_replacement_without_confirmation_and_the_backup_is_readable() {
     let backup = purple.join("otr.private_key.bak-20261205T150000Z");
     assert_eq!(
         done.key,
-        KeyImport::Replaced {
+        Some(KeyImport::Replaced {
             old: Fingerprint::from_hex(&old).expect("hex"),
             backup: Some(backup.clone())
-        }
+        })
     );
     assert_eq!(read(&backup), before);
     // libotr: the new key in the file, the old one in the backup.
@@ -284,4 +287,310 @@ fn record_adium_fixture() {
     p.account(ADIUM_ACCOUNT, ADIUM_JABBER);
     let fp = p.generate_key(&path);
     println!("{ADIUM_ACCOUNT} {ADIUM_JABBER} {fp}");
+}
+
+// ---- purple-otr's own files: the post-quantum identity key and the pins ------------------
+
+use purple_otr::client::pins::Pin;
+use purple_otr::client::store::IdentityImport;
+use purple_otr::otr::modern::identity::IdentityKey;
+
+const BOB: &str = "bob@example.net";
+const CAROL: &str = "carol@example.net";
+
+fn identity(n: u8) -> IdentityKey {
+    IdentityKey::from_secret_bytes(&[n; 32])
+}
+
+fn pin(account: &str, buddy: &str, fp: Fingerprint, id: [u8; 32]) -> Pin {
+    Pin {
+        account: account.to_owned(),
+        protocol: JABBER.to_owned(),
+        buddy: buddy.to_owned(),
+        fingerprint: fp,
+        identity: id,
+    }
+}
+
+/// A purple-otr profile: `me()`'s key and trust (bob verified, carol not), an identity
+/// key, and pins for both buddies' keys (carol's, unverified, must never come over).
+fn profile_with_identity(dir: &Path, id: u8) -> Store {
+    let mut store = store_with_libotr_key(dir);
+    store
+        .import_identity(&me().name, JABBER, identity(id), false, "x")
+        .expect("identity saved");
+    store
+        .pin_identity(pin(&me().name, BOB, fake_fp(1), [0x11; 32]))
+        .expect("pinned");
+    store
+        .pin_identity(pin(&me().name, CAROL, fake_fp(2), [0x12; 32]))
+        .expect("pinned");
+    store
+}
+
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).expect("exists").permissions().mode() & 0o777
+}
+
+fn backups(dir: &Path, prefix: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix) && n.contains(".bak-"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn another_purple_otr_profile_brings_the_identity_key_and_the_verified_pins() {
+    let scratch = ScratchDir::new("xfer-identity");
+    let other = scratch.join("other");
+    profile_with_identity(&other, 0xa1);
+    let purple = scratch.join("purple");
+    std::fs::create_dir_all(&purple).expect("dir");
+    let mut store = Store::open(&purple, no_lock);
+
+    let source = ImportSource::read(&other).expect("profile");
+    assert_eq!(source.format, Format::Pidgin);
+    let plan = plan_import(&source, &store, &me(), None, true).expect("plan");
+    let id_fp = identity(0xa1).fingerprint();
+    assert_eq!(plan.identity, Some(id_fp));
+    assert_eq!(plan.current_identity, None);
+    assert_eq!(
+        plan.pins,
+        vec![pin(&me().name, BOB, fake_fp(1), [0x11; 32])]
+    );
+    assert_eq!(plan.needs(), Confirm::Yes);
+    // The plan shows the identity's fingerprint and the pins before anything happens.
+    let preview = wording::import_preview(&plan, "");
+    assert!(preview.contains(&id_fp.human()), "{preview}");
+    assert!(
+        preview.contains("1 buddy's pinned post-quantum identity"),
+        "{preview}"
+    );
+
+    let done = apply_import(&source, &plan, &mut store, Confirm::Yes, "20261205T160000Z")
+        .expect("imported");
+    assert_eq!(done.key, Some(KeyImport::Added));
+    assert_eq!(done.identity, Some(IdentityImport::Added));
+    assert_eq!(done.pins_changed, 1);
+    let said = wording::import_done(&plan, &done);
+    assert!(
+        said.contains(&id_fp.human()) && said.contains("pinned"),
+        "{said}"
+    );
+    // On disk, as the store reads it at the next start; mode 0600.
+    let again = Store::open(&purple, no_lock);
+    assert_eq!(
+        again
+            .modern_identity(&me().name, JABBER)
+            .map(|k| *k.public()),
+        Some(*identity(0xa1).public())
+    );
+    assert_eq!(
+        again.pin_for(&me().name, JABBER, BOB, &fake_fp(1)),
+        Some([0x11; 32])
+    );
+    assert_eq!(again.pin_for(&me().name, JABBER, CAROL, &fake_fp(2)), None);
+    assert_eq!(mode(&purple.join("otr.modern_identity")), 0o600);
+    assert_eq!(mode(&purple.join("otr.modern_pins")), 0o600);
+    // Importing again changes nothing.
+    let plan = plan_import(&source, &store, &me(), None, true).expect("plan");
+    let done = apply_import(&source, &plan, &mut store, Confirm::Yes, "20261205T160001Z")
+        .expect("imported");
+    assert_eq!(done.identity, Some(IdentityImport::Unchanged));
+    assert_eq!(done.pins_changed, 0);
+}
+
+#[test]
+fn a_different_identity_of_ours_is_replaced_only_when_confirmed_and_after_a_backup() {
+    let scratch = ScratchDir::new("xfer-identity-replace");
+    let other = scratch.join("other");
+    profile_with_identity(&other, 0xa1);
+    // Our profile: the same OTR key, but another identity, and our own pin for bob.
+    let purple = scratch.join("purple");
+    let mut store = store_with_libotr_key(&purple);
+    store
+        .import_identity(&me().name, JABBER, identity(0xa2), false, "x")
+        .expect("ours");
+    store
+        .pin_identity(pin(&me().name, BOB, fake_fp(1), [0x22; 32]))
+        .expect("pinned here");
+    let id_file = purple.join("otr.modern_identity");
+    let before = read(&id_file);
+
+    let source = ImportSource::read(&other).expect("profile");
+    let plan = plan_import(&source, &store, &me(), None, true).expect("plan");
+    assert!(plan.replaces_identity() && plan.replaces());
+    assert_eq!(plan.needs(), Confirm::Replace);
+    let preview = wording::import_preview(&plan, "");
+    assert!(
+        preview.contains("REPLACES that account's post-quantum identity key")
+            && preview.contains(&identity(0xa2).fingerprint().human()),
+        "{preview}"
+    );
+    // "yes" is not enough: nothing at all changes, no backup.
+    let done = apply_import(&source, &plan, &mut store, Confirm::Yes, "20261205T160000Z")
+        .expect("answered");
+    assert_eq!(done.key, None);
+    assert_eq!(
+        done.identity,
+        Some(IdentityImport::NeedsConfirmation {
+            current: identity(0xa2).fingerprint()
+        })
+    );
+    assert!(wording::import_done(&plan, &done).contains("not imported"));
+    assert_eq!(read(&id_file), before);
+    assert!(backups(&purple, "otr.modern_identity").is_empty());
+    assert_eq!(done.trust_changed + done.pins_changed, 0);
+
+    // "replace": the identity file is copied first (0600), then replaced; our pin stays.
+    let done = apply_import(
+        &source,
+        &plan,
+        &mut store,
+        Confirm::Replace,
+        "20261205T160000Z",
+    )
+    .expect("replaced");
+    let backup = purple.join("otr.modern_identity.bak-20261205T160000Z");
+    assert_eq!(
+        done.identity,
+        Some(IdentityImport::Replaced {
+            old: identity(0xa2).fingerprint(),
+            backup: Some(backup.clone())
+        })
+    );
+    assert_eq!(done.key, Some(KeyImport::Unchanged));
+    assert_eq!(read(&backup), before);
+    assert_eq!(mode(&backup), 0o600);
+    let again = Store::open(&purple, no_lock);
+    assert_eq!(
+        again
+            .modern_identity(&me().name, JABBER)
+            .map(|k| *k.public()),
+        Some(*identity(0xa1).public())
+    );
+    assert_eq!(
+        again.pin_for(&me().name, JABBER, BOB, &fake_fp(1)),
+        Some([0x22; 32]),
+        "a pin made here is never re-pinned by an import"
+    );
+}
+
+#[test]
+fn an_export_for_pidgin_carries_the_identity_and_pins_and_imports_back() {
+    let scratch = ScratchDir::new("xfer-identity-export");
+    let store = profile_with_identity(&scratch.join("purple"), 0xa1);
+    let e = export(&store, &me(), Format::Pidgin, None).expect("export");
+    assert_eq!(e.pinned, 2);
+    let dir = scratch.join("out");
+    let files = write_export(&dir, &e).expect("written");
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| {
+            f.file_name()
+                .expect("a file")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            PRIVATE_KEY_FILE,
+            FINGERPRINTS_FILE,
+            "otr.modern_identity",
+            "otr.modern_pins"
+        ]
+    );
+    for f in &files {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+    let said = wording::export_done(&e, &files);
+    assert!(
+        said.contains(&identity(0xa1).fingerprint().human()),
+        "{said}"
+    );
+    // Never over an existing file: the identity file alone blocks it, and nothing is left.
+    let blocked = scratch.join("blocked");
+    std::fs::create_dir_all(&blocked).expect("dir");
+    std::fs::write(blocked.join("otr.modern_identity"), b"mine").expect("written");
+    assert!(write_export(&blocked, &e).is_err());
+    assert!(!blocked.join(PRIVATE_KEY_FILE).exists());
+    assert_eq!(read(&blocked.join("otr.modern_identity")), b"mine");
+
+    // What was exported imports into a fresh profile: same key, identity and verified pins.
+    let fresh = scratch.join("fresh");
+    std::fs::create_dir_all(&fresh).expect("dir");
+    let mut target = Store::open(&fresh, no_lock);
+    let source = ImportSource::read(&dir).expect("exported files");
+    let plan = plan_import(&source, &target, &me(), None, true).expect("plan");
+    apply_import(&source, &plan, &mut target, Confirm::Yes, "s").expect("imported");
+    assert_eq!(
+        target
+            .modern_identity(&me().name, JABBER)
+            .map(|k| *k.public()),
+        Some(*identity(0xa1).public())
+    );
+    assert_eq!(
+        target.pin_for(&me().name, JABBER, BOB, &fake_fp(1)),
+        Some([0x11; 32])
+    );
+
+    // Other clients have no such files.
+    for format in [Format::Adium, Format::Irssi, Format::Generic] {
+        let e = export(&store, &me(), format, Some("3")).expect("export");
+        assert!(e.identity.is_none() && e.pins.is_none(), "{format:?}");
+        let files = write_export(&scratch.join(format.name()), &e).expect("written");
+        assert_eq!(files.len(), 2);
+    }
+}
+
+#[test]
+fn key_move_copies_the_identity_and_pins_to_the_new_name() {
+    let scratch = ScratchDir::new("xfer-identity-move");
+    let purple = scratch.join("purple");
+    let mut store = profile_with_identity(&purple, 0xa1);
+    let new_name = AccountId {
+        name: "alice@example.org/Laptop".to_owned(),
+        protocol: JABBER.to_owned(),
+    };
+    let source = ImportSource::from_store(&store);
+    let plan = plan_import(&source, &store, &new_name, Some(&me().name), true).expect("plan");
+    assert_eq!(plan.identity, Some(identity(0xa1).fingerprint()));
+    assert_eq!(
+        plan.pins,
+        vec![pin(&new_name.name, BOB, fake_fp(1), [0x11; 32])]
+    );
+    let done = apply_import(&source, &plan, &mut store, Confirm::Yes, "s").expect("moved");
+    assert_eq!(done.identity, Some(IdentityImport::Added));
+    let again = Store::open(&purple, no_lock);
+    for name in [&me().name, &new_name.name] {
+        assert_eq!(
+            again.modern_identity(name, JABBER).map(|k| *k.public()),
+            Some(*identity(0xa1).public()),
+            "{name}: the old name keeps its identity too"
+        );
+        assert_eq!(
+            again.pin_for(name, JABBER, BOB, &fake_fp(1)),
+            Some([0x11; 32])
+        );
+    }
+}
+
+#[test]
+fn a_damaged_identity_file_stops_the_import_and_is_named() {
+    let scratch = ScratchDir::new("xfer-identity-damaged");
+    let other = scratch.join("other");
+    profile_with_identity(&other, 0xa1);
+    std::fs::write(other.join("otr.modern_identity"), b"not an identity file\n").expect("w");
+    match ImportSource::read(&other) {
+        Err(purple_otr::client::transfer::TransferError::Damaged(path, _)) => {
+            assert_eq!(path, other.join("otr.modern_identity"))
+        }
+        other => panic!("{other:?}"),
+    }
 }

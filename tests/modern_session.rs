@@ -367,6 +367,9 @@ fn replayed_announcement_and_handshake_messages_change_nothing() {
     assert_eq!(suite(&p, Who::Bob), Some(Suite::Modern));
     assert_eq!(upgraded(&p.alice.events), 1);
     assert_eq!(upgraded(&p.bob.events), 1);
+    // A replayed v3 data message is refused (its counter) before its announcement is read.
+    assert!(reannounced(&p.alice.events).is_empty());
+    assert!(reannounced(&p.bob.events).is_empty());
     talk(&mut p, "after");
 }
 
@@ -711,4 +714,98 @@ fn ending_clears_a_doubted_identity_and_withdrawing_trust_does_not() {
     assert_eq!(p.alice.session.discard_held().events.len(), 1);
     let out = p.send(Who::Alice, "plain now");
     assert_eq!(out.to_send, vec!["plain now".to_string()]);
+}
+
+fn reannounced(events: &[Event]) -> Vec<(bool, bool)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ModernReannounced {
+                identity_changed,
+                after_upgrade,
+                ..
+            } => Some((*identity_changed, *after_upgrade)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A second announcement in the same v3 session changes nothing, but is reported
+/// (docs/modern-suite.md §8): with another identity, or after the switch, the host warns
+/// between pinned peers; an identical one during the handshake is only a duplicate.
+#[test]
+fn a_second_announcement_is_reported_and_changes_nothing() {
+    let bob_id = *IdentityKey::from_secret_bytes(&[0xb0; 32]).public();
+    // During the handshake (Alice holds back her INIT): the same identity, then another.
+    let mut p = pair();
+    p.start(Who::Alice);
+    p.run_with(|_, _, m| {
+        if message_type(m) == Some(0x30) {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Otr));
+    assert!(
+        reannounced(&p.alice.events).is_empty(),
+        "the first one counts"
+    );
+    p.act(Who::Bob, |s, env| {
+        s.announce_modern_again_for_testing_only(env)
+    });
+    p.run_with(|_, _, m| {
+        if message_type(m) == Some(0x30) {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    assert_eq!(reannounced(&p.alice.events), vec![(false, false)]);
+    p.bob
+        .session
+        .set_modern_identity(IdentityKey::from_secret_bytes(&[0xb1; 32]));
+    p.act(Who::Bob, |s, env| {
+        s.announce_modern_again_for_testing_only(env)
+    });
+    p.run_with(|_, _, m| {
+        if message_type(m) == Some(0x30) {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    assert_eq!(
+        reannounced(&p.alice.events),
+        vec![(false, false), (true, false)]
+    );
+    assert_eq!(p.alice.session.status().peer_identity, Some(bob_id));
+    assert!(p.alice.session.status().is_private());
+
+    // After the switch: the same identity, then another; the session keeps the first and
+    // goes on, private on the modern suite.
+    let mut p = pair();
+    p.establish(Who::Alice);
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Modern));
+    assert!(reannounced(&p.alice.events).is_empty());
+    p.act(Who::Bob, |s, env| {
+        s.announce_modern_again_for_testing_only(env)
+    });
+    p.run();
+    p.bob
+        .session
+        .set_modern_identity(IdentityKey::from_secret_bytes(&[0xb1; 32]));
+    p.act(Who::Bob, |s, env| {
+        s.announce_modern_again_for_testing_only(env)
+    });
+    p.run();
+    assert_eq!(
+        reannounced(&p.alice.events),
+        vec![(false, true), (true, true)]
+    );
+    assert_eq!(p.alice.session.status().peer_identity, Some(bob_id));
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Modern));
+    assert_eq!(upgraded(&p.alice.events), 1);
+    assert!(p.shown_texts(Who::Alice).is_empty(), "nothing shown");
+    talk(&mut p, "after");
 }

@@ -287,6 +287,23 @@ impl Client {
         self.regression = regression;
     }
 
+    /// TEST ONLY: runs `f` on the conversation's session (a peer misbehaving, say) and
+    /// returns what comes of it, as any other call does.
+    #[cfg(test)]
+    pub(super) fn act_for_testing_only(
+        &mut self,
+        key: &ConvKey,
+        settings: &ConvSettings,
+        now: u64,
+        f: impl FnOnce(&mut Session, &mut Env<'_>) -> Outcome,
+    ) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if let Ok(out) = self.run(key, settings, now, f) {
+            self.apply(key, settings, out, &mut effects);
+        }
+        effects
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -1267,6 +1284,28 @@ impl Client {
             Event::ModernIgnored { reason } => effects.push(Effect::Debug {
                 text: format!("modern-suite message ignored: {reason}"),
             }),
+            Event::ModernReannounced {
+                identity_changed,
+                after_upgrade,
+                ..
+            } => {
+                // A peer announces once per v3 session: between pinned peers another identity,
+                // or any announcement after the switch, is a replay or interference, never
+                // quiet. A duplicate during the handshake changes nothing and stays a note.
+                if (identity_changed || after_upgrade) && self.current_pin(key).is_some() {
+                    effects.push(warning(
+                        key,
+                        wording::pq_reannounced(buddy, identity_changed),
+                    ));
+                } else {
+                    effects.push(Effect::Debug {
+                        text: format!(
+                            "post-quantum suite announced again (other identity: \
+                             {identity_changed}, after the switch: {after_upgrade}); ignored"
+                        ),
+                    });
+                }
+            }
         }
     }
 

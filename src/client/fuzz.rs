@@ -39,20 +39,26 @@ fn part(data: &[u8]) -> (&[u8], &[u8]) {
 
 /// `selector key_len(2) key… plist_len(2) plist… trust…`: the selector's bit 0 names the key
 /// file irssi's way (`otr.key`), bit 1 says an `Accounts.plist` was there, bit 2 a trust file.
-/// With bit 3 the rest is instead an `otr.modern_pins` file (see [`pin_file`]).
+/// With bit 3 the trust part is length-prefixed and a purple-otr profile's files follow:
+/// `… trust_len(2) trust… identity_len(2) identity… pins…` (`otr.modern_identity` and
+/// `otr.modern_pins`, both there; inputs without bit 3 read as before). With bit 4 the rest
+/// is instead one `otr.modern_pins` file, checked on its own (see [`pin_file`]).
 /// What is read must list every key once, count trusted buddies within the buddies, plan an
-/// import to an empty account only from a key the file holds, and never replace a key (the
-/// store has none).
+/// import to an empty account only from a key the file holds, never replace a key (the
+/// store has none), and bring pins only for buddy keys that come verified.
 pub fn key_import(data: &[u8]) {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
-    if selector & 8 != 0 {
+    if selector & 0x10 != 0 {
         pin_file(rest);
         return;
     }
     let (key_file, rest) = part(rest);
-    let (plist, trust) = part(rest);
+    let (plist, rest) = part(rest);
+    let modern = selector & 8 != 0;
+    let (trust, rest) = if modern { part(rest) } else { (rest, &[][..]) };
+    let (identity_file, pins_file) = part(rest);
     let name = if selector & 1 != 0 {
         "otr.key"
     } else {
@@ -62,13 +68,24 @@ pub fn key_import(data: &[u8]) {
     let plist = (selector & 2 != 0).then_some(plist);
     let trust = (selector & 4 != 0).then(|| Zeroizing::new(trust.to_vec()));
     let mut asked = None;
-    let source = match ImportSource::from_bytes(&key_path, key_file, plist, |f: Format| {
+    let source = ImportSource::from_bytes(&key_path, key_file, plist, |f: Format| {
         asked = Some(f);
         trust
-    }) {
+    });
+    let source = match source {
+        Ok(source) if modern => source.with_modern(Some(identity_file), Some(pins_file)),
+        other => other,
+    };
+    let source = match source {
         Ok(source) => source,
         Err(TransferError::Damaged(path, _)) => {
-            assert_eq!(path, key_path, "a damaged file is named");
+            let dir = key_path.parent().unwrap();
+            assert!(
+                path == key_path
+                    || path == dir.join("otr.modern_identity")
+                    || path == dir.join("otr.modern_pins"),
+                "a damaged file is named"
+            );
             return;
         }
         Err(e) => panic!("reading bytes can only find them damaged: {e:?}"),
@@ -101,6 +118,19 @@ pub fn key_import(data: &[u8]) {
                 );
                 assert!(plan.current.is_none() && !plan.replaces());
                 assert!(plan.trust.len() <= plan.from.buddy_keys);
+                assert!(plan.current_identity.is_none());
+                assert!(
+                    plan.identity.is_none() || (modern && source.format == Format::Pidgin),
+                    "an identity comes only from a purple-otr profile"
+                );
+                for pin in &plan.pins {
+                    assert!(
+                        plan.trust.iter().any(|e| e.username == pin.buddy
+                            && e.fingerprint == pin.fingerprint
+                            && e.is_trusted()),
+                        "a pin comes only with its verified buddy key"
+                    );
+                }
             }
         }
     }
@@ -135,4 +165,39 @@ pub fn pin_file(data: &[u8]) {
         assert_eq!(again.set(p.clone()), Ok(true));
     }
     assert_eq!(again.to_file_bytes(), Some(written));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed seed with bit 3 reaches the purple-otr files: the plan brings the
+    /// identity and only the verified buddy's pin (so the fuzzer starts from there).
+    #[test]
+    fn the_modern_seed_plans_an_identity_and_one_pin() {
+        let seed =
+            include_bytes!("../../fuzz/corpus/key_import/240c6a482a0ef51700aa63270b4d5aed9088cf01");
+        key_import(seed);
+        let (&selector, rest) = seed.split_first().unwrap();
+        assert_eq!(selector, 0x0c);
+        let (key_file, rest) = part(rest);
+        let (_, rest) = part(rest);
+        let (trust, rest) = part(rest);
+        let (identity, pins) = part(rest);
+        let path = Path::new("/nonexistent/import/otr.private_key");
+        let trust = Zeroizing::new(trust.to_vec());
+        let source = ImportSource::from_bytes(path, key_file, None, |_| Some(trust))
+            .unwrap()
+            .with_modern(Some(identity), Some(pins))
+            .unwrap();
+        let store = Store::open(empty_store_dir(), no_lock_for_testing_only);
+        let target = AccountId {
+            name: "alice@localhost/peer".to_owned(),
+            protocol: "prpl-jabber".to_owned(),
+        };
+        let plan = plan_import(&source, &store, &target, None, true).unwrap();
+        assert!(plan.identity.is_some());
+        assert_eq!(plan.pins.len(), 1);
+        assert_eq!(plan.pins[0].buddy, "bob@localhost");
+    }
 }

@@ -45,6 +45,8 @@ use crate::otr::modern::identity::IdentityFile;
 use super::pins::PinFile;
 
 mod modern;
+pub(crate) use modern::identity_problem;
+pub use modern::IdentityImport;
 
 pub const PRIVATE_KEY_FILE: &str = "otr.private_key";
 pub const FINGERPRINTS_FILE: &str = "otr.fingerprints";
@@ -485,10 +487,20 @@ impl Store {
     /// when there is no key file to back up.
     pub fn backup_keys(&self, stamp: &str) -> Result<Option<PathBuf>, StoreError> {
         let _lock = self.lock()?;
-        let Some(bytes) = read_file(&self.keys.path, KEY_FILE_LIMIT)? else {
+        self.backup_locked(PRIVATE_KEY_FILE, KEY_FILE_LIMIT, stamp)
+    }
+
+    /// [`Store::backup_keys`] for any of the store's files (`name`), the lock already held.
+    fn backup_locked(
+        &self,
+        name: &str,
+        limit: u64,
+        stamp: &str,
+    ) -> Result<Option<PathBuf>, StoreError> {
+        let Some(bytes) = read_file(&self.dir.join(name), limit)? else {
             return Ok(None);
         };
-        let base = format!("{PRIVATE_KEY_FILE}.bak-{stamp}");
+        let base = format!("{name}.bak-{stamp}");
         for n in 1..=100u32 {
             let name = if n == 1 {
                 base.clone()

@@ -1290,3 +1290,108 @@ fn with_the_suite_off_no_identity_file_is_made() {
     let (a, _b) = private_pair(Policy::MANUAL);
     assert!(!a.dir.join("otr.modern_identity").exists());
 }
+
+fn debug_texts(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Debug { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Bob's session announces the suite again (with `identity`, if given); what reaches alice.
+fn bob_announces_again(
+    a: &mut Side,
+    b: &mut Side,
+    identity: Option<[u8; 32]>,
+    lose: fn(&str) -> bool,
+    now: u64,
+) {
+    let s = pq(Policy::MANUAL);
+    let conv = b.conv.clone();
+    let effects = b
+        .bridge
+        .act_for_testing_only(&conv, &s, now, |session, env| {
+            if let Some(secret) = identity {
+                session.set_modern_identity(
+                    crate::otr::modern::identity::IdentityKey::from_secret_bytes(&secret),
+                );
+            }
+            session.announce_modern_again_for_testing_only(env)
+        });
+    let pending = route(false, effects, &mut b.effects);
+    assert!(!pending.is_empty(), "bob sent it");
+    settle_with(a, b, pending, (s, s), lose);
+}
+
+#[test]
+fn a_second_announcement_between_pinned_peers_is_a_warning_not_silence() {
+    let (mut a, mut b) = pinned_pair("again");
+    let pinned = pin_of(&a, &b);
+    a.effects.clear();
+    // After the switch, the same announcement again: a replay or interference.
+    bob_announces_again(&mut a, &mut b, None, keep_all, 160);
+    let w = warnings(&a);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("announcement arrived again") && w[0].contains("replaying"));
+    // Another identity: warned as such; the conversation keeps the one it started with.
+    a.effects.clear();
+    bob_announces_again(&mut a, &mut b, Some([0x77; 32]), keep_all, 170);
+    let w = warnings(&a);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("different identity key"), "{w:?}");
+    assert_eq!(suite(&a), Some(crate::otr::events::Suite::Modern));
+    assert_eq!(pin_of(&a, &b), pinned, "the pin is untouched");
+    assert_eq!(
+        a.bridge.status(&a.conv).and_then(|st| st.peer_identity),
+        pinned
+    );
+    assert!(a.shown.is_empty(), "{:?}", a.shown);
+    let pending = typed(&mut a, true, "still-private", pq(Policy::MANUAL), 180);
+    assert_none_in_clear(&pending, &["still-private"]);
+    let s = pq(Policy::MANUAL);
+    settle_with(&mut a, &mut b, pending, (s, s), keep_all);
+    assert_eq!(b.shown.last().map(String::as_str), Some("still-private"));
+}
+
+#[test]
+fn a_duplicate_announcement_during_the_handshake_or_when_unpinned_is_only_a_debug_note() {
+    // Pinned, but the handshake has not completed (its messages are lost): a duplicate of
+    // the same announcement changes nothing and is no warning.
+    fn lose_handshake(w: &str) -> bool {
+        ["?OTR:AAMw", "?OTR:AAMx", "?OTR:AAMy"]
+            .iter()
+            .any(|p| w.starts_with(p))
+    }
+    let (mut a, b) = pinned_pair("dup");
+    let s = pq(Policy::MANUAL);
+    let mut b = restarted(b, 57);
+    let conv = a.conv.clone();
+    a.bridge.end(&conv, &s, 200);
+    start_pq(&mut a, &mut b, s, s, lose_handshake);
+    assert_eq!(suite(&a), Some(crate::otr::events::Suite::Otr));
+    a.effects.clear();
+    bob_announces_again(&mut a, &mut b, None, lose_handshake, 210);
+    assert!(warnings(&a).is_empty(), "{:?}", a.effects);
+    assert!(
+        debug_texts(&a.effects)
+            .iter()
+            .any(|t| t.contains("announced again")),
+        "{:?}",
+        a.effects
+    );
+
+    // Not pinned (never verified): even after the switch, a note for the debug log only.
+    let mut a = side("alice-unpinned-again", "bob", 61, true);
+    let mut b = side("bob-unpinned-again", "alice", 62, true);
+    start_pq(&mut a, &mut b, s, s, keep_all);
+    assert_eq!(suite(&a), Some(crate::otr::events::Suite::Modern));
+    a.effects.clear();
+    bob_announces_again(&mut a, &mut b, Some([0x78; 32]), keep_all, 150);
+    assert!(warnings(&a).is_empty(), "{:?}", a.effects);
+    assert!(debug_texts(&a.effects)
+        .iter()
+        .any(|t| t.contains("announced again")));
+}

@@ -21,6 +21,15 @@
 //! Export: [`export`] writes one account's key and the trust it gave, named for the target
 //! client; [`write_export`] puts them in new files (mode 0600, never over an existing file).
 //!
+//! purple-otr's own files come along between libpurple profiles: the account's post-quantum
+//! identity key (`otr.modern_identity`) and the buddies' identities pinned for it
+//! (`otr.modern_pins`; docs/modern-suite.md §8, §14). An import from another Pidgin profile
+//! brings them when they are there (a different identity of ours, too, is replaced only with
+//! [`Confirm::Replace`] and after a backup, see [`Store::import_identity`]); an export for
+//! Pidgin writes them beside the key; `/otr key move` copies them to the new name. Pins come
+//! with the trust, only for buddies' keys the file marks verified, and never replace a pin
+//! made here. Adium and irssi have no such files.
+//!
 //! Renamed accounts: libpurple tells plugins nothing when an account's username changes,
 //! so the old name keeps the key. [`ImportSource::from_store`] lets the same import path
 //! copy the key and trust of the old name to the new one (`/otr key move OLDNAME`); the
@@ -38,8 +47,13 @@ use crate::otr::crypto::dsa::DsaPrivateKey;
 use crate::otr::crypto::fingerprint::Fingerprint;
 use crate::otr::keystore::privkey::{parse_private_keys, write_private_keys};
 use crate::otr::keystore::{AccountKey, FingerprintEntry, FingerprintStore};
+use crate::otr::modern::identity::{IdentityFile, IdentityFingerprint, IdentityKey};
 
-use super::store::{self, KeyImport, Store, StoreError, FINGERPRINTS_FILE, PRIVATE_KEY_FILE};
+use super::pins::{Pin, PinFile};
+use super::store::{
+    self, IdentityImport, KeyImport, Store, StoreError, FINGERPRINTS_FILE, MODERN_IDENTITY_FILE,
+    MODERN_PINS_FILE, PRIVATE_KEY_FILE,
+};
 use super::AccountId;
 
 /// irssi's file names (in `~/.irssi/otr/`).
@@ -51,6 +65,9 @@ pub const ADIUM_ACCOUNTS_FILE: &str = "Accounts.plist";
 const KEY_FILE_LIMIT: u64 = crate::otr::keystore::sexp::MAX_INPUT_LEN as u64;
 const FINGERPRINTS_LIMIT: u64 = 64 << 20;
 const PLIST_LIMIT: u64 = 4 << 20;
+/// As the store reads them (`store/modern.rs`).
+const IDENTITY_LIMIT: u64 = 1 << 20;
+const PINS_LIMIT: u64 = 16 << 20;
 
 /// A client whose files we read or write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -253,6 +270,9 @@ pub struct ImportSource {
     fingerprints: FingerprintStore,
     /// Adium's account numbers → (address, service code), from `Accounts.plist`.
     adium_accounts: HashMap<String, (String, String)>,
+    /// A purple-otr profile's identity keys and pins (empty for other clients).
+    identities: IdentityFile,
+    pins: PinFile,
 }
 
 impl std::fmt::Debug for ImportSource {
@@ -319,12 +339,53 @@ impl ImportSource {
             // Without a readable trust file the key alone can still come over.
             read_limited(&dir.join(format.fingerprints_file()), FINGERPRINTS_LIMIT).unwrap_or(None)
         };
-        Self::from_bytes(
+        let source = Self::from_bytes(
             &key_path,
             &bytes,
             plist.as_ref().map(|p| p.as_slice()),
             read_trust,
+        )?;
+        if source.format != Format::Pidgin {
+            return Ok(source);
+        }
+        // Unlike the trust file, these are not skipped when unreadable: a key imported
+        // without its identity would look like a new identity to every pinned buddy.
+        let identity = read_limited(&dir.join(MODERN_IDENTITY_FILE), IDENTITY_LIMIT)?;
+        let pins = read_limited(&dir.join(MODERN_PINS_FILE), PINS_LIMIT)?;
+        source.with_modern(
+            identity.as_deref().map(|v| v.as_slice()),
+            pins.as_deref().map(|v| v.as_slice()),
         )
+    }
+
+    /// The second parsing half of [`ImportSource::read`], for a purple-otr profile (format
+    /// [`Format::Pidgin`]; others have no such files and are returned unchanged): the
+    /// identity file's and the pins file's bytes, each if there was one, read from beside
+    /// the key file. A file that does not parse stops the import (named, with the reason).
+    pub fn with_modern(
+        mut self,
+        identity_file: Option<&[u8]>,
+        pins_file: Option<&[u8]>,
+    ) -> Result<ImportSource, TransferError> {
+        if self.format != Format::Pidgin {
+            return Ok(self);
+        }
+        let dir = self
+            .key_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        if let Some(bytes) = identity_file {
+            self.identities = IdentityFile::parse(bytes).map_err(|e| {
+                let what = format!("line {}: {}", e.line, store::identity_problem(e.kind));
+                TransferError::Damaged(dir.join(MODERN_IDENTITY_FILE), what)
+            })?;
+        }
+        if let Some(bytes) = pins_file {
+            self.pins = PinFile::parse(bytes)
+                .map_err(|e| TransferError::Damaged(dir.join(MODERN_PINS_FILE), e.to_string()))?;
+        }
+        Ok(self)
     }
 
     /// The parsing half of [`ImportSource::read`]: the key file's bytes (read from
@@ -353,7 +414,7 @@ impl ImportSource {
         };
         let fingerprints = trust_file(format)
             .map(|data| FingerprintStore::parse(&data))
-            .unwrap_or_else(FingerprintStore::new);
+            .unwrap_or_default();
         let adium_accounts = plist
             .map(|p| adium_accounts(&String::from_utf8_lossy(p)))
             .unwrap_or_default();
@@ -363,6 +424,8 @@ impl ImportSource {
             keys,
             fingerprints,
             adium_accounts,
+            identities: IdentityFile::default(),
+            pins: PinFile::default(),
         })
     }
 
@@ -380,7 +443,26 @@ impl ImportSource {
                 .collect(),
             fingerprints: store.fingerprints().clone(),
             adium_accounts: HashMap::new(),
+            identities: store.modern_identities().clone(),
+            pins: store.pins().clone(),
         }
+    }
+
+    /// The identity key the file holds for the account of `k` (purple-otr profiles only).
+    fn identity_of(&self, k: &AccountKey) -> Option<&IdentityKey> {
+        self.identities.get(&k.account_name, &k.protocol)
+    }
+
+    /// The pins the file holds for the account of `k` whose buddy key the trust file marks
+    /// verified (a pin stands for a verified key; without that, it does not come over).
+    fn pins_of<'a>(&'a self, k: &'a AccountKey) -> impl Iterator<Item = &'a Pin> {
+        self.pins.entries().iter().filter(move |p| {
+            p.account == k.account_name
+                && p.protocol == k.protocol
+                && self.trust_entries(k).any(|e| {
+                    e.username == p.buddy && e.fingerprint == p.fingerprint && e.is_trusted()
+                })
+        })
     }
 
     /// Every key in the file, in file order.
@@ -544,12 +626,23 @@ pub struct ImportPlan {
     pub current: Option<Fingerprint>,
     /// Buddies' fingerprints that come with it, named for our account.
     pub trust: Vec<FingerprintEntry>,
+    /// The post-quantum identity key that comes with it (from a purple-otr profile), and
+    /// our account's now, if it has one.
+    pub identity: Option<IdentityFingerprint>,
+    pub current_identity: Option<IdentityFingerprint>,
+    /// Buddies' pinned identities that come with the trust, named for our account.
+    pub pins: Vec<Pin>,
 }
 
 impl ImportPlan {
-    /// Whether it would replace a different key of ours.
+    /// Whether it would replace a different key of ours (the OTR key or the identity key).
     pub fn replaces(&self) -> bool {
-        self.current.is_some_and(|c| c != self.from.fingerprint)
+        self.current.is_some_and(|c| c != self.from.fingerprint) || self.replaces_identity()
+    }
+
+    /// Whether it would replace a different post-quantum identity key of ours.
+    pub fn replaces_identity(&self) -> bool {
+        matches!((self.identity, self.current_identity), (Some(new), Some(now)) if new != now)
     }
 
     /// The confirmation it needs.
@@ -587,6 +680,20 @@ pub fn plan_import(
     } else {
         Vec::new()
     };
+    let pins = if with_trust {
+        source
+            .pins_of(key)
+            .map(|p| Pin {
+                account: target.name.clone(),
+                protocol: target.protocol.clone(),
+                buddy: normalize_buddy(&target.protocol, &p.buddy),
+                fingerprint: p.fingerprint,
+                identity: p.identity,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(ImportPlan {
         target: target.clone(),
         from: source.candidate(key),
@@ -596,15 +703,26 @@ pub fn plan_import(
             .key_for(&target.name, &target.protocol)
             .map(AccountKey::fingerprint),
         trust,
+        identity: source.identity_of(key).map(IdentityKey::fingerprint),
+        current_identity: store
+            .modern_identity(&target.name, &target.protocol)
+            .map(IdentityKey::fingerprint),
+        pins,
     })
 }
 
 /// What [`apply_import`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImportDone {
-    pub key: KeyImport,
+    /// What happened to the OTR key; `None`: nothing was done, because the identity key
+    /// needs the confirmation to replace ours (`identity` says which one we have).
+    pub key: Option<KeyImport>,
+    /// What happened to the post-quantum identity key, if one came with it.
+    pub identity: Option<IdentityImport>,
     /// Buddies' fingerprints added or newly trusted.
     pub trust_changed: usize,
+    /// Buddies' identities newly pinned.
+    pub pins_changed: usize,
 }
 
 /// Carries out a plan the user confirmed. The key is taken from `source` again and must
@@ -625,19 +743,57 @@ pub fn apply_import(
         .find(|k| k.is_for(&plan.from.name_in_file, &plan.from.protocol_in_file))
         .filter(|k| k.fingerprint() == plan.from.fingerprint)
         .ok_or_else(|| TransferError::NoMatch(source.candidates()))?;
+    // The identity, too, must still be the one shown.
+    let identity = match plan.identity {
+        None => None,
+        Some(shown) => Some(
+            source
+                .identity_of(key)
+                .filter(|k| k.fingerprint() == shown)
+                .cloned()
+                .ok_or_else(|| TransferError::NoMatch(source.candidates()))?,
+        ),
+    };
+    let (name, protocol) = (&plan.target.name, &plan.target.protocol);
+    let replace = confirm == Confirm::Replace;
+    // Nothing is stored while an unconfirmed replacement of the identity is pending (the
+    // store checks again under its lock when the identity is written).
+    if let (Some(new), Some(now), false) =
+        (&identity, store.modern_identity(name, protocol), replace)
+    {
+        if new.public() != now.public() {
+            return Ok(ImportDone {
+                key: None,
+                identity: Some(IdentityImport::NeedsConfirmation {
+                    current: now.fingerprint(),
+                }),
+                trust_changed: 0,
+                pins_changed: 0,
+            });
+        }
+    }
     let copied = copy_key(&key.key).ok_or_else(|| copy_failed(&plan.key_path))?;
-    let new = AccountKey::new(&plan.target.name, &plan.target.protocol, copied);
-    let outcome = store.import_key(new, confirm == Confirm::Replace, stamp)?;
+    let new = AccountKey::new(name, protocol, copied);
+    let outcome = store.import_key(new, replace, stamp)?;
     if matches!(outcome, KeyImport::NeedsConfirmation { .. }) {
         return Ok(ImportDone {
-            key: outcome,
+            key: Some(outcome),
+            identity: None,
             trust_changed: 0,
+            pins_changed: 0,
         });
     }
+    let identity = match identity {
+        Some(k) => Some(store.import_identity(name, protocol, k, replace, stamp)?),
+        None => None,
+    };
     let trust_changed = store.import_fingerprints(&plan.trust)?;
+    let pins_changed = store.import_pins(&plan.pins)?;
     Ok(ImportDone {
-        key: outcome,
+        key: Some(outcome),
+        identity,
         trust_changed,
+        pins_changed,
     })
 }
 
@@ -652,6 +808,12 @@ pub struct Export {
     /// The trust file's contents.
     pub fingerprints: Vec<u8>,
     pub buddy_keys: usize,
+    /// For Pidgin (purple-otr), when the account has one: the identity file holding the
+    /// account's post-quantum identity key (secret, zeroized on drop) and its fingerprint.
+    pub identity: Option<(IdentityFingerprint, Zeroizing<Vec<u8>>)>,
+    /// For Pidgin, with the identity: the pins file of the account's pinned buddies.
+    pub pins: Option<Vec<u8>>,
+    pub pinned: usize,
 }
 
 impl std::fmt::Debug for Export {
@@ -706,6 +868,36 @@ pub fn export(
             buddy_keys += 1;
         }
     }
+    let (identity, pins, pinned) = match (
+        format,
+        store.modern_identity(&account.name, &account.protocol),
+    ) {
+        (Format::Pidgin, Some(id)) => {
+            let mut file = IdentityFile::default();
+            file.set(&account_name, &protocol, id.clone());
+            let bytes = file.serialize().ok_or_else(|| copy_failed(store.dir()))?;
+            let mut pins = PinFile::default();
+            for p in store
+                .pins()
+                .entries()
+                .iter()
+                .filter(|p| p.account == account.name && p.protocol == account.protocol)
+            {
+                let renamed = Pin {
+                    account: account_name.clone(),
+                    protocol: protocol.clone(),
+                    ..p.clone()
+                };
+                pins.set(renamed).map_err(|_| copy_failed(store.dir()))?;
+            }
+            let pinned = pins.entries().len();
+            let pins = pins
+                .to_file_bytes()
+                .ok_or_else(|| copy_failed(store.dir()))?;
+            (Some((id.fingerprint(), bytes)), Some(pins), pinned)
+        }
+        _ => (None, None, 0),
+    };
     Ok(Export {
         format,
         account_name,
@@ -714,6 +906,9 @@ pub fn export(
         private_key,
         fingerprints: trust.to_file_bytes(),
         buddy_keys,
+        identity,
+        pins,
+        pinned,
     })
 }
 
@@ -728,20 +923,36 @@ pub fn write_export(dir: &Path, export: &Export) -> Result<Vec<PathBuf>, Transfe
             .create(dir)
             .map_err(|e| TransferError::Write(dir.to_path_buf(), e))?;
     }
-    let key_path = dir.join(export.format.key_file());
-    let fp_path = dir.join(export.format.fingerprints_file());
-    for p in [&key_path, &fp_path] {
+    let mut files: Vec<(PathBuf, &[u8])> = vec![
+        (dir.join(export.format.key_file()), &export.private_key),
+        (
+            dir.join(export.format.fingerprints_file()),
+            &export.fingerprints,
+        ),
+    ];
+    if let Some((_, identity)) = &export.identity {
+        files.push((dir.join(MODERN_IDENTITY_FILE), identity));
+    }
+    if let Some(pins) = &export.pins {
+        files.push((dir.join(MODERN_PINS_FILE), pins));
+    }
+    for (p, _) in &files {
         if p.exists() || fs::symlink_metadata(p).is_ok() {
             return Err(TransferError::Exists(p.clone()));
         }
     }
-    store::write_new(&key_path, &export.private_key)
-        .map_err(|(_, e)| TransferError::Write(key_path.clone(), e))?;
-    if let Err((_, e)) = store::write_new(&fp_path, &export.fingerprints) {
-        let _ = fs::remove_file(&key_path);
-        return Err(TransferError::Write(fp_path, e));
+    let mut written = Vec::new();
+    for (path, bytes) in files {
+        if let Err((_, e)) = store::write_new(&path, bytes) {
+            // All or nothing: what this export wrote goes again.
+            for w in &written {
+                let _ = fs::remove_file(w);
+            }
+            return Err(TransferError::Write(path, e));
+        }
+        written.push(path);
     }
-    Ok(vec![key_path, fp_path])
+    Ok(written)
 }
 
 /// A UTC time stamp for backup names: `20261205T142000Z`.
@@ -1072,7 +1283,7 @@ mod tests {
         );
 
         let done = apply_import(&source, &plan, &mut store, Confirm::Yes, "s").unwrap();
-        assert_eq!(done.key, KeyImport::Added);
+        assert_eq!(done.key, Some(KeyImport::Added));
         assert_eq!(done.trust_changed, 2);
         // Saved: a new store reads the key under our name and the trust.
         let again = Store::open(store.dir(), crate::client::store::no_lock_for_testing_only);
@@ -1089,7 +1300,7 @@ mod tests {
         let plan = plan_import(&source, &again, &me(), None, true).unwrap();
         let mut again = again;
         let done = apply_import(&source, &plan, &mut again, Confirm::Yes, "s").unwrap();
-        assert_eq!(done.key, KeyImport::Unchanged);
+        assert_eq!(done.key, Some(KeyImport::Unchanged));
         assert_eq!(done.trust_changed, 0);
     }
 
@@ -1113,9 +1324,9 @@ mod tests {
             apply_import(&source, &plan, &mut store, Confirm::Yes, "20261205T142000Z").unwrap();
         assert_eq!(
             done.key,
-            KeyImport::NeedsConfirmation {
+            Some(KeyImport::NeedsConfirmation {
                 current: Fingerprint::from_hex(DAVE_FP).unwrap()
-            }
+            })
         );
         assert_eq!(done.trust_changed, 0);
         assert_eq!(fs::read(purple.join(PRIVATE_KEY_FILE)).unwrap(), before);
@@ -1143,10 +1354,10 @@ mod tests {
         let backup = purple.join("otr.private_key.bak-20261205T142000Z");
         assert_eq!(
             done.key,
-            KeyImport::Replaced {
+            Some(KeyImport::Replaced {
                 old: Fingerprint::from_hex(DAVE_FP).unwrap(),
                 backup: Some(backup.clone())
-            }
+            })
         );
         assert_eq!(fs::read(&backup).unwrap(), before);
         assert_eq!(mode(&backup), 0o600);
@@ -1417,7 +1628,7 @@ mod tests {
         let source = ImportSource::from_store(&store);
         let plan = plan_import(&source, &store, &new, Some("old@example.org/Home"), true).unwrap();
         let done = apply_import(&source, &plan, &mut store, Confirm::Yes, "s").unwrap();
-        assert_eq!(done.key, KeyImport::Added);
+        assert_eq!(done.key, Some(KeyImport::Added));
         assert_eq!(
             store.key_for(&new.name, J).unwrap().fingerprint().to_hex(),
             ALICE_FP

@@ -142,6 +142,27 @@ pub fn pq_failed_pinned(buddy: &str) -> String {
     )
 }
 
+/// Between pinned peers, the buddy's post-quantum announcement came again: with another
+/// identity (`identity_changed`), or after the switch. Nothing changed; the user is told.
+pub fn pq_reannounced(buddy: &str, identity_changed: bool) -> String {
+    let text = if identity_changed {
+        tr(
+            "<b>Warning: a second post-quantum announcement from {buddy}, with a different \
+            identity key</b>, arrived in this private conversation. {buddy}'s software sends \
+            only one; someone may be replaying messages or interfering. It was ignored: the \
+            conversation keeps the identity it started with. Verify {buddy} again if in doubt.",
+        )
+    } else {
+        tr(
+            "<b>Warning: {buddy}'s post-quantum announcement arrived again</b> after the \
+            switch was made. {buddy}'s software sends only one; someone may be replaying \
+            messages or interfering. It was ignored: the protection in use is unchanged. \
+            Verify {buddy} again if in doubt.",
+        )
+    };
+    with_buddy(&text, buddy)
+}
+
 /// Our account's post-quantum identity key cannot be used: no upgrade for this account.
 pub fn modern_identity_unavailable(why: &str) -> String {
     fill(
@@ -956,6 +977,40 @@ pub fn import_preview(plan: &super::transfer::ImportPlan, how_to_confirm: &str) 
         }
         None => {}
     }
+    if let Some(identity) = plan.identity {
+        text.push('\n');
+        text.push_str(&match plan.current_identity {
+            Some(now) if now == identity => {
+                tr("That account already has its post-quantum identity key too.").into_owned()
+            }
+            Some(now) => fill(
+                &tr(
+                    "It also REPLACES that account's post-quantum identity key\n  {old}\nwith\n  \
+                     {fingerprint}\nBuddies who pinned the current one will be warned that it \
+                     changed. A copy of your identity file is kept next to it \
+                     (otr.modern_identity.bak-…).",
+                ),
+                &[("old", &now.human()), ("fingerprint", &identity.human())],
+            ),
+            None => fill(
+                &tr("Its post-quantum identity key comes with it:\n  {fingerprint}"),
+                &[("fingerprint", &identity.human())],
+            ),
+        });
+    }
+    if !plan.pins.is_empty() {
+        text.push('\n');
+        text.push_str(&fill(
+            &trn(
+                "{count} buddy's pinned post-quantum identity comes with it; identities pinned \
+                 here stay as they are.",
+                "{count} buddies' pinned post-quantum identities come with it; identities \
+                 pinned here stay as they are.",
+                plan.pins.len(),
+            ),
+            &[("count", &plan.pins.len().to_string())],
+        ));
+    }
     let trusted = plan.trust.iter().filter(|e| !e.trust.is_empty()).count();
     if !plan.trust.is_empty() {
         text.push('\n');
@@ -988,8 +1043,29 @@ pub fn import_done(
     use super::store::KeyImport;
     let account = &plan.target.name;
     let protocol = &plan.target.protocol;
+    use super::store::IdentityImport;
     let new_key = plan.from.fingerprint.human();
-    let key = match &done.key {
+    let identity_refused = |current: &crate::otr::modern::identity::IdentityFingerprint| {
+        fill(
+            &tr(
+                "The post-quantum identity key was not imported: {account} ({protocol}) has \
+                 another one ({fingerprint}). Confirm replacing it to import it.",
+            ),
+            &[
+                ("account", account),
+                ("protocol", protocol),
+                ("fingerprint", &current.human()),
+            ],
+        )
+    };
+    let Some(key) = &done.key else {
+        return match &done.identity {
+            Some(IdentityImport::NeedsConfirmation { current }) => identity_refused(current),
+            // Not produced by `apply_import`; said plainly all the same.
+            _ => tr("Nothing was imported.").into_owned(),
+        };
+    };
+    let mut key = match key {
         KeyImport::Added => fill(
             &tr("Imported: {account} ({protocol}) now uses the key {fingerprint}."),
             &[
@@ -1038,6 +1114,36 @@ pub fn import_done(
             )
         }
     };
+    let identity = plan.identity.map(|f| f.human()).unwrap_or_default();
+    let identity_text = match &done.identity {
+        None => None,
+        Some(IdentityImport::Added) => Some(fill(
+            &tr("Its post-quantum identity key {fingerprint} came too."),
+            &[("fingerprint", &identity)],
+        )),
+        Some(IdentityImport::Unchanged) => {
+            Some(tr("Its post-quantum identity key was already there.").into_owned())
+        }
+        Some(IdentityImport::Replaced { old, backup }) => {
+            let mut text = fill(
+                &tr("Its post-quantum identity key {fingerprint} replaced {old}."),
+                &[("fingerprint", &identity), ("old", &old.human())],
+            );
+            if let Some(b) = backup {
+                text.push(' ');
+                text.push_str(&fill(
+                    &tr("The previous identity file is saved as {path}."),
+                    &[("path", &b.display().to_string())],
+                ));
+            }
+            Some(text)
+        }
+        Some(IdentityImport::NeedsConfirmation { current }) => Some(identity_refused(current)),
+    };
+    if let Some(t) = identity_text {
+        key.push(' ');
+        key.push_str(&t);
+    }
     if done.trust_changed > 0 {
         let more = fill(
             &trn(
@@ -1047,10 +1153,22 @@ pub fn import_done(
             ),
             &[("count", &done.trust_changed.to_string())],
         );
-        format!("{key} {more}")
-    } else {
-        key
+        key.push(' ');
+        key.push_str(&more);
     }
+    if done.pins_changed > 0 {
+        let more = fill(
+            &trn(
+                "{count} buddy's post-quantum identity was pinned.",
+                "{count} buddies' post-quantum identities were pinned.",
+                done.pins_changed,
+            ),
+            &[("count", &done.pins_changed.to_string())],
+        );
+        key.push(' ');
+        key.push_str(&more);
+    }
+    key
 }
 
 /// Why an import or export did not happen.
@@ -1147,6 +1265,22 @@ pub fn export_done(export: &super::transfer::Export, files: &[std::path::PathBuf
             ("files", &files),
         ],
     );
+    if let Some((identity, _)) = &export.identity {
+        text.push(' ');
+        text.push_str(&fill(
+            &trn(
+                "The post-quantum identity key {fingerprint} (secret too) and {count} pinned \
+                 buddy identity went with it.",
+                "The post-quantum identity key {fingerprint} (secret too) and {count} pinned \
+                 buddy identities went with it.",
+                export.pinned,
+            ),
+            &[
+                ("fingerprint", &identity.human()),
+                ("count", &export.pinned.to_string()),
+            ],
+        ));
+    }
     match export.format {
         Format::Adium if export.account_name.parse::<u32>().is_err() => {
             text.push(' ');

@@ -200,4 +200,15 @@ pub enum Event {
     ModernIgnored {
         reason: ModernError,
     },
+    /// The peer announced the suite again in a v3 session whose first announcement already
+    /// counted (docs/modern-suite.md §8). Nothing changes: the session keeps the identity and
+    /// the handshake of the first. `identity_changed`: with another identity key than the
+    /// session uses; `after_upgrade`: after the switch completed. A peer never does either, so
+    /// either is a replay or someone interfering (the host warns between pinned peers); an
+    /// identical one during the handshake is a duplicate.
+    ModernReannounced {
+        instance: u32,
+        identity_changed: bool,
+        after_upgrade: bool,
+    },
 }

@@ -246,7 +246,11 @@ fn import_from(
         let plan = transfer::plan_import(source, c.store(), &account, wanted, true)?;
         // The confirmation stands for the key that was shown: a "yes" for a key not shown
         // (the file changed, or nothing was shown yet) shows it first.
-        let was_shown = shown(&account, again, Some(plan.from.fingerprint));
+        let was_shown = shown(
+            &account,
+            again,
+            Some((plan.from.fingerprint, plan.identity)),
+        );
         match confirm {
             Some(given)
                 if was_shown && (given == plan.needs() || given == transfer::Confirm::Replace) =>
@@ -275,23 +279,21 @@ fn import_from(
     }
 }
 
+/// The fingerprints of what an import shows: the OTR key and, from a purple-otr profile, the
+/// post-quantum identity key.
+type ShownKeys = (
+    crate::otr::crypto::fingerprint::Fingerprint,
+    Option<crate::otr::modern::identity::IdentityFingerprint>,
+);
+
 /// Keys shown by `/otr import` or `/otr key move` and not imported yet: (account, the
-/// command without its confirmation, fingerprint). A few at most.
-static SHOWN: std::sync::Mutex<
-    Vec<(
-        crate::client::AccountId,
-        String,
-        crate::otr::crypto::fingerprint::Fingerprint,
-    )>,
-> = std::sync::Mutex::new(Vec::new());
+/// command without its confirmation, fingerprints). A few at most.
+static SHOWN: std::sync::Mutex<Vec<(crate::client::AccountId, String, ShownKeys)>> =
+    std::sync::Mutex::new(Vec::new());
 
 /// With `Some(fp)`: whether `fp` was shown for this command, and remembers it as shown now.
 /// With `None`: forgets what was shown for it. Returns whether it had been shown.
-fn shown(
-    account: &crate::client::AccountId,
-    command: &str,
-    fp: Option<crate::otr::crypto::fingerprint::Fingerprint>,
-) -> bool {
+fn shown(account: &crate::client::AccountId, command: &str, fp: Option<ShownKeys>) -> bool {
     let Ok(mut list) = SHOWN.lock() else {
         return false;
     };

@@ -7,20 +7,48 @@
 
 use crate::otr::crypto::fingerprint::Fingerprint;
 use crate::otr::keystore::InvalidField;
-use crate::otr::modern::identity::{IdentityFile, IdentityFileErrorKind, IdentityKey};
+use std::path::PathBuf;
+
+use crate::otr::modern::identity::{
+    IdentityFile, IdentityFileErrorKind, IdentityFingerprint, IdentityKey,
+};
 
 use super::super::pins::{Pin, PinFile};
-use super::{block, read_file, Store, StoreError, StoreErrorKind, MODERN_PINS_FILE};
+use super::{
+    block, read_file, Store, StoreError, StoreErrorKind, MODERN_IDENTITY_FILE, MODERN_PINS_FILE,
+};
 
 /// An identity file holds a few accounts (~130 bytes each).
 const IDENTITY_LIMIT: u64 = 1 << 20;
 /// A pin line is under 1000 bytes.
 const PINS_LIMIT: u64 = 16 << 20;
 
+/// What [`Store::import_identity`] did (the identity key's counterpart of
+/// [`super::KeyImport`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdentityImport {
+    /// The account had no identity key; it has this one now.
+    Added,
+    /// The account already had this very identity key.
+    Unchanged,
+    /// The account's other identity key was replaced, after the identity file was backed up
+    /// (`otr.modern_identity.bak-<stamp>`; `None`: the old key was only in memory).
+    Replaced {
+        old: IdentityFingerprint,
+        backup: Option<PathBuf>,
+    },
+    /// Nothing changed: the account has another identity key, and replacing it was not
+    /// confirmed.
+    NeedsConfirmation { current: IdentityFingerprint },
+}
+
 /// A pin change waiting to be applied to the file's current contents (idempotent).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum PinChange {
     Pin(Pin),
+    /// Pins only where nothing is pinned yet (an import never re-pins what the user pinned
+    /// here).
+    Add(Pin),
     Forget {
         account: String,
         protocol: String,
@@ -33,6 +61,10 @@ impl PinChange {
     fn apply(&self, pins: &mut PinFile) -> Result<bool, &'static str> {
         match self {
             Self::Pin(p) => pins.set(p.clone()),
+            Self::Add(p) => match pins.get(&p.account, &p.protocol, &p.buddy, &p.fingerprint) {
+                Some(_) => Ok(false),
+                None => pins.set(p.clone()),
+            },
             Self::Forget {
                 account,
                 protocol,
@@ -44,7 +76,7 @@ impl PinChange {
 }
 
 /// What was wrong with a line of the identity file, in the words of the store's errors.
-fn identity_problem(kind: IdentityFileErrorKind) -> &'static str {
+pub(crate) fn identity_problem(kind: IdentityFileErrorKind) -> &'static str {
     use IdentityFileErrorKind as K;
     match kind {
         K::NotUtf8 => "it is not UTF-8",
@@ -97,6 +129,11 @@ impl Store {
 
     // ---- identity keys --------------------------------------------------------------------
 
+    /// Every account's identity key (for `/otr key move`).
+    pub fn modern_identities(&self) -> &IdentityFile {
+        &self.identities.data
+    }
+
     /// The account's identity key, if it has one (in the file or made here).
     pub fn modern_identity(&self, account: &str, protocol: &str) -> Option<&IdentityKey> {
         self.identities.data.get(account, protocol)
@@ -129,6 +166,83 @@ impl Store {
         let result = self.save_identities(Some((account, protocol, rng)));
         let key = self.modern_identity(account, protocol).cloned();
         (key, result.map(|_| ()))
+    }
+
+    /// Sets an account's identity key brought from elsewhere (an import, or a renamed
+    /// account), under the lock against the file as it is now: a different key already
+    /// there is replaced only when `replace` is true, and only after the identity file was
+    /// copied to `otr.modern_identity.bak-<stamp>` (mode 0600) — the rule
+    /// [`Store::import_key`] keeps for the DSA key; without the backup, nothing changes.
+    pub fn import_identity(
+        &mut self,
+        account: &str,
+        protocol: &str,
+        key: IdentityKey,
+        replace: bool,
+        stamp: &str,
+    ) -> Result<IdentityImport, StoreError> {
+        for (field, value) in [("account", account), ("protocol", protocol)] {
+            if value.is_empty() || value.contains(['\t', '\r', '\n', '\0']) {
+                let e = StoreErrorKind::Invalid(InvalidField { field });
+                return Err(StoreError::new(&self.identities.path, e));
+            }
+        }
+        self.identities.check_writable()?;
+        let _lock = self.lock()?;
+        let disk = match self.read_identities() {
+            Ok(disk) => disk,
+            Err(e) => return Err(block(&mut self.identities.blocked, e)),
+        };
+        let mut merged = self.merge_identities(disk);
+        let outcome = match merged.get(account, protocol) {
+            None => IdentityImport::Added,
+            Some(old) if old.public() == key.public() => IdentityImport::Unchanged,
+            Some(old) if !replace => IdentityImport::NeedsConfirmation {
+                current: old.fingerprint(),
+            },
+            Some(old) => {
+                let old = old.fingerprint();
+                // No backup, no replacement.
+                let backup = self.backup_locked(MODERN_IDENTITY_FILE, IDENTITY_LIMIT, stamp);
+                match backup {
+                    Ok(backup) => IdentityImport::Replaced { old, backup },
+                    Err(e) => {
+                        self.identities.data = merged;
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        let before = merged.clone();
+        if matches!(
+            outcome,
+            IdentityImport::Added | IdentityImport::Replaced { .. }
+        ) {
+            merged.set(account, protocol, key);
+        }
+        self.identities.data = merged;
+        let changed = matches!(
+            outcome,
+            IdentityImport::Added | IdentityImport::Replaced { .. }
+        );
+        if !changed && self.identities_pending.is_empty() {
+            return Ok(outcome);
+        }
+        let Some(bytes) = self.identities.data.serialize() else {
+            return Err(StoreError::new(
+                &self.identities.path,
+                StoreErrorKind::Invalid(InvalidField { field: "account" }),
+            ));
+        };
+        if let Err(e) = self.write(&self.identities.path, &bytes) {
+            // Not saved: the account keeps the key it had (the file is unchanged).
+            if changed {
+                self.identities.data = before;
+            }
+            return Err(e);
+        }
+        self.identities_pending.clear();
+        Ok(outcome)
     }
 
     fn read_identities(&self) -> Result<IdentityFile, StoreError> {
@@ -243,6 +357,31 @@ impl Store {
             buddy: buddy.to_owned(),
             fingerprint: *fp,
         })
+    }
+
+    /// Adds pins brought from elsewhere, with one save: a place (account, buddy, v3 key)
+    /// with nothing pinned gets the pin; one pinned here keeps its pin, even a different
+    /// one (an import never re-pins, as it never withdraws trust). Returns how many were
+    /// added.
+    pub fn import_pins(&mut self, pins: &[Pin]) -> Result<usize, StoreError> {
+        let mut added = 0;
+        for pin in pins {
+            let change = PinChange::Add(pin.clone());
+            let applied = change.apply(&mut self.pins.data).map_err(|field| {
+                StoreError::new(
+                    &self.pins.path,
+                    StoreErrorKind::Invalid(InvalidField { field }),
+                )
+            })?;
+            if applied {
+                self.pins_pending.push(change);
+                added += 1;
+            }
+        }
+        if added > 0 {
+            self.save_pins()?;
+        }
+        Ok(added)
     }
 
     fn change_pins(&mut self, change: PinChange) -> Result<bool, StoreError> {
@@ -521,5 +660,87 @@ mod tests {
         );
         assert!(store.flush().is_err());
         assert_eq!(fs::read(&path).unwrap(), damaged);
+    }
+
+    #[test]
+    fn an_imported_identity_replaces_only_when_asked_after_a_backup_and_a_failed_write_keeps_ours()
+    {
+        let dir = TempDir::new("import-identity");
+        let mut store = open(dir.path());
+        let ours = IdentityKey::from_secret_bytes(&[1; 32]);
+        let theirs = IdentityKey::from_secret_bytes(&[2; 32]);
+        let r = store.import_identity(ME, J, ours.clone(), false, "s1");
+        assert_eq!(r.unwrap(), IdentityImport::Added);
+        let path = dir.file(MODERN_IDENTITY_FILE);
+        let before = fs::read(&path).unwrap();
+        let r = store.import_identity(ME, J, ours.clone(), false, "s1");
+        assert_eq!(r.unwrap(), IdentityImport::Unchanged);
+        // Another key without `replace`: nothing changes, no backup.
+        let r = store.import_identity(ME, J, theirs.clone(), false, "s1");
+        assert_eq!(
+            r.unwrap(),
+            IdentityImport::NeedsConfirmation {
+                current: ours.fingerprint()
+            }
+        );
+        assert_eq!(fs::read(&path).unwrap(), before);
+        assert!(!dir.file("otr.modern_identity.bak-s1").exists());
+        // The write fails: our key stays, in memory and on disk (the backup was made).
+        store.fail_writes_at_for_testing_only(Some(WriteStep::Rename));
+        assert!(store
+            .import_identity(ME, J, theirs.clone(), true, "s2")
+            .is_err());
+        store.fail_writes_at_for_testing_only(None);
+        assert_eq!(
+            store.modern_identity(ME, J).unwrap().public(),
+            ours.public()
+        );
+        assert_eq!(fs::read(&path).unwrap(), before);
+        // Replaced: the old file is kept (0600), the new key is on disk.
+        let r = store.import_identity(ME, J, theirs.clone(), true, "s3");
+        let backup = dir.file("otr.modern_identity.bak-s3");
+        assert_eq!(
+            r.unwrap(),
+            IdentityImport::Replaced {
+                old: ours.fingerprint(),
+                backup: Some(backup.clone())
+            }
+        );
+        assert_eq!(fs::read(&backup).unwrap(), before);
+        assert_eq!(mode(&backup), 0o600);
+        assert_eq!(mode(&path), 0o600);
+        let again = open(dir.path());
+        assert_eq!(
+            again.modern_identity(ME, J).unwrap().public(),
+            theirs.public()
+        );
+        // A damaged file is never written over.
+        fs::write(&path, b"damaged").unwrap();
+        let mut store = open(dir.path());
+        assert!(store.import_identity(ME, J, ours, true, "s4").is_err());
+        assert_eq!(fs::read(&path).unwrap(), b"damaged");
+    }
+
+    #[test]
+    fn imported_pins_never_replace_ours() {
+        let dir = TempDir::new("import-pins");
+        let mut store = open(dir.path());
+        store.pin_identity(pin("bob", 1, 0x11)).unwrap();
+        let added = store
+            .import_pins(&[pin("bob", 1, 0x22), pin("carol", 2, 0x33)])
+            .unwrap();
+        assert_eq!(added, 1);
+        let again = open(dir.path());
+        assert_eq!(
+            again.pin_for(ME, J, "bob", &Fingerprint([1; 20])),
+            Some([0x11; 32])
+        );
+        assert_eq!(
+            again.pin_for(ME, J, "carol", &Fingerprint([2; 20])),
+            Some([0x33; 32])
+        );
+        assert_eq!(mode(&dir.file(MODERN_PINS_FILE)), 0o600);
+        let mut store = open(dir.path());
+        assert_eq!(store.import_pins(&[pin("carol", 2, 0x33)]).unwrap(), 0);
     }
 }

@@ -265,8 +265,19 @@ impl Session {
             return;
         };
         // Only the first announcement of a v3 session counts: a replay, or a second one with
-        // another key, changes nothing (the handshake already runs with the first).
-        if p.version != ProtocolVersion::V3 || !matches!(p.modern.phase, Phase::Announced) {
+        // another key, changes nothing (the handshake already runs with the first). The host
+        // hears of it: between pinned peers it is a warning (docs/modern-suite.md §8).
+        if p.version != ProtocolVersion::V3 {
+            return;
+        }
+        if !matches!(p.modern.phase, Phase::Announced) {
+            if !matches!(p.modern.phase, Phase::Off) {
+                out.events.push(Event::ModernReannounced {
+                    instance: tag,
+                    identity_changed: p.modern.their_identity != Some(announce.identity),
+                    after_upgrade: matches!(p.modern.phase, Phase::Active(_)),
+                });
+            }
             return;
         }
         let Some(v3_key) = p.modern.v3_key.clone() else {
@@ -306,6 +317,22 @@ impl Session {
                 });
             }
         }
+    }
+
+    /// TEST ONLY: announces the suite again on every private v3 instance, as a peer that
+    /// misbehaves (or someone holding the v3 session's keys) could; what the other side does
+    /// with it is [`Event::ModernReannounced`].
+    #[doc(hidden)]
+    pub fn announce_modern_again_for_testing_only(&mut self, env: &mut Env<'_>) -> Outcome {
+        let mut out = Outcome::default();
+        for slot in self.slots().collect::<Vec<_>>() {
+            if matches!(&self.inst_ref(slot).msg, MsgState::Encrypted(p)
+                if p.version == ProtocolVersion::V3)
+            {
+                self.announce_modern(env, slot, &mut out);
+            }
+        }
+        out
     }
 
     /// A modern message, already framed and fragmented like a v3 one.
