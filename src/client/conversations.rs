@@ -1267,6 +1267,9 @@ impl Client {
             Event::ModernIgnored { reason } => effects.push(Effect::Debug {
                 text: format!("modern-suite message ignored: {reason}"),
             }),
+            Event::DirectFallback => effects.push(Effect::Debug {
+                text: "no answer to the direct post-quantum start; asking for OTR v3".into(),
+            }),
         }
     }
 

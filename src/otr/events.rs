@@ -200,4 +200,7 @@ pub enum Event {
     ModernIgnored {
         reason: ModernError,
     },
+    /// Our direct start to a pinned buddy got no answer in time (docs/modern-suite.md §15):
+    /// the v3 query went out instead (diagnostics only; nothing was lost or sent in clear).
+    DirectFallback,
 }
