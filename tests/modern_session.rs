@@ -1065,3 +1065,155 @@ fn without_pins_or_identity_start_sends_the_v3_query() {
     let out = p.start(Who::Alice);
     assert!(out.to_send[0].starts_with("?OTRv"));
 }
+
+/// A direct start reaches a libotr 4.1.1 peer only if we wrongly hold a pin for it (say the
+/// buddy moved its purple-otr key to pidgin-otr). libotr takes `?OTR:AAM0…` for an
+/// unrecognised OTR message: nothing shown, nothing answered; our timeout sends the v3 query,
+/// and the conversation is OTR v3 as with any libotr peer, the held message delivered.
+#[test]
+fn a_direct_start_to_a_libotr_peer_shows_nothing_and_falls_back_to_v3() {
+    use purple_otr::otr::crypto::fingerprint::Fingerprint;
+    use purple_otr::otr::session::{Env, Session};
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+    use support::libotr_peer::{self as peer, LibotrPeer};
+    use support::pair::test_key;
+
+    const US: &str = "us@localhost";
+    let mut us = Session::new(config("us@localhost/test", 0x4242_4242, Policy::MANUAL));
+    us.set_modern_identity(IdentityKey::from_secret_bytes(&[0x5a; 32]));
+    us.set_pinned_peers(vec![PinnedPeer {
+        identity: identity_public(0x77),
+        fingerprint: Fingerprint([0x11; 20]),
+    }]);
+    let mut lib = LibotrPeer::from_fixture(&peer::BOB);
+    lib.set_policy(peer::Policy::Manual);
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let mut now = 100;
+    let mut env = Env {
+        now,
+        rng: &mut rng,
+        our_key: Some(test_key(0)),
+    };
+    let started = us.start(&mut env);
+    assert_eq!(started.to_send.len(), 1);
+    assert!(started.to_send[0].starts_with("?OTR:AAM0"));
+    let held = us.send(&mut env, "typed while starting");
+    assert!(held.to_send.is_empty());
+    let r = lib.receive(US, &started.to_send[0]);
+    assert_eq!(r.display, None, "{r:?}");
+    assert!(r.injected.is_empty(), "{r:?}");
+    // We never talked to this instance, so the start goes to every instance (receiver 0):
+    // libotr takes it for a message meant for another session (pidgin-otr shows its notice
+    // about that, nothing else) and drops it.
+    assert!(
+        r.events
+            .iter()
+            .all(|e| matches!(e.msg_event(), None | Some("RCVDMSG_FOR_OTHER_INSTANCE"))),
+        "{:?}",
+        r.events
+    );
+
+    now += DIRECT_TIMEOUT_SECS + 1;
+    let mut env = Env {
+        now,
+        rng: &mut rng,
+        our_key: Some(test_key(0)),
+    };
+    let polled = us.poll(&mut env);
+    assert_eq!(polled.events, vec![Event::DirectFallback]);
+    assert_eq!(polled.to_send.len(), 1);
+    assert!(
+        polled.to_send[0].starts_with("?OTRv"),
+        "{:?}",
+        polled.to_send
+    );
+    let mut to_lib = polled.to_send;
+    let mut lib_shown = Vec::new();
+    for _ in 0..50 {
+        let mut to_us = Vec::new();
+        for m in to_lib.drain(..) {
+            assert!(!m.contains("typed while"), "plaintext: {m}");
+            let r = lib.receive(US, &m);
+            lib_shown.extend(r.display.clone());
+            to_us.extend(r.injected);
+        }
+        for m in to_us {
+            let mut env = Env {
+                now,
+                rng: &mut rng,
+                our_key: Some(test_key(0)),
+            };
+            to_lib.extend(us.receive(&mut env, &m).to_send);
+        }
+        if to_lib.is_empty() {
+            break;
+        }
+    }
+    assert!(us.status().is_private());
+    assert_eq!(us.status().suite, Some(Suite::Otr));
+    assert!(us.their_long_term_key().is_some());
+    assert_eq!(lib_shown, vec!["typed while starting".to_string()]);
+
+    // Ended and started again: now the start is addressed to libotr's instance, which
+    // takes it for an unrecognised OTR message (debug log only in pidgin-otr) and drops it.
+    let mut env = Env {
+        now,
+        rng: &mut rng,
+        our_key: Some(test_key(0)),
+    };
+    for m in us.end(&mut env, true).to_send {
+        lib.receive(US, &m);
+    }
+    let started = us.start(&mut env);
+    assert!(started.to_send[0].starts_with("?OTR:AAM0"));
+    let r = lib.receive(US, &started.to_send[0]);
+    assert_eq!(r.display, None, "{r:?}");
+    assert!(r.injected.is_empty(), "{r:?}");
+    assert!(
+        r.events
+            .iter()
+            .all(|e| matches!(e.msg_event(), None | Some("RCVDMSG_UNRECOGNIZED"))),
+        "{:?}",
+        r.events
+    );
+    assert!(r
+        .events
+        .iter()
+        .any(|e| e.msg_event() == Some("RCVDMSG_UNRECOGNIZED")));
+    let mut env = Env {
+        now: now + DIRECT_TIMEOUT_SECS + 1,
+        rng: &mut rng,
+        our_key: Some(test_key(0)),
+    };
+    let polled = us.poll(&mut env);
+    assert_eq!(polled.events, vec![Event::DirectFallback]);
+    assert!(polled.to_send[0].starts_with("?OTRv"));
+}
+
+#[test]
+fn ending_and_starting_again_goes_direct_to_the_known_instance() {
+    let mut p = pinned_pair();
+    p.start(Who::Alice);
+    p.run();
+    assert!(p.both_private());
+    p.act(Who::Alice, |s, env| s.end(env, true));
+    p.run();
+    p.act(Who::Bob, |s, env| s.end(env, true));
+    p.in_flight.clear();
+    assert!(!p.alice.session.status().is_private());
+    let at = p.wire.len();
+    p.start(Who::Alice);
+    match classify(&p.wire[at].1) {
+        // Receiver tag (bytes 7..11): Bob's instance this time.
+        Incoming::Encoded { bytes } => {
+            assert_eq!(bytes[2], 0x34);
+            assert_eq!(&bytes[7..11], &0x2222_2222u32.to_be_bytes());
+        }
+        other => panic!("{other:?}"),
+    }
+    p.run();
+    assert!(p.both_private());
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Modern));
+    talk(&mut p, "again");
+}

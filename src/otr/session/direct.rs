@@ -101,6 +101,16 @@ impl Session {
         ) else {
             return vec![self.query_message()];
         };
+        // To the buddy's instance we last heard from authentically, if any: libotr 4.1.1
+        // takes a non-commit message addressed to every instance (0) for one meant for
+        // another session and pidgin-otr says so, while one addressed to its own tag is an
+        // unrecognised message it only logs (docs/modern-suite.md §15.5).
+        let receiver = self
+            .slots()
+            .map(|s| self.inst_ref(s))
+            .filter(|i| i.tag != 0 && i.last_authenticated > 0)
+            .max_by_key(|i| i.last_authenticated)
+            .map_or(0, |i| i.tag);
         let params = DirectParams {
             our_identity: identity,
             their_identity: peer.identity,
@@ -108,7 +118,7 @@ impl Session {
             responder_fingerprint: peer.fingerprint.0,
             instances: Instances {
                 sender: self.config.our_instance,
-                receiver: 0,
+                receiver,
             },
         };
         let (state, init) = handshake::start_direct(&mut env.rng, params);
@@ -117,7 +127,7 @@ impl Session {
             since: env.now,
             peer,
         });
-        self.modern_wire(0, &init.encode())
+        self.modern_wire(receiver, &init.encode())
     }
 
     /// A direct handshake's message, or a message a direct handshake waits for. Returns
