@@ -491,7 +491,16 @@ fn return_store(mut store: Store, account: &str, reusable: bool) {
             .forget_fingerprint(&e.accountname, &e.protocol, &e.username, &e.fingerprint)
             .is_ok();
     }
-    clean &= store.fingerprints().entries().next().is_none() && !store.has_unsaved_changes();
+    // Pins too: a pin makes the next start a direct one (docs/modern-suite.md §15).
+    let pins: Vec<_> = store.pins().entries().to_vec();
+    for p in pins {
+        clean &= store
+            .forget_pin(&p.account, &p.protocol, &p.buddy, &p.fingerprint)
+            .is_ok();
+    }
+    clean &= store.fingerprints().entries().next().is_none()
+        && store.pins().entries().is_empty()
+        && !store.has_unsaved_changes();
     if !clean {
         let _ = std::fs::remove_dir_all(store.dir());
         return;
