@@ -731,7 +731,11 @@ fn dsa_fp(p: &Pair, who: Who) -> purple_otr::otr::crypto::fingerprint::Fingerpri
 /// `pair()` where each side pinned the other's identity with the other's v3 key, as after a
 /// first verified session that upgraded.
 fn pinned_pair() -> Pair {
-    let mut p = pair();
+    pinned_pair_with(0)
+}
+
+fn pinned_pair_with(mms: usize) -> Pair {
+    let mut p = pair_with(mms);
     let (fa, fb) = (dsa_fp(&p, Who::Alice), dsa_fp(&p, Who::Bob));
     p.alice.session.set_pinned_peers(vec![PinnedPeer {
         identity: identity_public(0xb0),
@@ -1216,4 +1220,47 @@ fn ending_and_starting_again_goes_direct_to_the_known_instance() {
     assert!(p.both_private());
     assert_eq!(suite(&p, Who::Bob), Some(Suite::Modern));
     talk(&mut p, "again");
+}
+
+#[test]
+fn a_policy_that_must_encrypt_opens_with_a_direct_start_and_holds_the_message() {
+    let alice = config("alice@localhost/a", 0x1111_1111, Policy::ALWAYS);
+    let bob = config("bob@localhost/b", 0x2222_2222, Policy::ALWAYS);
+    let mut p = Pair::with_configs(alice, bob);
+    p.alice
+        .session
+        .set_modern_identity(IdentityKey::from_secret_bytes(&[0xa1; 32]));
+    p.bob
+        .session
+        .set_modern_identity(IdentityKey::from_secret_bytes(&[0xb0; 32]));
+    let (fa, fb) = (dsa_fp(&p, Who::Alice), dsa_fp(&p, Who::Bob));
+    p.alice.session.set_pinned_peers(vec![PinnedPeer {
+        identity: identity_public(0xb0),
+        fingerprint: fb,
+    }]);
+    p.bob.session.set_pinned_peers(vec![PinnedPeer {
+        identity: identity_public(0xa1),
+        fingerprint: fa,
+    }]);
+    let out = p.send(Who::Alice, "policy secret");
+    assert_eq!(out.to_send.len(), 1, "{:?}", out.to_send);
+    assert_eq!(message_type(&out.to_send[0]), Some(0x34));
+    p.run();
+    assert!(p.both_private());
+    assert_eq!(p.shown_texts(Who::Bob), vec!["policy secret"]);
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Modern));
+    no_plaintext_on_the_wire(&p);
+}
+
+#[test]
+fn a_direct_start_is_fragmented_where_the_network_needs_it() {
+    let mut p = pinned_pair_with(300);
+    p.start(Who::Alice);
+    p.run();
+    assert!(p.both_private());
+    assert!(p.wire.len() > 3, "fragments: {}", p.wire.len());
+    assert!(p.wire.iter().all(|(_, m)| m.len() <= 300));
+    assert!(p.wire[0].1.starts_with("?OTR|"));
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Modern));
+    talk(&mut p, "fragmented");
 }
