@@ -60,7 +60,8 @@ impl Instance {
     /// private or finished (the next message is encrypted, or refused), or it runs an
     /// exchange we started (the messages held for it would be given back).
     fn matters(&self) -> bool {
-        !matches!(self.msg, MsgState::Plaintext) || self.ake.we_started() || self.direct.is_some()
+        // (An answered direct start does not count: strangers could fill the table with them.)
+        !matches!(self.msg, MsgState::Plaintext) || self.ake.we_started()
     }
 }
 
