@@ -23,7 +23,7 @@ use purple_otr::otr::events::{Event, Suite};
 use purple_otr::otr::modern::bench_support as modern;
 use purple_otr::otr::modern::identity::IdentityKey;
 use purple_otr::otr::policy::Policy;
-use purple_otr::otr::session::{Env, Outcome, Session, SessionConfig};
+use purple_otr::otr::session::{Env, Outcome, PinnedPeer, Session, SessionConfig};
 use purple_otr::otr::smp::SmpEvent;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -156,6 +156,19 @@ impl Duo {
         let mut duo = Duo::new();
         for (who, byte) in [(A, 0xa1u8), (B, 0xb0)] {
             duo.s[who].set_modern_identity(IdentityKey::from_secret_bytes(&[byte; 32]));
+        }
+        duo
+    }
+
+    /// [`Duo::new_modern`] with each side's identity pinned by the other, as after a first
+    /// verified session: a start goes directly on the suite (docs/modern-suite.md §15).
+    fn new_direct(bench: &Bench) -> Duo {
+        let mut duo = Duo::new_modern();
+        for (who, other, byte) in [(A, B, 0xb0u8), (B, A, 0xa1)] {
+            duo.s[who].set_pinned_peers(vec![PinnedPeer {
+                identity: *IdentityKey::from_secret_bytes(&[byte; 32]).public(),
+                fingerprint: bench.keys[other].public().fingerprint(),
+            }]);
         }
         duo
     }
@@ -410,6 +423,16 @@ fn time_workload(bench: &mut Bench, workload: &str) {
                 d
             });
             report("modern_ake_and_upgrade", upgrade * 1e3, "ms");
+            // Pinned peers: DIRECT_INIT, RESPONSE, CONFIRM through the sessions.
+            let direct = sample(PLAN_AKE, || {
+                let mut duo = Duo::new_direct(bench);
+                let t = CpuTimer::start();
+                duo.ake(bench);
+                let d = t.elapsed();
+                check(duo.modern(), "the direct start did not complete");
+                d
+            });
+            report("modern_direct_start", direct * 1e3, "ms");
             println!(
                 "info modern_session_state max={}B fresh={}B",
                 modern::max_session_bytes(),

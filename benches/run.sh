@@ -53,7 +53,7 @@ combine() {
                 k = order[i]
                 # The modern suite (docs/modern-suite.md) against libotr doing the same job.
                 base = k
-                if (k ~ /^modern_/) { base = substr(k, 8); if (base == "handshake" || base == "ake_and_upgrade") base = "ake" }
+                if (k ~ /^modern_/) { base = substr(k, 8); if (base == "handshake" || base == "ake_and_upgrade" || base == "direct_start") base = "ake" }
                 if (!(base in l)) continue
                 name = k
                 if (k == "rss_sessions") name = (sessions == 10000) ? "rss_10k_sessions" : "rss_" sessions "_sessions"
@@ -77,7 +77,7 @@ targets() {
             if (name == "ake" || name == "smp") aim = 0.7
             if (name == "roundtrip" || name == "oneway" || name ~ /^fragments/) aim = 0.5
             # Issue 14: the modern handshake >= 10x faster than the libotr AKE, its round trip >= 5x.
-            if (name == "modern_handshake") aim = 0.1
+            if (name == "modern_handshake" || name == "modern_direct_start") aim = 0.1
             if (name == "modern_roundtrip") aim = 0.2
             if (aim != "") printf "target %s ratio<=%s %s (ratio=%s)\n", $2, aim, verdict(r <= aim), v["ratio"]
             if ($2 == "send_140b") printf "target send_140b ours<1000us %s (ours=%sus)\n", verdict(v["ours"] + 0 < 1000), v["ours"]

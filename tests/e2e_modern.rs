@@ -198,3 +198,85 @@ fn with_the_setting_off_a_plugin_does_not_announce_and_stays_on_v3() {
         "{lines:?}"
     );
 }
+
+/// A first session upgrades and each user verifies the other's key (`/otr verify yes`), which
+/// pins the post-quantum identities; after `/otr end` the next `/otr start` goes directly on
+/// the suite (docs/modern-suite.md §15): DIRECT_INIT, RESPONSE, CONFIRM, no query, no v3 AKE,
+/// shown verified through the pin, and messages cross both ways as modern data only.
+#[test]
+fn pinned_plugins_start_the_next_session_directly_on_post_quantum() {
+    let server = Prosody::alice_and_bob();
+    let proxy = Proxy::start(server.port);
+    let mut alice = client("alice-direct", ALICE, &server, &proxy, "alice");
+    let mut bob = client("bob-direct", BOB, &server, &proxy, "bob");
+    alice.wait_event(
+        "buddy_signed_on",
+        |l| l.get("buddy").starts_with("bob@localhost"),
+        WAIT,
+    );
+    bob.wait_event(
+        "buddy_signed_on",
+        |l| l.get("buddy").starts_with("alice@localhost"),
+        WAIT,
+    );
+    alice.cmd(&["conv_open", ALICE, "bob@localhost"]);
+    alice.cmd(&["conv_cmd", ALICE, "bob@localhost", "/otr start"]);
+    wait_line(
+        &mut alice,
+        ALICE,
+        "bob@localhost",
+        "now uses post-quantum encryption",
+    );
+    wait_line(
+        &mut bob,
+        BOB,
+        "alice@localhost",
+        "Now: Private (post-quantum, not verified).",
+    );
+    // Each verifies the other's key by hand: the identities are pinned.
+    alice.cmd(&["conv_cmd", ALICE, "bob@localhost", "/otr verify yes"]);
+    wait_line(&mut alice, ALICE, "bob@localhost", "remembered as verified");
+    bob.cmd(&["conv_cmd", BOB, "alice@localhost", "/otr verify yes"]);
+    wait_line(&mut bob, BOB, "alice@localhost", "remembered as verified");
+    alice.cmd(&["conv_cmd", ALICE, "bob@localhost", "/otr end"]);
+    bob.cmd(&["conv_cmd", BOB, "alice@localhost", "/otr end"]);
+    std::thread::sleep(Duration::from_secs(2));
+
+    let restart_at = proxy.recorded().len();
+    alice.cmd(&["conv_cmd", ALICE, "bob@localhost", "/otr start"]);
+    wait_line(
+        &mut alice,
+        ALICE,
+        "bob@localhost",
+        "Now: Private (post-quantum, verified).",
+    );
+    wait_line(
+        &mut bob,
+        BOB,
+        "alice@localhost",
+        "Now: Private (post-quantum, verified).",
+    );
+    for i in 0..5 {
+        let a = format!("alice-direct-secret-{i}");
+        alice.cmd(&["send_im", ALICE, "bob@localhost", &a]);
+        received(&mut bob, &a);
+        let b = format!("bob-direct-secret-{i}");
+        bob.cmd(&["send_im", BOB, "alice@localhost", &b]);
+        received(&mut alice, &b);
+    }
+    let wire = proxy.recorded();
+    let after = &wire[restart_at..];
+    assert!(after.contains("?OTR:AAM0"), "no DIRECT_INIT on the wire");
+    assert!(after.contains("?OTR:AAMx"), "no RESPONSE on the wire");
+    assert!(!after.contains("?OTRv"), "a v3 query was sent");
+    for v3 in [
+        "?OTR:AAMC",
+        "?OTR:AAMK",
+        "?OTR:AAMR",
+        "?OTR:AAMS",
+        "?OTR:AAMD",
+    ] {
+        assert!(!after.contains(v3), "{v3} after the direct start");
+    }
+    assert!(!wire.contains("direct-secret-"), "plain text on the wire");
+}

@@ -716,6 +716,558 @@ fn ending_clears_a_doubted_identity_and_withdrawing_trust_does_not() {
     assert_eq!(out.to_send, vec!["plain now".to_string()]);
 }
 
+// ---- direct start between pinned peers (docs/modern-suite.md §15) ------------------------
+
+use purple_otr::otr::session::{PinnedPeer, DIRECT_TIMEOUT_SECS};
+
+fn identity_public(secret: u8) -> [u8; 32] {
+    *IdentityKey::from_secret_bytes(&[secret; 32]).public()
+}
+
+fn dsa_fp(p: &Pair, who: Who) -> purple_otr::otr::crypto::fingerprint::Fingerprint {
+    match who {
+        Who::Alice => p.alice.key.public().fingerprint(),
+        Who::Bob => p.bob.key.public().fingerprint(),
+    }
+}
+
+/// `pair()` where each side pinned the other's identity with the other's v3 key, as after a
+/// first verified session that upgraded.
+fn pinned_pair() -> Pair {
+    pinned_pair_with(0)
+}
+
+fn pinned_pair_with(mms: usize) -> Pair {
+    let mut p = pair_with(mms);
+    let (fa, fb) = (dsa_fp(&p, Who::Alice), dsa_fp(&p, Who::Bob));
+    p.alice.session.set_pinned_peers(vec![PinnedPeer {
+        identity: identity_public(0xb0),
+        fingerprint: fb,
+    }]);
+    p.bob.session.set_pinned_peers(vec![PinnedPeer {
+        identity: identity_public(0xa1),
+        fingerprint: fa,
+    }]);
+    p
+}
+
+fn fell_back(events: &[Event]) -> usize {
+    count(events, |e| matches!(e, Event::DirectFallback))
+}
+
+/// Past the direct timeout: Alice's poll falls back to the v3 query.
+fn direct_timeout(p: &mut Pair) {
+    p.now += DIRECT_TIMEOUT_SECS + 1;
+    p.act(Who::Alice, |s, env| s.poll(env));
+    p.act(Who::Bob, |s, env| s.poll(env));
+}
+
+fn no_plaintext_on_the_wire(p: &Pair) {
+    for (_, m) in &p.wire {
+        assert!(!m.contains("secret"), "plaintext on the wire: {m}");
+    }
+}
+
+#[test]
+fn a_direct_start_between_pinned_peers_takes_one_round_trip_and_a_confirm() {
+    let mut p = pinned_pair();
+    p.start(Who::Alice);
+    p.run();
+    assert!(p.both_private(), "{:?} {:?}", p.alice.events, p.bob.events);
+    let types: Vec<(Who, Option<u8>)> = p.wire.iter().map(|(w, m)| (*w, message_type(m))).collect();
+    // DIRECT_INIT, RESPONSE, CONFIRM: no query, no DSA, no v3 AKE, no announcement.
+    assert_eq!(
+        types,
+        vec![
+            (Who::Alice, Some(0x34)),
+            (Who::Bob, Some(0x31)),
+            (Who::Alice, Some(0x32))
+        ]
+    );
+    assert!(p.wire[0].1.starts_with("?OTR:AAM0"));
+    for who in [Who::Alice, Who::Bob] {
+        assert_eq!(suite(&p, who), Some(Suite::Modern));
+        assert_eq!(upgraded(&p.party(who).events), 1);
+    }
+    let (a, b) = (p.alice.session.status(), p.bob.session.status());
+    // Each side's fingerprint is the pinned v3 key of the other; the identity the pinned one.
+    assert_eq!(a.fingerprint, Some(dsa_fp(&p, Who::Bob)));
+    assert_eq!(b.fingerprint, Some(dsa_fp(&p, Who::Alice)));
+    assert_eq!(a.peer_identity, Some(identity_public(0xb0)));
+    assert_eq!(b.peer_identity, Some(identity_public(0xa1)));
+    assert_eq!(a.instance, 0x2222_2222);
+    assert_eq!(b.instance, 0x1111_1111);
+    assert_eq!(a.ssid, b.ssid);
+    assert!(p.alice.session.their_long_term_key().is_none());
+    assert!(!p.alice.session.direct_pending());
+    let at = p.wire.len();
+    talk(&mut p, "direct");
+    assert!(p.wire[at..]
+        .iter()
+        .all(|(_, m)| message_type(m) == Some(0x33)));
+    assert_eq!(fell_back(&p.alice.events), 0);
+    // No extra symmetric key without v3.
+    p.act(Who::Alice, |s, env| {
+        assert!(s.extra_symmetric_key(env, 1, b"").is_err());
+        purple_otr::otr::session::Outcome::default()
+    });
+}
+
+#[test]
+fn the_responder_also_confirms_on_the_initiators_first_data_when_the_confirm_is_lost() {
+    let mut p = pinned_pair();
+    p.start(Who::Alice);
+    p.run_with(|_, _, m| {
+        if message_type(m) == Some(0x32) {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    assert!(p.alice.session.status().is_private());
+    assert!(!p.bob.session.status().is_private());
+    p.send(Who::Alice, "first secret");
+    p.run();
+    assert!(p.both_private());
+    assert_eq!(p.shown_texts(Who::Bob), vec!["first secret"]);
+    talk(&mut p, "late");
+}
+
+#[test]
+fn messages_typed_during_a_direct_start_are_held_then_delivered_in_order() {
+    let mut p = pinned_pair();
+    p.start(Who::Alice);
+    let typed = ["one secret", "two secret", "three secret"];
+    for t in typed {
+        let out = p.send(Who::Alice, t);
+        assert!(
+            out.events
+                .iter()
+                .any(|e| matches!(e, Event::MessageHeld { .. })),
+            "{:?}",
+            out.events
+        );
+    }
+    assert_eq!(p.alice.session.status().held, 3);
+    p.run();
+    assert!(p.both_private());
+    assert_eq!(p.shown_texts(Who::Bob), typed.to_vec());
+    assert!(p.bob.shown.iter().all(|r| r.encrypted));
+    assert_eq!(p.alice.session.status().held, 0);
+    no_plaintext_on_the_wire(&p);
+}
+
+/// Runs a direct start that Bob does not answer (the setup decides why), checks the
+/// fallback: held messages, the v3 query after the timeout, v3 AKE, then whatever the
+/// upgrade gives; nothing is lost and nothing goes in the clear.
+fn falls_back(mut p: Pair, drop_direct: bool) -> Pair {
+    p.start(Who::Alice);
+    p.send(Who::Alice, "early secret");
+    p.run_with(|_, _, m| {
+        if drop_direct && message_type(m) == Some(0x34) {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    // Bob said nothing (and showed nothing); Alice waits with her message held.
+    assert!(p.wire.iter().all(|(w, _)| *w == Who::Alice), "{:?}", p.wire);
+    assert!(p.bob.shown.is_empty());
+    let noisy = |e: &Event| {
+        matches!(
+            e,
+            Event::Malformed | Event::NotInPrivate | Event::Unreadable { .. } | Event::Unrecognized
+        )
+    };
+    assert_eq!(count(&p.bob.events, noisy), 0, "{:?}", p.bob.events);
+    assert!(!p.alice.session.status().is_private());
+    assert_eq!(p.alice.session.status().held, 1);
+    // Before the timeout, polling changes nothing.
+    p.now += DIRECT_TIMEOUT_SECS - 1;
+    let out = p.act(Who::Alice, |s, env| s.poll(env));
+    assert!(out.to_send.is_empty());
+    assert!(p.alice.session.direct_pending());
+    direct_timeout(&mut p);
+    assert_eq!(fell_back(&p.alice.events), 1);
+    assert!(!p.alice.session.direct_pending());
+    p.run();
+    assert!(p.both_private(), "{:?} {:?}", p.alice.events, p.bob.events);
+    assert_eq!(p.shown_texts(Who::Bob), vec!["early secret"]);
+    assert!(p.bob.shown.iter().all(|r| r.encrypted));
+    no_plaintext_on_the_wire(&p);
+    p
+}
+
+#[test]
+fn a_direct_start_to_a_buddy_without_our_pin_falls_back_to_v3_and_upgrades() {
+    let mut p = pinned_pair();
+    p.bob.session.set_pinned_peers(Vec::new());
+    let mut p = falls_back(p, false);
+    assert!(p.bob.events.iter().any(|e| matches!(
+        e,
+        Event::ModernIgnored {
+            reason: purple_otr::otr::modern::ModernError::UnexpectedMessage
+        }
+    )));
+    // The v3 session upgraded the usual way.
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Modern));
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Modern));
+    assert!(p.alice.session.their_long_term_key().is_some());
+    talk(&mut p, "upgraded");
+}
+
+#[test]
+fn a_direct_start_to_a_buddy_with_the_suite_off_falls_back_to_v3() {
+    let mut p = pinned_pair();
+    p.bob.session.set_modern(false);
+    let mut p = falls_back(p, false);
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Otr));
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Otr));
+    talk(&mut p, "v3");
+}
+
+#[test]
+fn an_unanswered_direct_start_falls_back_to_v3() {
+    let p = falls_back(pinned_pair(), true);
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Modern));
+}
+
+#[test]
+fn a_changed_identity_is_refused_and_shows_up_in_the_v3_session() {
+    // Bob pinned an older identity of Alice (she has a new key now).
+    let mut p = pinned_pair();
+    let fa = dsa_fp(&p, Who::Alice);
+    p.bob.session.set_pinned_peers(vec![PinnedPeer {
+        identity: identity_public(0xa0),
+        fingerprint: fa,
+    }]);
+    let p = falls_back(p, false);
+    assert!(p.bob.events.iter().any(|e| matches!(
+        e,
+        Event::ModernIgnored {
+            reason: purple_otr::otr::modern::ModernError::UnexpectedIdentity
+        }
+    )));
+    // In the v3 session Alice announces her new identity: what the client compares with
+    // the pin (and warns and holds about, `client::tests`).
+    let st = p.bob.session.status();
+    assert_eq!(st.peer_identity, Some(identity_public(0xa1)));
+    assert_ne!(st.peer_identity, Some(identity_public(0xa0)));
+    assert_eq!(st.fingerprint, Some(fa));
+
+    // Alice pinned an older identity of Bob: refused the same way.
+    let mut p = pinned_pair();
+    let fb = dsa_fp(&p, Who::Bob);
+    p.alice.session.set_pinned_peers(vec![PinnedPeer {
+        identity: identity_public(0xbb),
+        fingerprint: fb,
+    }]);
+    let p = falls_back(p, false);
+    assert_eq!(
+        p.alice.session.status().peer_identity,
+        Some(identity_public(0xb0))
+    );
+}
+
+#[test]
+fn replayed_direct_messages_are_ignored() {
+    let mut p = pinned_pair();
+    p.start(Who::Alice);
+    p.run();
+    assert!(p.both_private());
+    let recorded = p.wire.clone();
+    let bob_events = p.bob.events.len();
+    for (from, m) in &recorded {
+        p.in_flight.push_back((from.other(), m.clone()));
+    }
+    p.run();
+    // Nothing answered, nothing shown, both still private on the same session.
+    assert_eq!(p.wire.len(), recorded.len());
+    assert!(p.bob.events[bob_events..]
+        .iter()
+        .all(|e| matches!(e, Event::ModernIgnored { .. })));
+    assert!(p.both_private());
+    assert_eq!(upgraded(&p.bob.events), 1);
+    talk(&mut p, "after replay");
+}
+
+#[test]
+fn a_v3_data_message_to_a_direct_instance_is_unreadable_not_a_panic() {
+    // A v3 session between the same keys and instance tags gives a genuine v3 data message.
+    let mut v3 = pair();
+    v3.alice.session.set_modern(false);
+    v3.establish(Who::Alice);
+    let wire = v3.send(Who::Alice, "v3 secret").to_send;
+    assert_eq!(message_type(&wire[0]), Some(0x03));
+
+    let mut p = pinned_pair();
+    p.start(Who::Alice);
+    p.run();
+    assert!(p.both_private());
+    let out = p.act(Who::Bob, |s, env| s.receive(env, &wire[0]));
+    assert!(out.display.is_none());
+    assert!(out
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Unreadable { .. })));
+    assert!(out.to_send.iter().any(|m| m.starts_with("?OTR Error:")));
+    p.in_flight.clear();
+    assert!(p.both_private());
+    talk(&mut p, "still");
+}
+
+#[test]
+fn smp_over_a_direct_session_is_bound_to_its_transcript() {
+    let mut p = pinned_pair();
+    p.start(Who::Alice);
+    p.run();
+    let at = p.wire.len();
+    let smp = |p: &mut Pair, a: &'static [u8], b: &'static [u8]| {
+        p.act(Who::Alice, |s, env| {
+            s.smp_start(env, None, a).expect("private")
+        });
+        p.run();
+        p.act(Who::Bob, |s, env| s.smp_respond(env, b).expect("asked"));
+        p.run();
+    };
+    smp(&mut p, b"shared secret", b"shared secret");
+    let ok = |e: &Event| {
+        matches!(
+            e,
+            Event::Smp {
+                event: SmpEvent::Success,
+                ..
+            }
+        )
+    };
+    assert_eq!(count(&p.alice.events, ok), 1, "{:?}", p.alice.events);
+    assert_eq!(count(&p.bob.events, ok), 1);
+    smp(&mut p, b"shared secret", b"other secret");
+    assert_eq!(count(&p.alice.events, ok), 1);
+    assert!(p.wire[at..]
+        .iter()
+        .all(|(_, m)| message_type(m) == Some(0x33)));
+}
+
+#[test]
+fn both_starting_directly_at_once_ends_in_one_session() {
+    let mut p = pinned_pair();
+    p.start(Who::Alice);
+    p.start(Who::Bob);
+    p.run();
+    assert!(p.both_private(), "{:?} {:?}", p.alice.events, p.bob.events);
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Modern));
+    talk(&mut p, "crossed");
+    direct_timeout(&mut p);
+    assert_eq!(fell_back(&p.alice.events) + fell_back(&p.bob.events), 0);
+}
+
+#[test]
+fn without_pins_or_identity_start_sends_the_v3_query() {
+    let mut p = pair();
+    let out = p.start(Who::Alice);
+    assert!(out.to_send[0].starts_with("?OTRv"));
+    let mut p = pinned_pair();
+    p.alice.session.set_modern(false);
+    let out = p.start(Who::Alice);
+    assert!(out.to_send[0].starts_with("?OTRv"));
+}
+
+/// A direct start reaches a libotr 4.1.1 peer only if we wrongly hold a pin for it (say the
+/// buddy moved its purple-otr key to pidgin-otr). libotr takes `?OTR:AAM0…` for an
+/// unrecognised OTR message: nothing shown, nothing answered; our timeout sends the v3 query,
+/// and the conversation is OTR v3 as with any libotr peer, the held message delivered.
+#[test]
+fn a_direct_start_to_a_libotr_peer_shows_nothing_and_falls_back_to_v3() {
+    use purple_otr::otr::crypto::fingerprint::Fingerprint;
+    use purple_otr::otr::session::{Env, Session};
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+    use support::libotr_peer::{self as peer, LibotrPeer};
+    use support::pair::test_key;
+
+    const US: &str = "us@localhost";
+    let mut us = Session::new(config("us@localhost/test", 0x4242_4242, Policy::MANUAL));
+    us.set_modern_identity(IdentityKey::from_secret_bytes(&[0x5a; 32]));
+    us.set_pinned_peers(vec![PinnedPeer {
+        identity: identity_public(0x77),
+        fingerprint: Fingerprint([0x11; 20]),
+    }]);
+    let mut lib = LibotrPeer::from_fixture(&peer::BOB);
+    lib.set_policy(peer::Policy::Manual);
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let mut now = 100;
+    let mut env = Env {
+        now,
+        rng: &mut rng,
+        our_key: Some(test_key(0)),
+    };
+    let started = us.start(&mut env);
+    assert_eq!(started.to_send.len(), 1);
+    assert!(started.to_send[0].starts_with("?OTR:AAM0"));
+    let held = us.send(&mut env, "typed while starting");
+    assert!(held.to_send.is_empty());
+    let r = lib.receive(US, &started.to_send[0]);
+    assert_eq!(r.display, None, "{r:?}");
+    assert!(r.injected.is_empty(), "{r:?}");
+    // We never talked to this instance, so the start goes to every instance (receiver 0):
+    // libotr takes it for a message meant for another session (pidgin-otr shows its notice
+    // about that, nothing else) and drops it.
+    assert!(
+        r.events
+            .iter()
+            .all(|e| matches!(e.msg_event(), None | Some("RCVDMSG_FOR_OTHER_INSTANCE"))),
+        "{:?}",
+        r.events
+    );
+
+    now += DIRECT_TIMEOUT_SECS + 1;
+    let mut env = Env {
+        now,
+        rng: &mut rng,
+        our_key: Some(test_key(0)),
+    };
+    let polled = us.poll(&mut env);
+    assert_eq!(polled.events, vec![Event::DirectFallback]);
+    assert_eq!(polled.to_send.len(), 1);
+    assert!(
+        polled.to_send[0].starts_with("?OTRv"),
+        "{:?}",
+        polled.to_send
+    );
+    let mut to_lib = polled.to_send;
+    let mut lib_shown = Vec::new();
+    for _ in 0..50 {
+        let mut to_us = Vec::new();
+        for m in to_lib.drain(..) {
+            assert!(!m.contains("typed while"), "plaintext: {m}");
+            let r = lib.receive(US, &m);
+            lib_shown.extend(r.display.clone());
+            to_us.extend(r.injected);
+        }
+        for m in to_us {
+            let mut env = Env {
+                now,
+                rng: &mut rng,
+                our_key: Some(test_key(0)),
+            };
+            to_lib.extend(us.receive(&mut env, &m).to_send);
+        }
+        if to_lib.is_empty() {
+            break;
+        }
+    }
+    assert!(us.status().is_private());
+    assert_eq!(us.status().suite, Some(Suite::Otr));
+    assert!(us.their_long_term_key().is_some());
+    assert_eq!(lib_shown, vec!["typed while starting".to_string()]);
+
+    // Ended and started again: now the start is addressed to libotr's instance, which
+    // takes it for an unrecognised OTR message (debug log only in pidgin-otr) and drops it.
+    let mut env = Env {
+        now,
+        rng: &mut rng,
+        our_key: Some(test_key(0)),
+    };
+    for m in us.end(&mut env, true).to_send {
+        lib.receive(US, &m);
+    }
+    let started = us.start(&mut env);
+    assert!(started.to_send[0].starts_with("?OTR:AAM0"));
+    let r = lib.receive(US, &started.to_send[0]);
+    assert_eq!(r.display, None, "{r:?}");
+    assert!(r.injected.is_empty(), "{r:?}");
+    assert!(
+        r.events
+            .iter()
+            .all(|e| matches!(e.msg_event(), None | Some("RCVDMSG_UNRECOGNIZED"))),
+        "{:?}",
+        r.events
+    );
+    assert!(r
+        .events
+        .iter()
+        .any(|e| e.msg_event() == Some("RCVDMSG_UNRECOGNIZED")));
+    let mut env = Env {
+        now: now + DIRECT_TIMEOUT_SECS + 1,
+        rng: &mut rng,
+        our_key: Some(test_key(0)),
+    };
+    let polled = us.poll(&mut env);
+    assert_eq!(polled.events, vec![Event::DirectFallback]);
+    assert!(polled.to_send[0].starts_with("?OTRv"));
+}
+
+#[test]
+fn ending_and_starting_again_goes_direct_to_the_known_instance() {
+    let mut p = pinned_pair();
+    p.start(Who::Alice);
+    p.run();
+    assert!(p.both_private());
+    p.act(Who::Alice, |s, env| s.end(env, true));
+    p.run();
+    p.act(Who::Bob, |s, env| s.end(env, true));
+    p.in_flight.clear();
+    assert!(!p.alice.session.status().is_private());
+    let at = p.wire.len();
+    p.start(Who::Alice);
+    match classify(&p.wire[at].1) {
+        // Receiver tag (bytes 7..11): Bob's instance this time.
+        Incoming::Encoded { bytes } => {
+            assert_eq!(bytes[2], 0x34);
+            assert_eq!(&bytes[7..11], &0x2222_2222u32.to_be_bytes());
+        }
+        other => panic!("{other:?}"),
+    }
+    p.run();
+    assert!(p.both_private());
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Modern));
+    talk(&mut p, "again");
+}
+
+#[test]
+fn a_policy_that_must_encrypt_opens_with_a_direct_start_and_holds_the_message() {
+    let alice = config("alice@localhost/a", 0x1111_1111, Policy::ALWAYS);
+    let bob = config("bob@localhost/b", 0x2222_2222, Policy::ALWAYS);
+    let mut p = Pair::with_configs(alice, bob);
+    p.alice
+        .session
+        .set_modern_identity(IdentityKey::from_secret_bytes(&[0xa1; 32]));
+    p.bob
+        .session
+        .set_modern_identity(IdentityKey::from_secret_bytes(&[0xb0; 32]));
+    let (fa, fb) = (dsa_fp(&p, Who::Alice), dsa_fp(&p, Who::Bob));
+    p.alice.session.set_pinned_peers(vec![PinnedPeer {
+        identity: identity_public(0xb0),
+        fingerprint: fb,
+    }]);
+    p.bob.session.set_pinned_peers(vec![PinnedPeer {
+        identity: identity_public(0xa1),
+        fingerprint: fa,
+    }]);
+    let out = p.send(Who::Alice, "policy secret");
+    assert_eq!(out.to_send.len(), 1, "{:?}", out.to_send);
+    assert_eq!(message_type(&out.to_send[0]), Some(0x34));
+    p.run();
+    assert!(p.both_private());
+    assert_eq!(p.shown_texts(Who::Bob), vec!["policy secret"]);
+    assert_eq!(suite(&p, Who::Bob), Some(Suite::Modern));
+    no_plaintext_on_the_wire(&p);
+}
+
+#[test]
+fn a_direct_start_is_fragmented_where_the_network_needs_it() {
+    let mut p = pinned_pair_with(300);
+    p.start(Who::Alice);
+    p.run();
+    assert!(p.both_private());
+    assert!(p.wire.len() > 3, "fragments: {}", p.wire.len());
+    assert!(p.wire.iter().all(|(_, m)| m.len() <= 300));
+    assert!(p.wire[0].1.starts_with("?OTR|"));
+    assert_eq!(suite(&p, Who::Alice), Some(Suite::Modern));
+    talk(&mut p, "fragmented");
+}
+
 fn reannounced(events: &[Event]) -> Vec<(bool, bool)> {
     events
         .iter()

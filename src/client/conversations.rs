@@ -19,7 +19,7 @@ use crate::otr::keystore::privkey::AccountKey;
 use crate::otr::modern::identity::IdentityFingerprint;
 use crate::otr::policy::Policy;
 use crate::otr::session::{
-    Env, MessageState, Outcome, Session, SessionConfig, Status, UPGRADE_TIMEOUT_SECS,
+    Env, MessageState, Outcome, PinnedPeer, Session, SessionConfig, Status, UPGRADE_TIMEOUT_SECS,
 };
 use crate::otr::smp::SmpEvent;
 
@@ -361,6 +361,7 @@ impl Client {
         if settings.modern {
             self.give_identity(key);
         }
+        let pins = self.pinned_peers(key);
         let conv = self
             .convs
             .get_mut(key)
@@ -368,7 +369,26 @@ impl Client {
         conv.session.set_policy(settings.policy);
         conv.session.set_only_verified(settings.only_verified);
         conv.session.set_modern(settings.modern);
+        // As the pins file says now (a pin made or forgotten a moment ago counts).
+        conv.session.set_pinned_peers(pins);
         Ok(conv)
+    }
+
+    /// The buddy's pinned identities (docs/modern-suite.md §8.2), newest first: what lets
+    /// the session start directly on the post-quantum suite and answer such a start (§15).
+    fn pinned_peers(&self, key: &ConvKey) -> Vec<PinnedPeer> {
+        let (a, p, b) = (&key.account.name, &key.account.protocol, &key.buddy);
+        self.store
+            .pins()
+            .entries()
+            .iter()
+            .rev()
+            .filter(|pin| pin.account == *a && pin.protocol == *p && pin.buddy == *b)
+            .map(|pin| PinnedPeer {
+                identity: pin.identity,
+                fingerprint: pin.fingerprint,
+            })
+            .collect()
     }
 
     /// Gives the conversation the account's identity key from `otr.modern_identity`, made and
@@ -1306,6 +1326,9 @@ impl Client {
                     });
                 }
             }
+            Event::DirectFallback => effects.push(Effect::Debug {
+                text: "no answer to the direct post-quantum start; asking for OTR v3".into(),
+            }),
         }
     }
 

@@ -491,11 +491,19 @@ fn return_store(mut store: Store, account: &str, reusable: bool) {
             .forget_fingerprint(&e.accountname, &e.protocol, &e.username, &e.fingerprint)
             .is_ok();
     }
-    clean &= store.fingerprints().entries().next().is_none() && !store.has_unsaved_changes();
-    // A post-quantum identity or pin would carry one world's keys into the next (the store
-    // never drops an identity key): such a store is not reused.
-    clean &=
-        store.modern_identity(account, PROTOCOL).is_none() && store.pins().entries().is_empty();
+    // Pins too: a pin makes the next start a direct one (docs/modern-suite.md §15).
+    let pins: Vec<_> = store.pins().entries().to_vec();
+    for p in pins {
+        clean &= store
+            .forget_pin(&p.account, &p.protocol, &p.buddy, &p.fingerprint)
+            .is_ok();
+    }
+    clean &= store.fingerprints().entries().next().is_none()
+        && store.pins().entries().is_empty()
+        // The store never drops an identity key: one would carry a world's keys into
+        // the next, so such a store is not reused.
+        && store.modern_identity(account, PROTOCOL).is_none()
+        && !store.has_unsaved_changes();
     if !clean {
         let _ = std::fs::remove_dir_all(store.dir());
         return;

@@ -12,7 +12,7 @@ use crate::otr::fuzz::PoolRng;
 pub enum ClientRng {
     ChaCha(Box<ChaCha20Rng>),
     #[cfg(feature = "fuzzing")]
-    Pool(PoolRng),
+    Pool(Box<PoolRng>),
 }
 
 impl From<ChaCha20Rng> for ClientRng {
@@ -24,7 +24,7 @@ impl From<ChaCha20Rng> for ClientRng {
 #[cfg(feature = "fuzzing")]
 impl From<PoolRng> for ClientRng {
     fn from(rng: PoolRng) -> Self {
-        ClientRng::Pool(rng)
+        ClientRng::Pool(Box::new(rng))
     }
 }
 

@@ -881,6 +881,15 @@ fn start_pq(
     let effects = a.bridge.start(&conv, &sa, 100);
     let pending = route(true, effects, &mut a.effects);
     settle_with(a, b, pending, (sa, sb), lose);
+    if a.bridge.status(&a.conv).is_some_and(|st| !st.is_private()) {
+        // A direct start to a pinned buddy that did not answer (docs/modern-suite.md §15):
+        // the timeout sends the v3 query.
+        let effects = a
+            .bridge
+            .poll(100 + crate::otr::session::DIRECT_TIMEOUT_SECS + 1, |_| sa);
+        let pending = route(true, effects, &mut a.effects);
+        settle_with(a, b, pending, (sa, sb), lose);
+    }
     assert!(a.bridge.status(&a.conv).is_some_and(|st| st.is_private()));
 }
 
@@ -944,6 +953,73 @@ fn pinned_pair(tag: &str) -> (Side, Side) {
     a.effects.extend(effects);
     assert_eq!(pin_of(&a, &b), Some(our_identity(&b)));
     (a, b)
+}
+
+#[test]
+fn pinned_buddies_start_directly_on_the_post_quantum_suite_after_a_restart() {
+    let (a, b) = pinned_pair("direct");
+    // Bob pinned alice too (both verified each other), then both restart.
+    let mut b = b;
+    let s = pq(Policy::MANUAL);
+    let fp_a = fp_of(&a);
+    let bconv = b.conv.clone();
+    let effects = b.bridge.set_verified(&bconv, &s, &fp_a, true, 160);
+    b.effects.extend(effects);
+    assert_eq!(pin_of(&b, &a), Some(our_identity(&a)));
+    let mut a = restarted(a, 71);
+    let mut b = restarted(b, 72);
+    let conv = a.conv.clone();
+    let effects = a.bridge.start(&conv, &s, 300);
+    let pending = route(true, effects, &mut a.effects);
+    assert_eq!(pending.len(), 1);
+    assert!(pending[0].1.starts_with("?OTR:AAM0"), "{pending:?}");
+    let typed_now = typed(&mut a, true, "typed-during-direct-start", s, 301);
+    assert!(typed_now.is_empty(), "held: {typed_now:?}");
+    let mut wire = Vec::new();
+    let mut pending = pending;
+    pending.extend(typed_now);
+    // Count what crosses: a DIRECT_INIT, a RESPONSE, a CONFIRM, then the held message.
+    let mut guard = 0;
+    while let Some((to_b, text)) = (!pending.is_empty()).then(|| pending.remove(0)) {
+        guard += 1;
+        assert!(guard < 100);
+        wire.push(text.clone());
+        let dst = if to_b { &mut b } else { &mut a };
+        let arrived = dst.bridge.incoming(&dst.conv.clone(), &s, &text, 302);
+        dst.shown.extend(arrived.display);
+        for e in arrived.effects {
+            match e {
+                Effect::Transmit { text, .. } => pending.push((!to_b, text)),
+                other => dst.effects.push(other),
+            }
+        }
+    }
+    assert!(wire.iter().all(|m| m.starts_with("?OTR:AAM")), "{wire:?}");
+    assert!(!wire
+        .iter()
+        .any(|m| m.starts_with("?OTR:AAMC") || m.starts_with("?OTRv")));
+    assert_eq!(b.shown, vec!["typed-during-direct-start"]);
+    for side in [&a, &b] {
+        assert_eq!(suite(side), Some(crate::otr::events::Suite::Modern));
+    }
+    // Trusted through the pin: alice verified bob's key, so it shows verified.
+    assert!(a.bridge.is_verified(&a.conv), "{:?}", notices(&a));
+    assert!(warnings(&a).is_empty(), "{:?}", warnings(&a));
+    assert!(warnings(&b).is_empty(), "{:?}", warnings(&b));
+    // No missing-upgrade warning later either.
+    let later = a
+        .bridge
+        .poll(302 + crate::otr::session::UPGRADE_TIMEOUT_SECS + 5, |_| s);
+    assert!(
+        later.iter().all(|e| !matches!(
+            e,
+            Effect::Notice {
+                level: Level::Warning,
+                ..
+            }
+        )),
+        "{later:?}"
+    );
 }
 
 #[test]

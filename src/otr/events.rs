@@ -211,4 +211,7 @@ pub enum Event {
         identity_changed: bool,
         after_upgrade: bool,
     },
+    /// Our direct start to a pinned buddy got no answer in time (docs/modern-suite.md §15):
+    /// the v3 query went out instead (diagnostics only; nothing was lost or sent in clear).
+    DirectFallback,
 }

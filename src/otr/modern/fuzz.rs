@@ -12,7 +12,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use zeroize::Zeroizing;
 
-use super::handshake::{self, HandshakeParams};
+use super::handshake::{self, DirectParams, HandshakeParams};
 use super::identity::{IdentityFile, IdentityKey};
 use super::ratchet::Ratchet;
 use super::wire::{Announce, Data, Instances, ModernMessage};
@@ -49,6 +49,22 @@ fn params() -> (HandshakeParams, HandshakeParams) {
             instances: ba,
         },
     )
+}
+
+/// The same two sides for a direct start (docs/modern-suite.md §15): the fingerprints of
+/// `params` as the pinned ones; the initiator addresses every instance.
+fn direct_params() -> (DirectParams, DirectParams) {
+    let (pa, pb) = params();
+    let d = |p: HandshakeParams| DirectParams {
+        our_identity: p.our_identity,
+        their_identity: p.their_identity,
+        initiator_fingerprint: p.binding.initiator_fingerprint,
+        responder_fingerprint: p.binding.responder_fingerprint,
+        instances: p.instances,
+    };
+    let mut a = d(pa);
+    a.instances.receiver = 0;
+    (a, d(pb))
 }
 
 /// A completed session (initiator, responder) from fixed seeds.
@@ -93,16 +109,34 @@ fn check_against_states(rng: &mut ChaCha20Rng, m: &ModernMessage) {
                 assert_eq!(init.responder_identity, ours);
             }
         }
+        ModernMessage::DirectInit(init) => {
+            // Any outcome but a panic; a success needs every pinned value named.
+            let (pa, pb) = direct_params();
+            let ours = *pb.our_identity.public();
+            if handshake::respond_direct(rng, pb, init).is_ok() {
+                assert_eq!(init.responder_identity, ours);
+                assert_eq!(init.initiator_identity, *pa.our_identity.public());
+                assert_eq!(init.initiator_fingerprint, pa.initiator_fingerprint);
+                assert_eq!(init.responder_fingerprint, pa.responder_fingerprint);
+            }
+        }
         ModernMessage::Response(resp) => {
             let (pa, _pb) = params();
             let (ia, _init) = handshake::start(rng, pa);
             // Nobody but the responder of this very handshake can produce its MAC.
+            assert!(ia.receive_response(resp).is_err());
+            let (da, _db) = direct_params();
+            let (ia, _init) = handshake::start_direct(rng, da);
             assert!(ia.receive_response(resp).is_err());
         }
         ModernMessage::Confirm(c) => {
             let (pa, pb) = params();
             let (_ia, init) = handshake::start(rng, pa);
             let (rb, _resp) = handshake::respond(rng, pb, &init).unwrap();
+            assert!(rb.receive_confirm(c).is_err());
+            let (da, db) = direct_params();
+            let (_ia, init) = handshake::start_direct(rng, da);
+            let (rb, _resp) = handshake::respond_direct(rng, db, &init).unwrap();
             assert!(rb.receive_confirm(c).is_err());
         }
         ModernMessage::Data(d) => {
@@ -161,6 +195,12 @@ pub fn seeds() -> Vec<Vec<u8>> {
     let (mut a, confirm) = ia.receive_response(&resp).unwrap();
     let mut b = rb.receive_confirm(&confirm).unwrap();
     let mut out = vec![init.encode(), resp.encode(), confirm.encode()];
+    // A direct start's three messages.
+    let (da, db) = direct_params();
+    let (dia, dinit) = handshake::start_direct(&mut rng, da);
+    let (_drb, dresp) = handshake::respond_direct(&mut rng, db, &dinit).unwrap();
+    let (_d, dconfirm) = dia.receive_response(&dresp).unwrap();
+    out.extend([dinit.encode(), dresp.encode(), dconfirm.encode()]);
     // Turn until a chain opens a KEM round, keeping one data message of each shape.
     let (mut ek_seen, mut ct_seen) = (false, false);
     for turn in 0..(4 * super::KEM_INTERVAL) {
@@ -207,6 +247,7 @@ mod tests {
         // A few hostile shapes.
         super::modern_decode(&[]);
         super::modern_decode(&[0, 3, 0x33]);
+        super::modern_decode(&[0, 3, 0x34]);
         super::modern_decode(&[0xff; 64]);
     }
 }

@@ -116,7 +116,7 @@ fn adversary_opens(dh: [[u8; 32]; 3], ss: [u8; 32], e_r: X25519Secret) -> bool {
     let (_rb, resp) = respond(&mut rng_r, pb, &init).unwrap();
     let (mut ra, _confirm) = ia.receive_response(&resp).unwrap();
     let secret_message = ra.encrypt(b"secret", false).unwrap();
-    let binding = crate::otr::modern::ratchet::tests::binding();
+    let binding = Binding::V3(crate::otr::modern::ratchet::tests::binding());
     let th = transcript_hash(&binding, &init.encode(), &resp.encode_unauthenticated());
     let keys = derive(th, &dh[0], &dh[1], &dh[2], &ss, &binding);
     let mut eve = Ratchet::new_responder(
@@ -182,4 +182,100 @@ fn debug_hides_secrets() {
     let text = format!("{pa:?}");
     assert!(text.contains("<secret>"));
     assert!(!text.contains(&prims::hex(&pa.binding.v3_key[..])));
+}
+
+/// Direct-start parameters for both sides from the v3 ones: the same identities and tags,
+/// the v3 fingerprints of the binding as the pinned ones; the initiator addresses every
+/// instance (receiver 0).
+fn direct_pair(seed: u8) -> (DirectParams, DirectParams) {
+    let (pa, pb) = params_pair(seed);
+    let d = |p: HandshakeParams| DirectParams {
+        our_identity: p.our_identity,
+        their_identity: p.their_identity,
+        initiator_fingerprint: p.binding.initiator_fingerprint,
+        responder_fingerprint: p.binding.responder_fingerprint,
+        instances: p.instances,
+    };
+    let mut a = d(pa);
+    a.instances.receiver = 0;
+    (a, d(pb))
+}
+
+#[test]
+fn a_direct_start_completes_and_talks_both_ways() {
+    let mut rng = TestRng::new(30);
+    let (pa, pb) = direct_pair(31);
+    let (ia, init) = start_direct(&mut rng, pa);
+    assert_eq!(init.encode().len(), DirectInit::LEN);
+    let (rb, resp) = respond_direct(&mut rng, pb, &init).unwrap();
+    let (mut a, confirm) = ia.receive_response(&resp).unwrap();
+    // The ratchet runs with the instance that answered.
+    assert_eq!(confirm.instances.receiver, resp.instances.sender);
+    let mut b = rb.receive_confirm(&confirm).unwrap();
+    assert_eq!(a.transcript_hash(), b.transcript_hash());
+    let m = a.encrypt(b"direct hi", false).unwrap();
+    assert_eq!(
+        b.decrypt(&mut rng, &m).unwrap().plaintext.as_slice(),
+        b"direct hi"
+    );
+    let m = b.encrypt(b"direct ho", false).unwrap();
+    assert_eq!(
+        a.decrypt(&mut rng, &m).unwrap().plaintext.as_slice(),
+        b"direct ho"
+    );
+}
+
+#[test]
+fn the_direct_transcript_is_the_documented_one_and_not_the_v3_one() {
+    let mut rng = TestRng::new(32);
+    let (pa, pb) = direct_pair(33);
+    let (ia, init) = start_direct(&mut rng, pa);
+    let (rb, resp) = respond_direct(&mut rng, pb, &init).unwrap();
+    let th = crate::otr::modern::prims::sha256(&[
+        b"purple-otr modern v1 direct transcript",
+        &init.encode(),
+        &resp.encode_unauthenticated(),
+    ]);
+    assert_eq!(rb.transcript_hash(), &th);
+    let v3 = transcript_hash(
+        &Binding::V3(crate::otr::modern::ratchet::tests::binding()),
+        &init.encode(),
+        &resp.encode_unauthenticated(),
+    );
+    assert_ne!(v3, th);
+    assert!(ia.receive_response(&resp).is_ok());
+}
+
+#[test]
+fn a_direct_start_naming_other_keys_or_tags_is_refused() {
+    let mut rng = TestRng::new(34);
+    let cases: [fn(&mut DirectParams); 5] = [
+        |p| p.their_identity = [9; 32],
+        |p| p.initiator_fingerprint = [9; 20],
+        |p| p.responder_fingerprint = [9; 20],
+        |p| p.our_identity = IdentityKey::from_secret_bytes(&[0x42; 32]),
+        |p| p.instances.receiver = 0x999,
+    ];
+    for (i, change) in cases.iter().enumerate() {
+        let (pa, mut pb) = direct_pair(35);
+        change(&mut pb);
+        let (_ia, init) = start_direct(&mut rng, pa);
+        let err = respond_direct(&mut rng, pb, &init).unwrap_err();
+        let expected = if i == 4 {
+            ModernError::UnexpectedMessage
+        } else {
+            ModernError::UnexpectedIdentity
+        };
+        assert_eq!(err, expected, "case {i}");
+    }
+    // A response bound to v3 does not complete a direct start (and the other way round).
+    let (pa, _) = direct_pair(36);
+    let (va, vb) = params_pair(36);
+    let (ia, _init) = start_direct(&mut rng, pa);
+    let (_v_ia, v_init) = start(&mut rng, va);
+    let (_rb, v_resp) = respond(&mut rng, vb, &v_init).unwrap();
+    assert_eq!(
+        ia.receive_response(&v_resp).unwrap_err().error,
+        ModernError::BadMac
+    );
 }

@@ -161,6 +161,8 @@ impl std::error::Error for ModernError {}
 pub mod labels {
     /// Prefix of the transcript hash.
     pub const TRANSCRIPT: &[u8] = b"purple-otr modern v1 transcript";
+    /// Prefix of the transcript hash of a direct start between pinned peers (§15).
+    pub const DIRECT_TRANSCRIPT: &[u8] = b"purple-otr modern v1 direct transcript";
     /// HKDF info: the first root key.
     pub const ROOT: &[u8] = b"purple-otr modern v1 root";
     /// HKDF info: the responder's first sending chain.

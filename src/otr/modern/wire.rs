@@ -22,6 +22,9 @@ pub const MODERN_RESPONSE: u8 = 0x31;
 pub const MODERN_CONFIRM: u8 = 0x32;
 /// Double Ratchet data message. `?OTR:AAMz`.
 pub const MODERN_DATA: u8 = 0x33;
+/// Direct start between pinned peers, without a v3 session (docs/modern-suite.md §15).
+/// `?OTR:AAM0`.
+pub const MODERN_DIRECT_INIT: u8 = 0x34;
 
 /// The discovery TLV's type, inside an encrypted v3 data message (libotr 4.1.1 knows 0–8 and
 /// ignores the rest).
@@ -103,6 +106,28 @@ pub struct Init {
     pub kem_ek: Box<[u8; KEM_EK_LEN]>,
 }
 
+/// MODERN_DIRECT_INIT body: a MODERN_INIT plus the two v3 fingerprints the pins were learned
+/// with, so the responder finds its pin (docs/modern-suite.md §15.2).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DirectInit {
+    /// Instance tags (the receiver is 0 or the responder's tag).
+    pub instances: Instances,
+    /// Suite id.
+    pub suite: u8,
+    /// The initiator's own v3 fingerprint (the key its identity was pinned with).
+    pub initiator_fingerprint: [u8; 20],
+    /// The responder's v3 fingerprint the initiator pinned the responder's identity with.
+    pub responder_fingerprint: [u8; 20],
+    /// The initiator's identity public key.
+    pub initiator_identity: [u8; 32],
+    /// The identity key the initiator pinned for the responder.
+    pub responder_identity: [u8; 32],
+    /// The initiator's ephemeral X25519 public key.
+    pub ephemeral: [u8; 32],
+    /// The initiator's ephemeral ML-KEM-768 encapsulation key.
+    pub kem_ek: Box<[u8; KEM_EK_LEN]>,
+}
+
 /// MODERN_RESPONSE body.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Response {
@@ -174,6 +199,8 @@ pub enum ModernMessage {
     Confirm(Confirm),
     /// MODERN_DATA.
     Data(Data),
+    /// MODERN_DIRECT_INIT.
+    DirectInit(DirectInit),
 }
 
 /// True if `bytes` start like a modern message (version 3, one of our types): what a
@@ -181,7 +208,7 @@ pub enum ModernMessage {
 pub fn is_modern(bytes: &[u8]) -> bool {
     matches!(
         bytes,
-        [0x00, 0x03, t, ..] if (MODERN_INIT..=MODERN_DATA).contains(t)
+        [0x00, 0x03, t, ..] if (MODERN_INIT..=MODERN_DIRECT_INIT).contains(t)
     )
 }
 
@@ -216,6 +243,24 @@ impl Init {
         let mut w = Writer::with_capacity(HEADER_LEN + 1 + 96 + KEM_EK_LEN);
         write_header(&mut w, MODERN_INIT, self.instances, self.suite);
         w.bytes(&self.initiator_identity)
+            .bytes(&self.responder_identity)
+            .bytes(&self.ephemeral)
+            .bytes(&self.kem_ek[..]);
+        w.into_vec()
+    }
+}
+
+impl DirectInit {
+    /// Bytes of an encoded MODERN_DIRECT_INIT.
+    pub const LEN: usize = HEADER_LEN + 1 + 40 + 96 + KEM_EK_LEN;
+
+    /// Serialise.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(Self::LEN);
+        write_header(&mut w, MODERN_DIRECT_INIT, self.instances, self.suite);
+        w.bytes(&self.initiator_fingerprint)
+            .bytes(&self.responder_fingerprint)
+            .bytes(&self.initiator_identity)
             .bytes(&self.responder_identity)
             .bytes(&self.ephemeral)
             .bytes(&self.kem_ek[..]);
@@ -352,6 +397,16 @@ impl ModernMessage {
                 ephemeral: r.fixed()?,
                 kem_ek: fixed_box(&mut r)?,
             }),
+            MODERN_DIRECT_INIT => Self::DirectInit(DirectInit {
+                instances,
+                suite,
+                initiator_fingerprint: r.fixed()?,
+                responder_fingerprint: r.fixed()?,
+                initiator_identity: r.fixed()?,
+                responder_identity: r.fixed()?,
+                ephemeral: r.fixed()?,
+                kem_ek: fixed_box(&mut r)?,
+            }),
             MODERN_RESPONSE => Self::Response(Response {
                 instances,
                 suite,
@@ -406,6 +461,7 @@ impl ModernMessage {
             Self::Response(m) => m.encode(),
             Self::Confirm(m) => m.encode(),
             Self::Data(m) => m.encode(),
+            Self::DirectInit(m) => m.encode(),
         }
     }
 
@@ -416,6 +472,7 @@ impl ModernMessage {
             Self::Response(m) => m.instances,
             Self::Confirm(m) => m.instances,
             Self::Data(m) => m.instances,
+            Self::DirectInit(m) => m.instances,
         }
     }
 }
@@ -424,6 +481,16 @@ impl ModernMessage {
 impl core::fmt::Debug for Init {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Init")
+            .field("instances", &self.instances)
+            .field("suite", &self.suite)
+            .field("ephemeral", &super::prims::hex(&self.ephemeral))
+            .finish_non_exhaustive()
+    }
+}
+
+impl core::fmt::Debug for DirectInit {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DirectInit")
             .field("instances", &self.instances)
             .field("suite", &self.suite)
             .field("ephemeral", &super::prims::hex(&self.ephemeral))
@@ -516,7 +583,42 @@ mod tests {
             data(true, false, 1),
             data(false, true, 2),
             data(true, true, 0),
+            ModernMessage::DirectInit(DirectInit {
+                instances: Instances {
+                    sender: 0x1234_5678,
+                    receiver: 0,
+                },
+                suite: 1,
+                initiator_fingerprint: [0x0a; 20],
+                responder_fingerprint: [0x0b; 20],
+                initiator_identity: [1; 32],
+                responder_identity: [2; 32],
+                ephemeral: [3; 32],
+                kem_ek: Box::new([4; KEM_EK_LEN]),
+            }),
         ]
+    }
+
+    #[test]
+    fn direct_init_layout_is_the_documented_one() {
+        let Some(ModernMessage::DirectInit(d)) = samples().pop() else {
+            unreachable!()
+        };
+        let bytes = d.encode();
+        assert_eq!(bytes.len(), 1332);
+        assert_eq!(bytes.len(), DirectInit::LEN);
+        assert_eq!(&bytes[..3], &[0x00, 0x03, MODERN_DIRECT_INIT]);
+        assert_eq!(&bytes[3..11], &[0x12, 0x34, 0x56, 0x78, 0, 0, 0, 0]);
+        assert_eq!(bytes[11], 1, "suite");
+        assert_eq!(&bytes[12..32], &[0x0a; 20]);
+        assert_eq!(&bytes[32..52], &[0x0b; 20]);
+        assert_eq!(&bytes[52..84], &[1; 32]);
+        assert_eq!(&bytes[84..116], &[2; 32]);
+        assert_eq!(&bytes[116..148], &[3; 32]);
+        assert_eq!(&bytes[148..], &[4; KEM_EK_LEN][..]);
+        use base64::Engine;
+        let text = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        assert!(text.starts_with("AAM0"), "{}", &text[..4]);
     }
 
     #[test]

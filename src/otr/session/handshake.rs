@@ -149,12 +149,14 @@ impl Session {
             matches!(&inst.msg, MsgState::Encrypted(p) if p.fingerprint == fingerprint);
         if let MsgState::Encrypted(p) = &inst.msg {
             if p.fingerprint == fingerprint
-                && p.ratchet.same_as_ake(
-                    success.our_dh.public(),
-                    success.our_keyid,
-                    &success.their_public,
-                    success.their_keyid,
-                )
+                && p.ratchet.as_ref().is_some_and(|r| {
+                    r.same_as_ake(
+                        success.our_dh.public(),
+                        success.our_keyid,
+                        &success.their_public,
+                        success.their_keyid,
+                    )
+                })
             {
                 // The same exchange again (a replay, or a retransmission): nothing changes.
                 out.events.push(Event::Refreshed {
@@ -182,8 +184,8 @@ impl Session {
         inst.last_authenticated = env.now;
         inst.msg = MsgState::Encrypted(Box::new(Private {
             version: success.version,
-            ratchet,
-            their_long_term: success.their_long_term,
+            ratchet: Some(ratchet),
+            their_long_term: Some(success.their_long_term),
             fingerprint,
             ssid: success.ssid,
             ssid_first_half_bold: success.ssid_first_half_bold,
@@ -192,6 +194,8 @@ impl Session {
         }));
         inst.smp = Smp::new();
         self.asked_at = None;
+        // A v3 session came up: a direct start still waiting is moot.
+        self.direct = None;
         self.guard.went_private(fingerprint);
         out.events.push(if was_private_with_same_key {
             Event::Refreshed {

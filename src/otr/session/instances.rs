@@ -34,6 +34,8 @@ pub(super) struct Instance {
     /// When this instance last proved itself (an AKE completed, a data message opened): the
     /// only recency that may decide where the user's messages go.
     pub(super) last_authenticated: u64,
+    /// A direct start of the peer we answered, until it confirms (see `direct`).
+    pub(super) direct: Option<super::direct::Answered>,
 }
 
 impl Instance {
@@ -48,6 +50,7 @@ impl Instance {
             fragments: Reassembler::new(REASSEMBLY_CAP),
             last_received: 0,
             last_authenticated: 0,
+            direct: None,
         }
     }
 }
@@ -57,6 +60,7 @@ impl Instance {
     /// private or finished (the next message is encrypted, or refused), or it runs an
     /// exchange we started (the messages held for it would be given back).
     fn matters(&self) -> bool {
+        // (An answered direct start does not count: strangers could fill the table with them.)
         !matches!(self.msg, MsgState::Plaintext) || self.ake.we_started()
     }
 }

@@ -40,6 +40,7 @@
 //! ```
 
 mod crossed;
+mod direct;
 mod guard;
 mod handshake;
 mod held;
@@ -79,6 +80,7 @@ use held::{Held, LastSent};
 use instances::{Instance, Slot};
 use offer::Offer;
 
+pub use direct::{PinnedPeer, DIRECT_TIMEOUT_SECS, MAX_PINNED_PEERS};
 pub use held::{MAX_HELD, RESEND_WINDOW_SECS};
 pub use instances::{MAX_INSTANCES, REASSEMBLY_CAP};
 pub use timers::{AKE_TIMEOUT_SECS, HEARTBEAT_SECS};
@@ -198,8 +200,13 @@ impl Status {
 #[cfg_attr(feature = "fuzzing", derive(Clone))]
 struct Private {
     version: ProtocolVersion,
-    ratchet: KeyRatchet,
-    their_long_term: DsaPublicKey,
+    /// The v3 keys; `None` for a direct start (docs/modern-suite.md §15): such an instance
+    /// has no v3 session, so every v3 data message to it is unreadable.
+    ratchet: Option<KeyRatchet>,
+    /// The buddy's DSA key from the v3 AKE; `None` for a direct start.
+    their_long_term: Option<DsaPublicKey>,
+    /// The buddy's v3 fingerprint: from the AKE, or for a direct start the one its pinned
+    /// identity was learned with.
     fingerprint: Fingerprint,
     ssid: [u8; 8],
     ssid_first_half_bold: bool,
@@ -248,6 +255,12 @@ pub struct Session {
     modern: bool,
     /// Our modern-suite identity key (see [`Session::set_modern_identity`]).
     modern_identity: Option<IdentityKey>,
+    /// The buddy's identities the host pinned (see [`Session::set_pinned_peers`]).
+    pinned: Vec<PinnedPeer>,
+    /// Our direct start, while it waits for an answer (see `direct`).
+    direct: Option<direct::Attempt>,
+    /// The ephemeral keys of the last direct starts we answered (replays are not answered).
+    direct_seen: VecDeque<[u8; 32]>,
 }
 
 impl fmt::Debug for Session {
@@ -279,6 +292,9 @@ impl Session {
             guard: Guard::default(),
             modern: true,
             modern_identity: None,
+            pinned: Vec::new(),
+            direct: None,
+            direct_seen: VecDeque::new(),
         }
     }
 
@@ -333,7 +349,7 @@ impl Session {
     /// The long-term key of the buddy in the private conversation, if any.
     pub fn their_long_term_key(&self) -> Option<&DsaPublicKey> {
         match &self.inst_ref(self.best()).msg {
-            MsgState::Encrypted(p) => Some(&p.their_long_term),
+            MsgState::Encrypted(p) => p.their_long_term.as_ref(),
             _ => None,
         }
     }
@@ -395,7 +411,9 @@ impl Session {
             sender_instance: sender,
             receiver_instance: receiver,
         };
-        let sealed = data::seal(&mut p.ratchet, &header, flags, plaintext)
+        // A direct instance has no v3 keys: nothing to seal with.
+        let ratchet = p.ratchet.as_mut().ok_or(SessionError::EncryptionFailed)?;
+        let sealed = data::seal(ratchet, &header, flags, plaintext)
             .map_err(|_| SessionError::EncryptionFailed)?;
         p.last_sent = now;
         let version = p.version;
@@ -513,7 +531,8 @@ impl Session {
                     self.hold(text, None, &mut out);
                     let (reason, ask) = self.plaintext_hold(env.now);
                     if ask {
-                        out.to_send.push(self.query_message());
+                        let opening = self.opening(env);
+                        out.to_send.extend(opening);
                         self.asked_at = Some(env.now);
                     }
                     out.events.push(self.held_event(reason));
@@ -535,11 +554,12 @@ impl Session {
         envelope::query_message(versions, &self.config.account_name)
     }
 
-    /// Starts (or refreshes) a private conversation: sends a query message.
+    /// Starts (or refreshes) a private conversation: sends a query message, or, to a buddy
+    /// whose identity is pinned, a direct start of the modern suite (see `direct`).
     pub fn start(&mut self, env: &mut Env<'_>) -> Outcome {
         self.asked_at = Some(env.now);
         Outcome {
-            to_send: vec![self.query_message()],
+            to_send: self.opening(env),
             ..Outcome::default()
         }
     }
@@ -567,6 +587,7 @@ impl Session {
         }
         self.resend = None;
         self.asked_at = None;
+        self.end_direct();
         // The user's explicit choice: from now on plain text is allowed again.
         self.guard.release();
         out

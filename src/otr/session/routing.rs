@@ -58,10 +58,12 @@ impl Session {
             }
             return;
         }
-        let opened = if p.version == header.version {
-            data::open(&mut p.ratchet, env.rng, header, data).ok()
-        } else {
-            None
+        // A direct instance (no v3 keys) reads no v3 data message.
+        let opened = match p.ratchet.as_mut() {
+            Some(ratchet) if p.version == header.version => {
+                data::open(ratchet, env.rng, header, data).ok()
+            }
+            _ => None,
         };
         let Some(opened) = opened else {
             if !ignorable {

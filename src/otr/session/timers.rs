@@ -36,6 +36,7 @@ impl Session {
             }
         }
         self.expire_upgrades(now, &mut out);
+        self.expire_direct(env, &mut out);
         if !self.negotiating(now) {
             self.asked_at = None;
         }
@@ -62,6 +63,7 @@ impl Session {
             .chain(self.asked_at)
             .map(|t| t.saturating_add(AKE_TIMEOUT_SECS + 1))
             .chain(self.next_upgrade_deadline().map(|d| d.saturating_add(1)))
+            .chain(self.next_direct_deadline().map(|d| d.saturating_add(1)))
             .min()
     }
 

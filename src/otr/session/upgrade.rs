@@ -117,6 +117,18 @@ impl Upgrade {
         }
     }
 
+    /// An instance that started directly on the modern suite between pinned peers (see
+    /// `direct`): Active from the start, with the pinned identity, and no `K_v3`.
+    pub(super) fn direct(ratchet: Ratchet, their_identity: [u8; 32]) -> Self {
+        Upgrade {
+            v3_key: None,
+            their_identity: Some(their_identity),
+            phase: Phase::Active(Box::new(ratchet)),
+            peer_switched: false,
+            smp_peer_binding: None,
+        }
+    }
+
     /// The upgrade is over (Active or Failed): `K_v3` is no longer needed, so it goes.
     fn settle(&mut self, phase: Phase) {
         self.phase = phase;
@@ -151,6 +163,11 @@ impl Upgrade {
             Phase::Active(r) => Some(r),
             _ => None,
         }
+    }
+
+    /// We sent INIT and wait for the RESPONSE.
+    pub(super) fn awaits_response(&self) -> bool {
+        matches!(self.phase, Phase::Initiating { .. })
     }
 
     /// When the running handshake times out, if one runs.
@@ -336,7 +353,7 @@ impl Session {
     }
 
     /// A modern message, already framed and fragmented like a v3 one.
-    fn modern_wire(&self, tag: u32, bytes: &[u8]) -> Vec<String> {
+    pub(super) fn modern_wire(&self, tag: u32, bytes: &[u8]) -> Vec<String> {
         self.fragments(ProtocolVersion::V3, tag, envelope::encode(bytes))
     }
 
@@ -375,6 +392,10 @@ impl Session {
                 return;
             }
         };
+        // A direct start, or a message of a direct handshake (see `direct`).
+        if self.receive_direct(env, &message, out) {
+            return;
+        }
         let readable_needed = matches!(&message, ModernMessage::Data(d) if !d.ignore_unreadable());
         let tags = message.instances();
         let Some((slot, created)) = self.admit(tags.sender, tags.receiver, false, env.now, out)
@@ -398,6 +419,8 @@ impl Session {
             ModernMessage::Response(r) => self.modern_response(env, slot, &r, out),
             ModernMessage::Confirm(c) => self.modern_confirm(env, slot, &c, out),
             ModernMessage::Data(d) => self.modern_data(env, slot, &d, out),
+            // Taken by `receive_direct`.
+            ModernMessage::DirectInit(_) => {}
         }
     }
 

@@ -166,10 +166,10 @@ fn classify_inner(raw: &str, allow_fragments: bool) -> Incoming {
     if otr.starts_with("?OTR:AAM") || otr.starts_with("?OTR:AAI") {
         return match otr.as_bytes().get(8) {
             Some(&kind @ (b'C' | b'K' | b'R' | b'S' | b'D')) => decode_encoded(otr, kind == b'D'),
-            // The modern suite's types 0x30..0x33 (docs/modern-suite.md §3), v3 framing only;
-            // the `.` is required for all four (we always write it). The session tells them
-            // apart from v3 messages by their type byte.
-            Some(b'w' | b'x' | b'y' | b'z') if otr.starts_with("?OTR:AAM") => {
+            // The modern suite's types 0x30..0x34 (docs/modern-suite.md §3, §15), v3 framing
+            // only; the `.` is required for all five (we always write it). The session tells
+            // them apart from v3 messages by their type byte.
+            Some(b'w' | b'x' | b'y' | b'z' | b'0') if otr.starts_with("?OTR:AAM") => {
                 decode_encoded(otr, false)
             }
             _ => Incoming::Unknown,
