@@ -2,7 +2,9 @@
 //! conversation (handshake, both directions, reordering, a lost message, KEM rounds) with a
 //! recording RNG; `tests/modern_py/verify.py`, written from docs/modern-suite.md alone,
 //! re-derives the handshake from the parties' keys and recorded draws, checks every handshake
-//! message byte for byte and decrypts every data message as its receiver.
+//! message byte for byte and decrypts every data message as its receiver. The same for the
+//! direct start between pinned peers (§15): DIRECT_INIT, RESPONSE, a lost CONFIRM, and a
+//! conversation after it.
 //!
 //! Needs python3 with `cryptography` and `kyber-py` (`pip install cryptography kyber-py`).
 //! Without them this test FAILS, unless PURPLE_OTR_SKIP_PY=1.
@@ -12,7 +14,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-use purple_otr::otr::modern::handshake::{self, HandshakeParams};
+use purple_otr::otr::modern::handshake::{self, DirectParams, HandshakeParams};
 use purple_otr::otr::modern::identity::IdentityKey;
 use purple_otr::otr::modern::prims::hex;
 use purple_otr::otr::modern::ratchet::Ratchet;
@@ -91,6 +93,87 @@ fn data_of(text: &str) -> Data {
     }
 }
 
+/// The data messages of a recorded conversation, in the order their receivers processed them.
+#[derive(Default)]
+struct Conversation {
+    /// (receiver, wire).
+    log: Vec<(&'static str, String)>,
+    /// What each receiver read, in the same order.
+    expected: Vec<Vec<u8>>,
+}
+
+impl Conversation {
+    fn deliver(&mut self, to_b: bool, r: &mut Ratchet, rng: &mut RecordingRng, text: &str) {
+        let got = r.decrypt(rng, &data_of(text)).unwrap();
+        self.record(to_b, text, got.plaintext.to_vec());
+    }
+
+    fn record(&mut self, to_b: bool, text: &str, plaintext: Vec<u8>) {
+        let to = if to_b { "responder" } else { "initiator" };
+        self.log.push((to, text.to_owned()));
+        self.expected.push(plaintext);
+    }
+
+    /// 24 turns of 1–4 messages each, alternating (the initiator first); turn 5's second
+    /// message is lost for good, turn 6's first arrives three turns late; every fourth message
+    /// is IGNORE_UNREADABLE. Delivered newest first within a turn, or in order: newest first,
+    /// a chain's message 0 (which carries `ek` or `c`) rarely triggers the DH step, so KEM
+    /// rounds open and are cancelled (§7); in order they also complete (KEM_ACK, `SS` mixed).
+    fn run(
+        &mut self,
+        a: &mut Ratchet,
+        b: &mut Ratchet,
+        rng_i: &mut RecordingRng,
+        rng_r: &mut RecordingRng,
+        newest_first: bool,
+    ) {
+        let mut held = Vec::new();
+        for turn in 0..24u32 {
+            let from_a = turn % 2 == 0;
+            let msgs: Vec<String> = (0..(turn % 4 + 1))
+                .map(|k| {
+                    let text = format!(
+                        "tour {turn} · message {k} «{}»",
+                        if from_a { "A" } else { "B" }
+                    );
+                    let s = if from_a { &mut *a } else { &mut *b };
+                    wire(&s.encrypt(text.as_bytes(), k == 3).unwrap().encode())
+                })
+                .collect();
+            let (r, rng) = if from_a {
+                (&mut *b, &mut *rng_r)
+            } else {
+                (&mut *a, &mut *rng_i)
+            };
+            let mut order: Vec<(usize, String)> = msgs.into_iter().enumerate().collect();
+            if newest_first {
+                order.reverse();
+            }
+            for (k, m) in order {
+                match (turn, k) {
+                    (5, 1) => continue, // lost for good
+                    (6, 0) => held.push(m),
+                    _ => self.deliver(from_a, r, rng, &m),
+                }
+            }
+            if turn == 9 {
+                // Turn 6's first message arrives three turns late.
+                let m = held.pop().unwrap();
+                self.deliver(true, b, rng_r, &m);
+            }
+        }
+    }
+
+    fn json_items(&self) -> String {
+        let items: Vec<String> = self
+            .log
+            .iter()
+            .map(|(to, w)| format!(r#"  {{"to": "{to}", "wire": "{w}"}}"#))
+            .collect();
+        items.join(",\n")
+    }
+}
+
 struct Recorded {
     json: String,
     expected: Vec<Vec<u8>>,
@@ -140,48 +223,8 @@ fn record() -> Recorded {
     let confirm_text = wire(&confirm.encode());
     let mut b = rb.receive_confirm(&confirm).unwrap();
 
-    // (receiver, wire) in the order the receivers processed them.
-    let mut log: Vec<(&str, String)> = Vec::new();
-    let mut expected = Vec::new();
-    let mut deliver = |to_b: bool, r: &mut Ratchet, rng: &mut RecordingRng, text: &str| {
-        let got = r.decrypt(rng, &data_of(text)).unwrap();
-        log.push((
-            if to_b { "responder" } else { "initiator" },
-            text.to_owned(),
-        ));
-        expected.push(got.plaintext.to_vec());
-    };
-    let mut held = Vec::new();
-    for turn in 0..24u32 {
-        let from_a = turn % 2 == 0;
-        let msgs: Vec<String> = (0..(turn % 4 + 1))
-            .map(|k| {
-                let text = format!(
-                    "tour {turn} · message {k} «{}»",
-                    if from_a { "A" } else { "B" }
-                );
-                let s = if from_a { &mut a } else { &mut b };
-                wire(&s.encrypt(text.as_bytes(), k == 3).unwrap().encode())
-            })
-            .collect();
-        let (r, rng) = if from_a {
-            (&mut b, &mut rng_r)
-        } else {
-            (&mut a, &mut rng_i)
-        };
-        for (k, m) in msgs.into_iter().enumerate().rev() {
-            match (turn, k) {
-                (5, 1) => continue, // lost for good
-                (6, 0) => held.push(m),
-                _ => deliver(from_a, r, rng, &m),
-            }
-        }
-        if turn == 9 {
-            // Turn 6's first message arrives three turns late.
-            let m = held.pop().unwrap();
-            deliver(true, &mut b, &mut rng_r, &m);
-        }
-    }
+    let mut conv = Conversation::default();
+    conv.run(&mut a, &mut b, &mut rng_i, &mut rng_r, true);
 
     let mut json = String::from("{\n");
     let _ = write!(
@@ -202,13 +245,81 @@ fn record() -> Recorded {
         hex(&ik_r.secret_bytes()[..]),
         quoted(&rng_r.draws),
     );
-    let items: Vec<String> = log
-        .iter()
-        .map(|(to, w)| format!(r#"  {{"to": "{to}", "wire": "{w}"}}"#))
-        .collect();
-    json.push_str(&items.join(",\n"));
+    json.push_str(&conv.json_items());
     json.push_str("\n ]\n}\n");
-    Recorded { json, expected }
+    Recorded {
+        json,
+        expected: conv.expected,
+    }
+}
+
+/// A direct start between pinned peers (docs/modern-suite.md §15), as after a restart: the
+/// initiator names receiver 0 (it does not know the buddy's instance yet), the CONFIRM is
+/// lost and the initiator's first data message confirms instead; then the conversation of
+/// [`Conversation::run`].
+fn record_direct() -> Recorded {
+    let ik_i = IdentityKey::from_secret_bytes(&[0x3c; 32]);
+    let ik_r = IdentityKey::from_secret_bytes(&[0x4d; 32]);
+    let (fp_i, fp_r) = ([0x33u8; 20], [0x44u8; 20]);
+    let (tag_i, tag_r) = (0x8000_0101u32, 0x0000_0200u32);
+    let mut rng_i = RecordingRng::new(3);
+    let mut rng_r = RecordingRng::new(4);
+    let params = |ours: &IdentityKey, theirs: &IdentityKey, sender, receiver| DirectParams {
+        our_identity: ours.clone(),
+        their_identity: *theirs.public(),
+        initiator_fingerprint: fp_i,
+        responder_fingerprint: fp_r,
+        instances: Instances { sender, receiver },
+    };
+    let (ia, init) = handshake::start_direct(&mut rng_i, params(&ik_i, &ik_r, tag_i, 0));
+    let init_text = wire(&init.encode());
+    let (rb, resp) =
+        handshake::respond_direct(&mut rng_r, params(&ik_r, &ik_i, tag_r, tag_i), &init).unwrap();
+    let resp_text = wire(&resp.encode());
+    let (mut a, confirm) = ia.receive_response(&resp).unwrap();
+    let confirm_text = wire(&confirm.encode());
+
+    // The CONFIRM is lost: the initiator's first data message confirms (§5.2, §15.3).
+    let mut conv = Conversation::default();
+    let first = "d\u{e9}j\u{e0} l\u{e0}: the first message confirms";
+    let text = wire(&a.encrypt(first.as_bytes(), false).unwrap().encode());
+    let (mut b, got) = rb.receive_data(&mut rng_r, &data_of(&text)).unwrap();
+    conv.record(true, &text, got.plaintext.to_vec());
+    conv.run(&mut a, &mut b, &mut rng_i, &mut rng_r, false);
+
+    let party = |ik: &IdentityKey,
+                 fp: &[u8; 20],
+                 pin: &IdentityKey,
+                 pin_fp: &[u8; 20],
+                 rng: &RecordingRng| {
+        format!(
+            r#"{{"identity_secret": "{}", "fingerprint": "{}", "pin": {{"identity": "{}", "fingerprint": "{}"}}, "draws": [{}]}}"#,
+            hex(&ik.secret_bytes()[..]),
+            hex(fp),
+            hex(pin.public()),
+            hex(pin_fp),
+            quoted(&rng.draws)
+        )
+    };
+    let mut json = String::from("{\n");
+    let _ = write!(
+        json,
+        r#" "start": "direct",
+ "instances": {{"initiator": {tag_i}, "responder": {tag_r}, "named": 0}},
+ "initiator": {},
+ "responder": {},
+ "handshake": {{"direct_init": "{init_text}", "response": "{resp_text}", "confirm": "{confirm_text}", "confirm_delivered": false}},
+ "messages": [
+"#,
+        party(&ik_i, &fp_i, &ik_r, &fp_r, &rng_i),
+        party(&ik_r, &fp_r, &ik_i, &fp_i, &rng_r),
+    );
+    json.push_str(&conv.json_items());
+    json.push_str("\n ]\n}\n");
+    Recorded {
+        json,
+        expected: conv.expected,
+    }
 }
 
 fn quoted(v: &[String]) -> String {
@@ -229,25 +340,32 @@ fn python() -> std::path::PathBuf {
     }
 }
 
-#[test]
-fn python_implementation_decrypts_a_recorded_conversation() {
-    let rec = record();
-    assert!(rec.expected.len() > 40);
+fn skip_python() -> bool {
     if std::env::var("PURPLE_OTR_SKIP_PY").as_deref() == Ok("1") {
         eprintln!("PURPLE_OTR_SKIP_PY=1: not running the Python implementation");
-        return;
+        return true;
     }
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let path = dir.join("modern_transcript.json");
-    std::fs::write(&path, &rec.json).unwrap();
+    false
+}
+
+/// Run verify.py on a transcript written to `file` (under the test's temporary directory).
+fn run_python(json: &str, file: &str) -> std::process::Output {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(file);
+    std::fs::write(&path, json).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modern_py/verify.py");
-    let out = match Command::new(python()).arg(&script).arg(&path).output() {
+    match Command::new(python()).arg(&script).arg(&path).output() {
         Ok(out) => out,
         Err(e) => panic!(
             "cannot run python3 ({e}): install Python 3 and `pip install cryptography kyber-py` \
              (or set PURPLE_OTR_SKIP_PY=1 to skip)"
         ),
-    };
+    }
+}
+
+/// verify.py must accept the transcript and print, for every data message in order, what the
+/// Rust receiver read.
+fn python_reads_all_of(rec: &Recorded, file: &str) {
+    let out = run_python(&rec.json, file);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !stderr.contains("MISSING PYTHON PACKAGE"),
@@ -264,11 +382,30 @@ fn python_implementation_decrypts_a_recorded_conversation() {
     }
 }
 
+/// verify.py must refuse `json` (exit status 1: the transcript does not check out), naming
+/// `why` on stderr.
+fn python_refuses(json: &str, file: &str, why: &str) {
+    let out = run_python(json, file);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(why), "expected {why:?}: {stderr}");
+}
+
+#[test]
+fn python_implementation_decrypts_a_recorded_conversation() {
+    let rec = record();
+    assert!(rec.expected.len() > 40);
+    if skip_python() {
+        return;
+    }
+    python_reads_all_of(&rec, "modern_transcript.json");
+}
+
 /// The transcript really depends on every secret: change one recorded draw and the Python side
 /// must refuse (the test above cannot pass by accident).
 #[test]
 fn python_implementation_refuses_a_wrong_key() {
-    if std::env::var("PURPLE_OTR_SKIP_PY").as_deref() == Ok("1") {
+    if skip_python() {
         return;
     }
     let rec = record();
@@ -279,15 +416,80 @@ fn python_implementation_refuses_a_wrong_key() {
         &needle,
         &format!(r#""identity_secret": "3b{}""#, hex(&[0x2b; 31])),
     );
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("modern_transcript_bad.json");
-    std::fs::write(&path, bad).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modern_py/verify.py");
-    let out = Command::new(python())
-        .arg(&script)
-        .arg(&path)
-        .output()
+    python_refuses(&bad, "modern_transcript_bad.json", "differs");
+}
+
+/// The direct start of §15, read by verify.py from its own §15 code: DIRECT_INIT to receiver
+/// 0, RESPONSE and CONFIRM byte for byte, the lost CONFIRM replaced by the first data
+/// message, and the whole conversation after it.
+#[test]
+fn python_implementation_decrypts_a_recorded_direct_start() {
+    let rec = record_direct();
+    assert!(rec.expected.len() > 40);
+    // Delivered in order, the KEM rounds complete: `ek`, `c` and KEM_ACK all occur (§7).
+    let headers: Vec<_> = rec
+        .json
+        .split(r#""wire": ""#)
+        .skip(1)
+        .map(|w| data_of(&w[..w.find('"').unwrap()]).header)
+        .collect();
+    let acks = headers.iter().filter(|h| h.flags & 0x02 != 0).count();
+    let eks = headers.iter().filter(|h| h.kem_ek.is_some()).count();
+    let cts = headers.iter().filter(|h| h.kem_ct.is_some()).count();
+    assert!(acks >= 4 && eks >= 2 && cts >= 2, "{acks} {eks} {cts}");
+    if skip_python() {
+        return;
+    }
+    python_reads_all_of(&rec, "modern_direct_transcript.json");
+}
+
+/// The direct transcript depends on both identity secrets, the responder's draws (3DH, ML-KEM)
+/// and the pins (a pin for another v3 key is not answered, §15.3 step 3): change any one and
+/// verify.py refuses, for the documented reason.
+#[test]
+fn python_implementation_refuses_a_wrong_direct_key_draw_or_pin() {
+    if skip_python() {
+        return;
+    }
+    let rec = record_direct();
+    let secret = |b: u8| format!(r#""identity_secret": "{}""#, hex(&[b; 32]));
+    // The responder's first draw is e_R (§9).
+    let resp_draws = rec
+        .json
+        .split(r#""responder": {"identity_secret""#)
+        .nth(1)
         .unwrap();
-    assert!(!out.status.success());
+    let e_r = resp_draws.split(r#""draws": [""#).nth(1).unwrap()[..64].to_owned();
+    // Byte 1 (byte 0's low bits are cleared by X25519's clamping anyway).
+    let mut e_r_bad = e_r.clone();
+    let byte1 = if &e_r[2..4] == "00" { "01" } else { "00" };
+    e_r_bad.replace_range(2..4, byte1);
+    let pin = |b: u8| format!(r#""fingerprint": "{}"}}, "draws""#, hex(&[b; 20]));
+    for (what, from, to, why) in [
+        (
+            "initiator secret",
+            secret(0x3c),
+            secret(0x3d),
+            "DIRECT_INIT differs",
+        ),
+        (
+            "responder secret",
+            secret(0x4d),
+            secret(0x4e),
+            "UnexpectedIdentity",
+        ),
+        ("responder e_R", e_r.clone(), e_r_bad, "RESPONSE differs"),
+        (
+            "responder's pin",
+            pin(0x33),
+            pin(0x34),
+            "UnexpectedIdentity",
+        ),
+    ] {
+        assert_eq!(rec.json.matches(&from).count(), 1, "{what}");
+        let bad = rec.json.replace(&from, &to);
+        python_refuses(&bad, "modern_direct_bad.json", why);
+    }
 }
 
 /// The largest modern messages (INIT 1292 bytes, a data message with a KEM key and a

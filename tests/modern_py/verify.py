@@ -21,6 +21,14 @@ The transcript (written by tests/modern_independent.rs):
      "messages": [{"to": "responder" | "initiator", "wire": "?OTR:...."}, ...]}
 The messages are listed in the order their receivers processed them (lost ones absent).
 
+A direct start between pinned peers (§15) has instead:
+    {"start": "direct",
+     "instances": {"initiator": int, "responder": int, "named": int},   named: DIRECT_INIT's receiver
+     "initiator": {"identity_secret", "fingerprint", "pin": {"identity", "fingerprint"}, "draws"},
+     "responder": {  (the same: own v3 fingerprint, the pin held for the other party)  },
+     "handshake": {"direct_init", "response", "confirm", "confirm_delivered": bool},
+     "messages": [...]}
+
 Exit status: 0 all checked, 1 the transcript does not check out, 2 usage, 3 missing package.
 Needs: pip install cryptography kyber-py
 """
@@ -120,11 +128,12 @@ def kem_decaps(dk, c):
 
 # ---- §3 wire ----------------------------------------------------------------------------
 
-INIT, RESPONSE, CONFIRM, DATA = 0x30, 0x31, 0x32, 0x33
+INIT, RESPONSE, CONFIRM, DATA, DIRECT_INIT = 0x30, 0x31, 0x32, 0x33, 0x34
 F_IGNORE, F_ACK, F_EK, F_CT = 0x01, 0x02, 0x04, 0x08
 EK_LEN, CT_LEN = 1184, 1088
 
 L_TRANSCRIPT = b"purple-otr modern v1 transcript"
+L_DIRECT_TRANSCRIPT = b"purple-otr modern v1 direct transcript"
 L_ROOT = b"purple-otr modern v1 root"
 L_RESP_CHAIN = b"purple-otr modern v1 responder chain"
 L_RESP_CONFIRM = b"purple-otr modern v1 responder confirm"
@@ -180,6 +189,8 @@ def parse(b):
     m = {"type": mtype, "sender": sender, "receiver": receiver, "raw": b}
     if mtype == INIT:
         m.update(ik_i=r.take(32), ik_r=r.take(32), e_i=r.take(32), ek=r.take(EK_LEN))
+    elif mtype == DIRECT_INIT:  # §15.2
+        m.update(fp_i=r.take(20), fp_r=r.take(20), ik_i=r.take(32), ik_r=r.take(32), e_i=r.take(32), ek=r.take(EK_LEN))
     elif mtype == RESPONSE:
         m.update(e_r=r.take(32), c=r.take(CT_LEN), mac=r.take(32))
     elif mtype == CONFIRM:
@@ -471,6 +482,163 @@ class Ratchet:
         self._queue_reveal(ak)
         return pt
 
+# ---- §15 direct start between pinned peers ------------------------------------------------
+
+DIRECT_INIT_LEN = 1332
+RESPONSE_MAC_AT = 1132  # RESPONSE⁻: everything but MAC_R
+REPLAY_WINDOW = 32  # §15.3 step 5: the last 32 E_I answered
+
+
+def direct_transcript_hash(direct_init_raw, response_raw):
+    # §15.4: no ssid, no fingerprints apart from those inside DIRECT_INIT.
+    return sha256(L_DIRECT_TRANSCRIPT, direct_init_raw, response_raw[:RESPONSE_MAC_AT])
+
+
+def derive_direct(th_d, dh1, dh2, dh3, ss):
+    ikm = dh1 + dh2 + dh3 + ss  # IKM_D: 128 bytes, no K_v3
+    assert len(ikm) == 128
+    return {
+        "rk0": hkdf(th_d, ikm, L_ROOT, 32),
+        "ckr0": hkdf(th_d, ikm, L_RESP_CHAIN, 32),
+        "kc_r": hkdf(th_d, ikm, L_RESP_CONFIRM, 32),
+        "kc_i": hkdf(th_d, ikm, L_INIT_CONFIRM, 32),
+    }
+
+
+class Party:
+    """One end of a direct start: our identity secret and v3 fingerprint, our pins (newest first)."""
+
+    def __init__(self, identity_secret, fingerprint, pins, tag):
+        self.ik, self.fp, self.pins, self.tag = identity_secret, fingerprint, pins, tag
+
+
+def direct_start(draws, me, named):
+    """§15.1–15.2: the initiator uses its first pin; `named` is the receiver tag (0 = any)."""
+    if not me.pins:
+        raise SuiteError("no pin: the v3 query goes out instead")
+    pin = me.pins[0]
+    e_i = draws.take()
+    d, z = draws.take(), draws.take()
+    ek, dk = kem_keygen(d, z)
+    msg = (
+        header(DIRECT_INIT, me.tag, named)
+        + me.fp
+        + pin["fingerprint"]
+        + pub(me.ik)
+        + pin["identity"]
+        + pub(e_i)
+        + ek
+    )
+    assert len(msg) == DIRECT_INIT_LEN
+    state = {"e_i": e_i, "dk": dk, "direct_init": msg, "named": named, "pin": pin}
+    return state, msg
+
+
+def direct_respond(draws, me, direct_init_raw, answered):
+    """§15.3, steps 1–6, then §15.4; `answered` is the list of E_I answered so far."""
+    m = parse(direct_init_raw)  # strict (§3); suite ≠ 1 is refused there (step 6)
+    if m["type"] != DIRECT_INIT:
+        raise SuiteError("UnexpectedMessage")
+    # 1. Tags as for a v3 DH-Commit.
+    if m["receiver"] not in (0, me.tag) or m["sender"] == me.tag:
+        raise SuiteError("ForOtherInstance")
+    # 2. Pins present (the suite, our identity and our v3 key are, by construction).
+    if not me.pins:
+        raise SuiteError("UnexpectedMessage")
+    # 3. A pin for FP_I with IK_I; FP_R and IK_R ours.
+    if not any(p["fingerprint"] == m["fp_i"] and p["identity"] == m["ik_i"] for p in me.pins):
+        raise SuiteError("UnexpectedIdentity")
+    if m["fp_r"] != me.fp or m["ik_r"] != pub(me.ik):
+        raise SuiteError("UnexpectedIdentity")
+    # 4. (We have no start of our own waiting.) 5. Replays.
+    if m["e_i"] in answered:
+        raise SuiteError("NoKey")
+    answered.append(m["e_i"])
+    del answered[:-REPLAY_WINDOW]
+    # 6. As §5.2: e_R, then m.
+    e_r = draws.take()
+    ss, c = kem_encaps(m["ek"], draws.take())
+    dh1, dh2, dh3 = x25519(e_r, m["ik_i"]), x25519(me.ik, m["e_i"]), x25519(e_r, m["e_i"])
+    tags = (me.tag, m["sender"])
+    partial = header(RESPONSE, tags[0], tags[1]) + pub(e_r) + c
+    th_d = direct_transcript_hash(direct_init_raw, partial)
+    k = derive_direct(th_d, dh1, dh2, dh3, ss)
+    response = partial + hmac256(k["kc_r"], th_d)
+    ratchet = Ratchet.responder(th_d, tags, k["rk0"], k["ckr0"], e_r, draws)
+    return ratchet, k["kc_i"], th_d, response
+
+
+def direct_receive_response(state, draws, me, response_raw):
+    """§15.4, last paragraph: the initiator's side of a RESPONSE to its DIRECT_INIT."""
+    m = parse(response_raw)
+    if m["type"] != RESPONSE or m["receiver"] != me.tag:
+        raise SuiteError("UnexpectedMessage")
+    if state["named"] != 0 and m["sender"] != state["named"]:
+        raise SuiteError("UnexpectedMessage")
+    if m["sender"] == me.tag:
+        raise SuiteError("UnexpectedMessage")
+    ik_r_pub = state["pin"]["identity"]
+    dh1 = x25519(me.ik, m["e_r"])
+    dh2 = x25519(state["e_i"], ik_r_pub)
+    dh3 = x25519(state["e_i"], m["e_r"])
+    ss = kem_decaps(state["dk"], m["c"])
+    th_d = direct_transcript_hash(state["direct_init"], response_raw)
+    k = derive_direct(th_d, dh1, dh2, dh3, ss)
+    if not chmac_eq(hmac256(k["kc_r"], th_d), m["mac"]):
+        raise SuiteError("BadMac")
+    tags = (me.tag, m["sender"])  # the ratchet's tags are the RESPONSE's
+    confirm = header(CONFIRM, tags[0], tags[1]) + hmac256(k["kc_i"], th_d)
+    ratchet = Ratchet.initiator(th_d, tags, k["rk0"], k["ckr0"], state["e_i"], m["e_r"], draws)
+    return ratchet, confirm, th_d
+
+
+def replay_direct(t):
+    def party(p, tag):
+        pin = {"identity": h(p["pin"]["identity"]), "fingerprint": h(p["pin"]["fingerprint"])}
+        return Party(h(p["identity_secret"]), h(p["fingerprint"]), [pin], tag)
+
+    inst = t["instances"]
+    me_i = party(t["initiator"], inst["initiator"])
+    me_r = party(t["responder"], inst["responder"])
+    draws_i = Draws(h(x) for x in t["initiator"]["draws"])
+    draws_r = Draws(h(x) for x in t["responder"]["draws"])
+    hs = t["handshake"]
+    direct_init_raw = from_otr(hs["direct_init"])
+    response_raw = from_otr(hs["response"])
+    confirm_raw = from_otr(hs["confirm"])
+
+    state, direct_init = direct_start(draws_i, me_i, inst["named"])
+    if direct_init != direct_init_raw:
+        raise SuiteError("DIRECT_INIT differs from the one derived from the initiator's keys, pin and draws")
+    answered = []
+    ratchet_r, kc_i, th_d, response = direct_respond(draws_r, me_r, direct_init_raw, answered)
+    if response != response_raw:
+        raise SuiteError("RESPONSE differs from the one derived from the responder's keys and draws")
+    # The same DIRECT_INIT again is a replay and gets no answer (§15.3 step 5).
+    try:
+        direct_respond(Draws([]), me_r, direct_init_raw, answered)
+        raise SuiteError("a replayed DIRECT_INIT was answered")
+    except SuiteError as e:
+        if str(e) != "NoKey":
+            raise
+    ratchet_i, confirm, th_d_i = direct_receive_response(state, draws_i, me_i, response_raw)
+    if confirm != confirm_raw or th_d_i != th_d:
+        raise SuiteError("CONFIRM differs")
+    confirmed = False
+    if hs["confirm_delivered"]:
+        responder_confirm(kc_i, th_d, confirm_raw)
+        confirmed = True
+
+    for i, msg in enumerate(t["messages"]):
+        if msg["to"] == "responder":
+            pt = ratchet_r.decrypt(from_otr(msg["wire"]))
+            confirmed = True  # an authenticated DATA from I confirms (§5.2, §15.3)
+        else:
+            if not confirmed:
+                raise SuiteError("the responder sent DATA before it was confirmed")
+            pt = ratchet_i.decrypt(from_otr(msg["wire"]))
+        print(i, pt.hex(), pt.decode("utf-8", "replace"))
+
 
 # ---- replay of a recorded conversation -----------------------------------------------------
 
@@ -480,6 +648,8 @@ def h(x):
 
 def replay(path):
     t = json.load(open(path))
+    if t.get("start") == "direct":
+        return replay_direct(t)
     binding = {k: h(v) for k, v in t["binding"].items()}
     tag_i, tag_r = t["instances"]["initiator"], t["instances"]["responder"]
     ik_i = h(t["initiator"]["identity_secret"])
