@@ -11,6 +11,7 @@ docs/modern-suite.md alone, with the `cryptography` package (X25519, HKDF, HMAC,
     verify.py --make-kat OUT      write known-answer vectors (handshake and a conversation
                                   with KEM rounds, lost and reordered messages) for the Rust
                                   tests (src/otr/modern/kat.rs).
+    verify.py --make-kat-direct OUT   the same for the direct start between pinned peers (§15).
 
 The transcript (written by tests/modern_independent.rs):
     {"binding": {"ssid", "v3_key", "fp_i", "fp_r"},             hex
@@ -553,8 +554,6 @@ def direct_respond(draws, me, direct_init_raw, answered):
     # 4. (We have no start of our own waiting.) 5. Replays.
     if m["e_i"] in answered:
         raise SuiteError("NoKey")
-    answered.append(m["e_i"])
-    del answered[:-REPLAY_WINDOW]
     # 6. As §5.2: e_R, then m.
     e_r = draws.take()
     ss, c = kem_encaps(m["ek"], draws.take())
@@ -565,6 +564,8 @@ def direct_respond(draws, me, direct_init_raw, answered):
     k = derive_direct(th_d, dh1, dh2, dh3, ss)
     response = partial + hmac256(k["kc_r"], th_d)
     ratchet = Ratchet.responder(th_d, tags, k["rk0"], k["ckr0"], e_r, draws)
+    answered.append(m["e_i"])  # remembered once answered
+    del answered[:-REPLAY_WINDOW]
     return ratchet, k["kc_i"], th_d, response
 
 
@@ -696,6 +697,36 @@ class KatDraws(Draws):
         return v
 
 
+def kat_conversation(parties, lines, turns):
+    """Append send/recv lines of a scripted conversation between parties "I" and "R"."""
+    # A conversation: turns of 1–3 messages, so KEM rounds open and close; one message lost
+    # for good and one delivered late.
+    sent = []
+    script = []
+    for turn in range(turns):
+        s, r = ("I", "R") if turn % 2 == 0 else ("R", "I")
+        for k in range(turn % 3 + 1):
+            text = f"turn {turn} message {k} from {s}".encode()
+            wire = parties[s].encrypt(text, ignore=(turn == 5 and k == 1))
+            sent.append((s, r, text, wire))
+            idx = len(sent) - 1
+            lines.append(f"send = {s} {text.hex()} {wire.hex()}")
+            if (turn, k) == (7, 0):
+                late = idx  # delivered at the end of turn 8
+                continue
+            if (turn, k) == (11, 1):
+                continue  # lost
+            script.append(idx)
+            got = parties[r].decrypt(wire)
+            assert got == text
+            lines.append(f"recv = {r} {idx}")
+        if turn == 8:
+            late_to = sent[late][1]
+            got = parties[late_to].decrypt(sent[late][3])
+            assert got == sent[late][2]
+            lines.append(f"recv = {late_to} {late}")
+
+
 def make_kat(path):
     binding = {
         "ssid": bytes(range(8)),
@@ -728,33 +759,46 @@ def make_kat(path):
         f"transcript_hash = {th.hex()}",
         f"rk0 = {keys['rk0'].hex()}",
     ]
-    # A conversation: turns of 1–3 messages, so KEM rounds open and close; one message lost
-    # for good and one delivered late.
-    sent = []
-    script = []
-    for turn in range(22):
-        s, r = ("I", "R") if turn % 2 == 0 else ("R", "I")
-        for k in range(turn % 3 + 1):
-            text = f"turn {turn} message {k} from {s}".encode()
-            wire = parties[s].encrypt(text, ignore=(turn == 5 and k == 1))
-            sent.append((s, r, text, wire))
-            idx = len(sent) - 1
-            lines.append(f"send = {s} {text.hex()} {wire.hex()}")
-            if (turn, k) == (7, 0):
-                late = idx  # delivered at the end of turn 8
-                continue
-            if (turn, k) == (11, 1):
-                continue  # lost
-            script.append(idx)
-            got = parties[r].decrypt(wire)
-            assert got == text
-            lines.append(f"recv = {r} {idx}")
-        if turn == 8:
-            late_to = sent[late][1]
-            got = parties[late_to].decrypt(sent[late][3])
-            assert got == sent[late][2]
-            lines.append(f"recv = {late_to} {late}")
+    kat_conversation(parties, lines, 22)
     # Every random value each party drew, in order (docs/modern-suite.md §9).
+    lines += [f"draw_i = {v.hex()}" for v in di.log]
+    lines += [f"draw_r = {v.hex()}" for v in dr.log]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+
+def make_kat_direct(path):
+    """Known-answer vectors for the direct start (§15): DIRECT_INIT to receiver 0, RESPONSE,
+    CONFIRM, then a conversation with KEM rounds, a lost and a late message."""
+    ik_i, ik_r = sha256(b"kat direct identity i"), sha256(b"kat direct identity r")
+    fp_i, fp_r = sha256(b"kat direct fp i")[:20], sha256(b"kat direct fp r")[:20]
+    tag_i, tag_r, named = 0x2468_ACE0, 0x0000_0111, 0
+    me_i = Party(ik_i, fp_i, [{"identity": pub(ik_r), "fingerprint": fp_r}], tag_i)
+    me_r = Party(ik_r, fp_r, [{"identity": pub(ik_i), "fingerprint": fp_i}], tag_r)
+    di, dr = KatDraws(b"kat direct draws i"), KatDraws(b"kat direct draws r")
+    state, direct_init = direct_start(di, me_i, named)
+    ratchet_r, kc_i, th_d, response = direct_respond(dr, me_r, direct_init, [])
+    ratchet_i, confirm, th_d_i = direct_receive_response(state, di, me_i, response)
+    assert th_d_i == th_d
+    responder_confirm(kc_i, th_d, confirm)
+    lines = [
+        "# Known-answer vectors for the direct start of docs/modern-suite.md §15, generated by",
+        "# tests/modern_py/verify.py (an independent implementation).",
+        "# Regenerate: python3 tests/modern_py/verify.py --make-kat-direct <this file>",
+        f"fp_i = {fp_i.hex()}",
+        f"fp_r = {fp_r.hex()}",
+        f"identity_i = {ik_i.hex()}",
+        f"identity_r = {ik_r.hex()}",
+        f"tag_i = {tag_i:08x}",
+        f"tag_r = {tag_r:08x}",
+        f"named = {named:08x}",
+        f"direct_init = {direct_init.hex()}",
+        f"response = {response.hex()}",
+        f"confirm = {confirm.hex()}",
+        f"transcript_hash = {th_d.hex()}",
+    ]
+    kat_conversation({"I": ratchet_i, "R": ratchet_r}, lines, 22)
     lines += [f"draw_i = {v.hex()}" for v in di.log]
     lines += [f"draw_r = {v.hex()}" for v in dr.log]
     with open(path, "w") as f:
@@ -764,6 +808,8 @@ def make_kat(path):
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--make-kat":
         make_kat(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--make-kat-direct":
+        make_kat_direct(sys.argv[2])
     elif len(sys.argv) == 2:
         try:
             replay(sys.argv[1])
