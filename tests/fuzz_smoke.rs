@@ -162,7 +162,10 @@ fn modern_decode_smoke() {
 /// policy, version and fragmenting choice.
 #[test]
 fn every_session_start_state_builds() {
-    assert_eq!(fuzz::build_all_session_states(), 13 * 3 * 4);
+    assert_eq!(
+        fuzz::build_all_session_states(),
+        fuzz::Start::ALL.len() * 3 * 4
+    );
 }
 
 /// The prefix cache changes the work, not the result: a seed whose steps are slow (SMP and

@@ -37,10 +37,13 @@ use rand_core::{CryptoRng, RngCore, SeedableRng};
 use super::crypto::dsa::DsaPrivateKey;
 use super::crypto::fingerprint::Fingerprint;
 use super::events::Event;
+use super::events::Suite;
 use super::fragment::{self, FragmentPiece, Reassembler};
+use super::modern::identity::IdentityKey;
 use super::policy::Policy;
 use super::session::{
-    Env, MessageState, Outcome, Session, SessionConfig, MAX_HELD, MAX_INSTANCES, REASSEMBLY_CAP,
+    Env, MessageState, Outcome, PinnedPeer, Session, SessionConfig, MAX_HELD, MAX_INSTANCES,
+    REASSEMBLY_CAP,
 };
 use super::smp::{Smp, SmpContext, SmpEvent, SmpState};
 use super::wire::envelope::{self, classify, classify_reassembled, Incoming};
@@ -386,10 +389,18 @@ pub enum Start {
     /// Bob asked for a private conversation (his query is on the link) and typed private
     /// text meanwhile: it is held.
     Held,
+    /// Private, then both upgraded to the post-quantum suite (docs/modern-suite.md §13): what
+    /// follows travels in the ratchet.
+    Upgraded,
+    /// Private on v3, both announced the suite; the handshake's first message is on the link.
+    Upgrading,
+    /// Each has the other's identity pinned; Bob started directly on the post-quantum suite
+    /// (§15): his DIRECT_INIT is on the link and his canary waits, held.
+    DirectPending,
 }
 
 impl Start {
-    pub const ALL: [Start; 13] = [
+    pub const ALL: [Start; 16] = [
         Start::Plaintext,
         Start::AwaitingDhKey,
         Start::AwaitingRevealSig,
@@ -403,10 +414,20 @@ impl Start {
         Start::Instances,
         Start::FragmentsPending,
         Start::Held,
+        Start::Upgraded,
+        Start::Upgrading,
+        Start::DirectPending,
     ];
+
+    fn is_post_quantum(self) -> bool {
+        matches!(
+            self,
+            Start::Upgraded | Start::Upgrading | Start::DirectPending
+        )
+    }
 }
 
-/// The first input byte: bits 0-3 the start state (modulo 13), 4-5 the policy (modulo 3),
+/// The first input byte: bits 0-3 the start state, 4-5 the policy (modulo 3),
 /// 6 v2 only, 7 fragmenting (a 300-byte maximum message size).
 pub fn session_selector(start: Start, policy: u8, v2_only: bool, fragments: bool) -> u8 {
     let s = Start::ALL.iter().position(|&x| x == start).unwrap_or(0) as u8;
@@ -563,9 +584,51 @@ impl Harness {
         }
     }
 
+    /// Gives both their post-quantum identity keys (fixed), and with `pins` each the other's
+    /// identity pinned with the other's v3 fingerprint.
+    fn post_quantum(&mut self, pins: bool) {
+        let ids = [
+            IdentityKey::from_secret_bytes(&[0xa1; 32]),
+            IdentityKey::from_secret_bytes(&[0xb0; 32]),
+        ];
+        if pins {
+            let pin = |i: usize| PinnedPeer {
+                identity: *ids[i].public(),
+                fingerprint: keys()[i].public().fingerprint(),
+            };
+            self.alice.set_pinned_peers(vec![pin(1)]);
+            self.bob.set_pinned_peers(vec![pin(0)]);
+        }
+        let [a, b] = ids;
+        self.alice.set_modern_identity(a);
+        self.bob.set_modern_identity(b);
+    }
+
+    /// Delivers until the next message on the link is a post-quantum handshake message
+    /// (type 0x30..=0x34) or the link is empty.
+    fn deliver_until_modern_handshake(&mut self) {
+        for _ in 0..LINK_STEPS {
+            let next = self.link.front().map(|(_, m)| classify(m));
+            match next {
+                None => return,
+                Some(Incoming::Encoded { bytes })
+                    if bytes.len() > 2 && (0x30..=0x34).contains(&bytes[2]) =>
+                {
+                    return
+                }
+                Some(_) => {
+                    self.deliver_next();
+                }
+            }
+        }
+    }
+
     /// Drives Bob into `start` deterministically.
     fn setup(&mut self, start: Start, versions: &str) {
         let query = format!("?OTRv{versions}?");
+        if start.is_post_quantum() && versions.contains('3') {
+            self.post_quantum(start == Start::DirectPending);
+        }
         let private = |h: &mut Harness| {
             h.receive(Side::Bob, &query);
             h.deliver_all();
@@ -635,6 +698,23 @@ impl Harness {
                 self.other_device(ALICE2_TAG, &query, 3); // a complete AKE
                 self.other_device(ALICE3_TAG, &query, 0); // Bob answered its commit
             }
+            Start::Upgraded => {
+                private(self);
+                self.act(Side::Bob, |s, env| s.send(env, CANARY));
+                self.deliver_all();
+                self.act(Side::Alice, |s, env| s.send(env, "hello again"));
+                self.deliver_all();
+            }
+            Start::Upgrading => {
+                self.receive(Side::Bob, &query);
+                self.deliver_until_modern_handshake();
+                self.act(Side::Bob, |s, env| s.send(env, CANARY));
+                self.act(Side::Alice, |s, env| s.send(env, "hello bob"));
+            }
+            Start::DirectPending => {
+                self.act(Side::Bob, |s, env| s.start(env));
+                self.act(Side::Bob, |s, env| s.send(env, CANARY));
+            }
             Start::FragmentsPending => {
                 private(self);
                 let mms = self.alice.config().max_message_size;
@@ -658,10 +738,26 @@ impl Harness {
             | Start::AwaitingRevealSig
             | Start::AwaitingSig
             | Start::Held => MessageState::Plaintext,
+            // Waiting for the answer (or, v2 only, for the AKE its plain query asks for).
+            Start::DirectPending => MessageState::Plaintext,
             Start::Finished => MessageState::Finished,
             _ => MessageState::Encrypted,
         };
         assert_eq!(self.bob.status().state, expected, "fuzz harness setup");
+        if versions.contains('3') {
+            match start {
+                Start::Upgraded => assert_eq!(self.bob.status().suite, Some(Suite::Modern)),
+                Start::Upgrading => {
+                    assert_eq!(self.bob.status().suite, Some(Suite::Otr));
+                    assert!(!self.link.is_empty(), "fuzz harness setup: no handshake");
+                }
+                Start::DirectPending => {
+                    assert!(self.bob.status().held > 0, "fuzz harness setup: not held");
+                    assert!(!self.link.is_empty(), "fuzz harness setup: no direct start");
+                }
+                _ => {}
+            }
+        }
     }
 }
 
