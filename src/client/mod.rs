@@ -26,6 +26,8 @@ pub mod markup;
 pub mod pins;
 pub mod rng;
 pub mod store;
+#[cfg(test)]
+mod test_dir;
 pub mod transfer;
 pub mod trust;
 pub mod view;

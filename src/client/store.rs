@@ -1066,34 +1066,7 @@ mod tests {
         Store::open(dir, no_lock_for_testing_only)
     }
 
-    /// A scratch directory, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(label: &str) -> TempDir {
-            static N: AtomicU64 = AtomicU64::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "otr-store-{label}-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = fs::remove_dir_all(&path);
-            fs::create_dir_all(&path).unwrap();
-            TempDir(path)
-        }
-        fn path(&self) -> &Path {
-            &self.0
-        }
-        fn file(&self, name: &str) -> PathBuf {
-            self.0.join(name)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::client::test_dir::TempDir;
 
     /// libotr-made keys: alice's, then the two of the two-account fixture.
     fn fixture_key(i: usize) -> DsaPrivateKey {

@@ -1089,7 +1089,6 @@ mod tests {
     use super::*;
     use crate::otr::keystore::privkey::find_key;
     use std::os::unix::fs::PermissionsExt;
-    use std::sync::atomic::{AtomicU64, Ordering};
 
     /// libotr-generated keys (tests/fixtures/libotr).
     const ALICE_KEY: &[u8] = include_bytes!("../../tests/fixtures/libotr/alice.private_key");
@@ -1098,32 +1097,7 @@ mod tests {
     const DAVE_FP: &str = "4ce97b63d48d64ed80bdf98cb3473bf80e5d3878";
     const J: &str = "prpl-jabber";
 
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(label: &str) -> TempDir {
-            static N: AtomicU64 = AtomicU64::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "otr-transfer-{label}-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = fs::remove_dir_all(&path);
-            fs::create_dir_all(&path).unwrap();
-            TempDir(path)
-        }
-        fn sub(&self, name: &str) -> PathBuf {
-            let p = self.0.join(name);
-            fs::create_dir_all(&p).unwrap();
-            p
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::client::test_dir::TempDir;
 
     fn key_of(file: &[u8], account: &str) -> DsaPrivateKey {
         let keys = parse_private_keys(file).unwrap();
@@ -1473,7 +1447,7 @@ mod tests {
         }
         // A missing path and a damaged file are errors, not panics.
         assert!(matches!(
-            ImportSource::read(&t.0.join("nothing-here")),
+            ImportSource::read(&t.file("nothing-here")),
             Err(TransferError::NoKeyFile(_))
         ));
         fs::write(dir.join("bad"), b"(privkeys (account (name x)").unwrap();
@@ -1494,7 +1468,7 @@ mod tests {
             .unwrap();
         fs::write(otr.join(IRSSI_FINGERPRINTS_FILE), fps.to_file_bytes()).unwrap();
         // Given ~/.irssi, the otr folder is found.
-        let source = ImportSource::read(&t.0.join("irssi")).unwrap();
+        let source = ImportSource::read(&t.file("irssi")).unwrap();
         assert_eq!(source.format, Format::Irssi);
         let store = Store::open(
             &t.sub("purple"),
@@ -1550,7 +1524,7 @@ mod tests {
         );
         assert_eq!(fps.entries().count(), 2);
 
-        let out = t.0.join("to-adium/sub");
+        let out = t.file("to-adium/sub");
         let files = write_export(&out, &e).unwrap();
         assert_eq!(
             files,
@@ -1590,7 +1564,7 @@ mod tests {
         assert_eq!(e.account_name, "alice@example.org");
         let e = export(&store, &me(), Format::Irssi, None).unwrap();
         assert_eq!(e.protocol, "IRC");
-        let files = write_export(&t.0.join("to-irssi"), &e).unwrap();
+        let files = write_export(&t.file("to-irssi"), &e).unwrap();
         assert!(files[0].ends_with("otr.key") && files[1].ends_with("otr.fp"));
         let e = export(&store, &me(), Format::Generic, None).unwrap();
         assert_eq!(

@@ -435,8 +435,7 @@ impl Store {
 mod tests {
     use std::fs;
     use std::os::unix::fs::PermissionsExt;
-    use std::path::{Path, PathBuf};
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::path::Path;
 
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
@@ -447,33 +446,7 @@ mod tests {
     const J: &str = "prpl-jabber";
     const ME: &str = "me@example.org/Home";
 
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(label: &str) -> TempDir {
-            static N: AtomicU64 = AtomicU64::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "otr-store-modern-{label}-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = fs::remove_dir_all(&path);
-            fs::create_dir_all(&path).unwrap();
-            TempDir(path)
-        }
-        fn path(&self) -> &Path {
-            &self.0
-        }
-        fn file(&self, name: &str) -> PathBuf {
-            self.0.join(name)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::client::test_dir::TempDir;
 
     fn open(dir: &Path) -> Store {
         Store::open(dir, no_lock_for_testing_only)
