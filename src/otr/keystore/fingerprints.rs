@@ -400,7 +400,10 @@ mod tests {
         assert_eq!(store.entries().count(), 1);
         let written = store.to_file_bytes();
         let again = FingerprintStore::parse(&written);
-        assert!(store.entries().eq(again.entries()), "the entry was lost on rewrite");
+        assert!(
+            store.entries().eq(again.entries()),
+            "the entry was lost on rewrite"
+        );
         assert_eq!(again.to_file_bytes(), written);
         // One byte shorter, the usual tab is written.
         let short = FingerprintStore::parse(format!("{}\n", &line[1..]).as_bytes());
