@@ -20,7 +20,7 @@ print("|---|---|---|---|---|---|---|")
 for start, commit, target, seconds, execs, crash, extra in rows:
     rate = execs // seconds if seconds else 0
     flags = f" ({extra})" if extra else ""
-    print(f"| {start[11:16]} | {commit} | `{target}`{flags} | {seconds} | {execs:,} | {rate:,} | {'none' if crash == '0' else crash} |")
+    print(f"| {start[11:16]} | {commit} | `{target}`{flags} | {seconds} | {execs:,} | {rate:,} | {'none' if crash == '0' else '1 (' + crash.split('/')[-1] + ')'} |")
 print()
 per = collections.defaultdict(lambda: [0, 0])
 for _, _, target, seconds, execs, _, _ in rows:
