@@ -10,7 +10,7 @@ use ml_kem::{EncapsulateDeterministic, EncodedSizeUser, KemCore, MlKem768, MlKem
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::otr::crypto::mac;
+use crate::otr::crypto::{mac, memo};
 
 use super::Rng;
 
@@ -105,7 +105,11 @@ impl X25519Secret {
     /// From 32 secret bytes.
     pub fn from_bytes(bytes: &[u8; 32]) -> Self {
         let secret = x25519_dalek::StaticSecret::from(*bytes);
-        let public = x25519_dalek::PublicKey::from(&secret).to_bytes();
+        // Remembered in fuzzing builds only (`memo`): same answer, computed once per key.
+        let public = memo::cached(
+            || memo::key("x25519_public", &[bytes]),
+            || x25519_dalek::PublicKey::from(&secret).to_bytes(),
+        );
         Self { secret, public }
     }
 
@@ -127,14 +131,16 @@ impl X25519Secret {
     /// X25519(k, their_public). `None` when the result is all zero: their key is a
     /// small-order point and contributes nothing (RFC 7748 §6.1's check).
     pub fn diffie_hellman(&self, their_public: &[u8; 32]) -> Option<Secret32> {
-        let shared = self
-            .secret
-            .diffie_hellman(&x25519_dalek::PublicKey::from(*their_public));
-        if shared.was_contributory() {
-            Some(Zeroizing::new(shared.to_bytes()))
-        } else {
-            None
-        }
+        let shared = memo::cached(
+            || memo::key("x25519", &[&self.secret.to_bytes(), their_public]),
+            || {
+                let shared = self
+                    .secret
+                    .diffie_hellman(&x25519_dalek::PublicKey::from(*their_public));
+                shared.was_contributory().then(|| Zeroizing::new(shared.to_bytes()))
+            },
+        );
+        shared
     }
 }
 
@@ -165,10 +171,13 @@ pub struct KemDecapsulationKey {
 impl KemDecapsulationKey {
     /// ML-KEM.KeyGen_internal(d, z) (FIPS 203 Algorithm 16).
     pub fn from_seed(d: &[u8; 32], z: &[u8; 32]) -> Self {
-        let (dk, ek) = MlKem768::generate_deterministic(&(*d).into(), &(*z).into());
-        let mut ek_bytes = [0u8; KEM_EK_LEN];
-        ek_bytes.copy_from_slice(ek.as_bytes().as_slice());
-        Self { dk, ek: ek_bytes }
+        let keygen = || {
+            let (dk, ek) = MlKem768::generate_deterministic(&(*d).into(), &(*z).into());
+            let mut ek_bytes = [0u8; KEM_EK_LEN];
+            ek_bytes.copy_from_slice(ek.as_bytes().as_slice());
+            Self { dk, ek: ek_bytes }
+        };
+        memo::cached(|| memo::key("mlkem_keygen", &[d, z]), keygen)
     }
 
     /// A fresh key pair from two 32-byte draws, d then z.
@@ -191,13 +200,19 @@ impl KemDecapsulationKey {
     /// ML-KEM.Decaps. A ciphertext of the right length always yields a key (implicit
     /// rejection); a wrong one simply gives keys the sender does not have.
     pub fn decapsulate(&self, ct: &[u8; KEM_CT_LEN]) -> Secret32 {
-        let ct = ml_kem::Ciphertext::<MlKem768>::from(*ct);
-        // Infallible for ML-KEM (implicit rejection); the `Err` type is `()` only by trait.
-        let mut ss = self.dk.decapsulate(&ct).unwrap_or_default();
-        let mut out = Zeroizing::new([0u8; 32]);
-        out.copy_from_slice(ss.as_slice());
-        ss.as_mut_slice().zeroize();
-        out
+        memo::cached(
+            || memo::key("mlkem_decaps", &[&self.dk_bytes(), ct]),
+            || {
+                let ct = ml_kem::Ciphertext::<MlKem768>::from(*ct);
+                // Infallible for ML-KEM (implicit rejection); the `Err` type is `()` only by
+                // trait.
+                let mut ss = self.dk.decapsulate(&ct).unwrap_or_default();
+                let mut out = Zeroizing::new([0u8; 32]);
+                out.copy_from_slice(ss.as_slice());
+                ss.as_mut_slice().zeroize();
+                out
+            },
+        )
     }
 }
 
@@ -213,6 +228,13 @@ pub fn kem_encapsulate(
     ek: &[u8; KEM_EK_LEN],
     m: &[u8; 32],
 ) -> Option<([u8; KEM_CT_LEN], Secret32)> {
+    memo::cached(
+        || memo::key("mlkem_encaps", &[ek, m]),
+        || encapsulate(ek, m),
+    )
+}
+
+fn encapsulate(ek: &[u8; KEM_EK_LEN], m: &[u8; 32]) -> Option<([u8; KEM_CT_LEN], Secret32)> {
     let enc = ml_kem::Encoded::<EncapsulationKey<MlKem768Params>>::from(*ek);
     let key = EncapsulationKey::<MlKem768Params>::from_bytes(&enc);
     // Decoding reduces every coefficient mod q; a key that does not re-encode to itself held
