@@ -15,10 +15,17 @@ mod imp {
     use std::collections::HashMap;
     use std::sync::Mutex;
 
-    /// Bounded: cleared when full (a few hundred bytes per entry).
+    /// Bounded: cleared when either limit is reached. Entries run from a few hundred bytes
+    /// (a 1536-bit result) to several kilobytes (an ML-KEM key pair), hence the byte count.
     const MAX_ENTRIES: usize = 1 << 18;
+    const MAX_BYTES: usize = 256 << 20;
 
-    type Memo = HashMap<Vec<u8>, Box<dyn Any + Send>>;
+    #[derive(Default)]
+    struct Memo {
+        map: HashMap<Vec<u8>, Box<dyn Any + Send>>,
+        /// Keys plus values, as `size_of` counts them (every value cached here is inline).
+        bytes: usize,
+    }
     static MEMO: Mutex<Option<Memo>> = Mutex::new(None);
 
     pub(crate) fn cached<T: Clone + Send + 'static>(
@@ -30,7 +37,7 @@ mod imp {
             let guard = MEMO
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(hit) = guard.as_ref().and_then(|m| m.get(&key)) {
+            if let Some(hit) = guard.as_ref().and_then(|m| m.map.get(&key)) {
                 if let Some(v) = hit.downcast_ref::<T>() {
                     return v.clone();
                 }
@@ -41,11 +48,13 @@ mod imp {
         let mut guard = MEMO
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let memo = guard.get_or_insert_with(HashMap::new);
-        if memo.len() >= MAX_ENTRIES {
-            memo.clear();
+        let memo = guard.get_or_insert_with(Memo::default);
+        let size = key.len() + std::mem::size_of::<T>();
+        if memo.map.len() >= MAX_ENTRIES || memo.bytes + size > MAX_BYTES {
+            *memo = Memo::default();
         }
-        memo.insert(key, Box::new(value.clone()));
+        memo.bytes += size;
+        memo.map.insert(key, Box::new(value.clone()));
         value
     }
 }

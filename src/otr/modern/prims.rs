@@ -131,16 +131,17 @@ impl X25519Secret {
     /// X25519(k, their_public). `None` when the result is all zero: their key is a
     /// small-order point and contributes nothing (RFC 7748 §6.1's check).
     pub fn diffie_hellman(&self, their_public: &[u8; 32]) -> Option<Secret32> {
-        let shared = memo::cached(
+        memo::cached(
             || memo::key("x25519", &[&self.secret.to_bytes(), their_public]),
             || {
                 let shared = self
                     .secret
                     .diffie_hellman(&x25519_dalek::PublicKey::from(*their_public));
-                shared.was_contributory().then(|| Zeroizing::new(shared.to_bytes()))
+                shared
+                    .was_contributory()
+                    .then(|| Zeroizing::new(shared.to_bytes()))
             },
-        );
-        shared
+        )
     }
 }
 
