@@ -522,6 +522,28 @@ fn return_store(mut store: Store, account: &str, reusable: bool) {
 struct Packet {
     id: u64,
     text: String,
+    /// The binary message `text` carries, if any: decoded once, on first use (replays and
+    /// mutations pick from the whole history, which is decoded again and again otherwise).
+    encoded: std::cell::OnceCell<Option<Vec<u8>>>,
+}
+
+impl Packet {
+    fn new(id: u64, text: String) -> Packet {
+        Packet {
+            id,
+            text,
+            encoded: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn encoded(&self) -> Option<&Vec<u8>> {
+        self.encoded
+            .get_or_init(|| match classify(&self.text) {
+                Incoming::Encoded { bytes } => Some(bytes),
+                _ => None,
+            })
+            .as_ref()
+    }
 }
 
 struct Typed {
@@ -601,8 +623,11 @@ impl Drop for World {
     }
 }
 
+/// What every typed text starts with.
+const MARKER_PREFIX: &str = "typed-7f3a-";
+
 fn marker(i: usize) -> String {
-    format!("typed-7f3a-{i:04}")
+    format!("{MARKER_PREFIX}{i:04}")
 }
 
 /// A data message (or a fragment of one) of either suite: OTR v3/v2 DATA, or the modern
@@ -709,7 +734,14 @@ impl World {
         self.next_id += 1;
         let rule = self.rule_applies();
         let mut failures = Vec::new();
-        for (i, t) in self.typed.iter().enumerate() {
+        // One scan for the common prefix first: most of what goes out (OTR messages) holds
+        // no typed text, and each marker would be another scan.
+        let typed = if text.contains(MARKER_PREFIX) {
+            &self.typed[..]
+        } else {
+            &[]
+        };
+        for (i, t) in typed.iter().enumerate() {
             if text.contains(&t.marker) {
                 self.in_clear.insert(i);
                 if rule || t.protected {
@@ -733,7 +765,11 @@ impl World {
         if is_data(&text) {
             self.data_packets.insert(id);
         }
-        push(&mut self.to_bob, &mut self.sent_to_bob, Packet { id, text });
+        push(
+            &mut self.to_bob,
+            &mut self.sent_to_bob,
+            Packet::new(id, text),
+        );
     }
 
     fn alice_effects(&mut self, effects: Vec<Effect>) {
@@ -765,7 +801,7 @@ impl World {
         push(
             &mut self.to_alice,
             &mut self.sent_to_alice,
-            Packet { id, text },
+            Packet::new(id, text),
         );
     }
 
@@ -836,13 +872,10 @@ impl World {
 
     /// An old message of bob's, as bytes, if it was an encoded one.
     fn old_encoded_from_bob(&self, pick: u8) -> Option<Vec<u8>> {
-        let encoded: Vec<Vec<u8>> = self
+        let encoded: Vec<&Vec<u8>> = self
             .sent_to_alice
             .iter()
-            .filter_map(|p| match classify(&p.text) {
-                Incoming::Encoded { bytes } => Some(bytes),
-                _ => None,
-            })
+            .filter_map(Packet::encoded)
             .collect();
         (!encoded.is_empty()).then(|| encoded[usize::from(pick) % encoded.len()].clone())
     }

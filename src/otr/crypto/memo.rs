@@ -13,6 +13,7 @@
 mod imp {
     use std::any::Any;
     use std::collections::HashMap;
+    use std::hash::{BuildHasherDefault, Hasher};
     use std::sync::Mutex;
 
     /// Bounded: cleared when either limit is reached. Entries run from a few hundred bytes
@@ -20,9 +21,32 @@ mod imp {
     const MAX_ENTRIES: usize = 1 << 18;
     const MAX_BYTES: usize = 256 << 20;
 
+    /// A word-at-a-time multiplicative hash: keys run to kilobytes (ML-KEM keys) and SipHash
+    /// over them showed in profiles. Flooding resistance is not needed here (the keys come
+    /// from our own deterministic harness, and a collision only costs a comparison).
+    #[derive(Default)]
+    struct WordHasher(u64);
+
+    impl Hasher for WordHasher {
+        fn write(&mut self, bytes: &[u8]) {
+            let mut chunks = bytes.chunks_exact(8);
+            for c in &mut chunks {
+                let w = u64::from_le_bytes(c.try_into().unwrap_or_default());
+                self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+            }
+            for &b in chunks.remainder() {
+                self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
+            }
+        }
+
+        fn finish(&self) -> u64 {
+            self.0
+        }
+    }
+
     #[derive(Default)]
     struct Memo {
-        map: HashMap<Vec<u8>, Box<dyn Any + Send>>,
+        map: HashMap<Vec<u8>, Box<dyn Any + Send>, BuildHasherDefault<WordHasher>>,
         /// Keys plus values, as `size_of` counts them (every value cached here is inline).
         bytes: usize,
     }
