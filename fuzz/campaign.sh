@@ -18,7 +18,7 @@ cd "$here"
 cargo fuzz build -O --sanitizer none "$target" >/dev/null 2>&1 || cargo fuzz build -O --sanitizer none "$target"
 bin=$(ls -d target/*/release/"$target" | head -n 1)
 commit=$(git rev-parse --short HEAD)
-git diff --quiet HEAD -- ../src ../Cargo.toml . || commit="$commit+"
+git diff --quiet HEAD -- ../src ../Cargo.toml . ':!campaign.log' || commit="$commit+"
 start=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 log="$scratch/$target.$(date -u +%s).log"
 status=0
