@@ -421,6 +421,61 @@ fn trace_scenario() {
     eprintln!("{:?}", run(config, &steps, Regression::None));
 }
 
+/// Whether a step takes alice's side away for a while: a sign-off seen by either side, a
+/// restart or quit, the window closing.
+fn interrupts(s: &Step) -> bool {
+    matches!(
+        s,
+        Step::BuddyOffline
+            | Step::AccountOffline
+            | Step::BobSeesAliceOffline
+            | Step::BobRestarts { .. }
+            | Step::AliceQuits
+            | Step::WindowClose
+    )
+}
+
+/// `LIFECYCLE_CORPUS=DIR`: runs every input of a fuzzing corpus through the oracle and counts
+/// what they reach (docs/security.md quotes it for the short-sequence campaign).
+#[test]
+#[ignore = "a measuring aid: needs LIFECYCLE_CORPUS"]
+fn corpus_reach() {
+    let dir = std::env::var("LIFECYCLE_CORPUS").expect("LIFECYCLE_CORPUS=DIR");
+    let (mut inputs, mut longest, mut private, mut modern) = (0, 0, 0, 0);
+    let (mut interrupted, mut typed_after) = (0, 0);
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let data = std::fs::read(entry.unwrap().path()).unwrap();
+        let (config, steps) = decode(&data);
+        inputs += 1;
+        longest = longest.max(steps.len());
+        let o = run(config, &steps, Regression::None).unwrap_or_else(|v| panic!("{v}"));
+        if !o.reached_private {
+            continue;
+        }
+        private += 1;
+        modern += usize::from(o.reached_modern);
+        // The shortest prefix that gets alice private (reaching it is monotone in the prefix).
+        let (mut lo, mut hi) = (1, steps.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if run(config, &steps[..mid], Regression::None).is_ok_and(|o| o.reached_private) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        if let Some(i) = steps[lo..].iter().position(interrupts) {
+            interrupted += 1;
+            typed_after += usize::from(steps[lo + i..].contains(&Step::Type));
+        }
+    }
+    assert!(inputs > 0, "an empty corpus");
+    println!(
+        "inputs {inputs} (at most {longest} steps): private {private}, post-quantum {modern}, \
+         interrupted after getting private {interrupted}, typed after that {typed_after}"
+    );
+}
+
 #[test]
 #[ignore = "rewrites fuzz/corpus/lifecycle"]
 fn write_seed_corpus() {
