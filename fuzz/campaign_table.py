@@ -22,22 +22,23 @@ for start, commit, target, seconds, execs, crash, extra in rows:
     flags = f" ({extra})" if extra else ""
     print(f"| {start[11:16]} | {commit} | `{target}`{flags} | {seconds} | {execs:,} | {rate:,} | {'none' if crash == '0' else '1 (' + crash.split('/')[-1] + ')'} |")
 print()
-per = collections.defaultdict(lambda: [0, 0])
-# Runs with extra libFuzzer arguments (a length cap, say) are counted apart as well.
+# Totals per target and, apart, per set of extra libFuzzer arguments (a length cap, say).
 split = collections.defaultdict(lambda: [0, 0])
 for _, _, target, seconds, execs, _, extra in rows:
-    per[target][0] += seconds
-    per[target][1] += execs
     split[(target, extra)][0] += seconds
     split[(target, extra)][1] += execs
+per = collections.defaultdict(lambda: [0, 0])
+for (target, _), (seconds, execs) in split.items():
+    per[target][0] += seconds
+    per[target][1] += execs
 print("| Target | Seconds | Executions |")
 print("|---|---|---|")
 for target, (seconds, execs) in sorted(per.items(), key=lambda kv: -kv[1][1]):
     print(f"| `{target}` | {seconds} | {execs:,} |")
-    if sum(1 for t, _ in split if t == target) > 1:
-        for (t, extra), (s, e) in sorted(split.items(), key=lambda kv: -kv[1][1]):
-            if t == target:
-                print(f"| &nbsp;&nbsp;of which {extra or 'no extra arguments'} | {s} | {e:,} |")
+    parts = sorted(((e, s, x) for (t, x), (s, e) in split.items() if t == target), reverse=True)
+    if len(parts) > 1:
+        for execs, seconds, extra in parts:
+            print(f"| &nbsp;&nbsp;of which {extra or 'no extra arguments'} | {seconds} | {execs:,} |")
 total = sum(e for _, e in per.values())
 crashes = sum(1 for r in rows if r[5] != "0")
 print(f"| **all** | {sum(s for s, _ in per.values())} | **{total:,}** |")
